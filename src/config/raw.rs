@@ -1,0 +1,132 @@
+//! Layer 1 of config loading: a serde mirror of the TOML file.
+//!
+//! These structs accept exactly the keys the file may hold
+//! (`deny_unknown_fields` everywhere) and keep each value's byte span
+//! (`toml::Spanned`) so that layer 2 (`convert`) can name the line of any
+//! problem it finds. Nothing here checks meaning or bounds: integers are kept
+//! as TOML's `i64`, durations and addresses as strings, and every key is
+//! optional, so that layer 2 can report a missing required key together with
+//! every other problem instead of stopping at the first.
+//!
+//! Extending the file: add a field to [`RawConfig`] per new top-level table
+//! (`[admin]`) or array of tables (`[[service]]`), with its own
+//! `deny_unknown_fields` struct, and convert it in `convert`.
+
+use std::fmt;
+use std::path::Path;
+
+use serde::Deserialize;
+use serde::de::{self, Deserializer, Unexpected, Visitor};
+use toml::Spanned;
+
+use super::error::LoadError;
+use super::locate::{self, LineIndex};
+
+/// The whole config file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawConfig {
+    /// `[server]`: required (its `listen` key is).
+    pub(super) server: Option<Spanned<RawServer>>,
+    /// `[[zone]]`: zero or more.
+    #[serde(default)]
+    pub(super) zone: Vec<Spanned<RawZone>>,
+}
+
+/// The `[server]` table.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawServer {
+    /// `listen`: socket addresses as strings.
+    pub(super) listen: Option<Spanned<Vec<Spanned<String>>>>,
+    /// `workers`: `"auto"` or an integer.
+    pub(super) workers: Option<Spanned<RawWorkers>>,
+    /// `cpus`: CPU indices.
+    pub(super) cpus: Option<Spanned<Vec<Spanned<i64>>>>,
+    /// `udp_payload`: bytes.
+    pub(super) udp_payload: Option<Spanned<i64>>,
+    /// `tcp_max_connections`: a count.
+    pub(super) tcp_max_connections: Option<Spanned<i64>>,
+    /// `tcp_idle_timeout`: a humantime duration string.
+    pub(super) tcp_idle_timeout: Option<Spanned<String>>,
+    /// `identity`: CHAOS TXT answer text.
+    pub(super) identity: Option<Spanned<String>>,
+    /// `version`: CHAOS TXT answer text.
+    pub(super) version: Option<Spanned<String>>,
+}
+
+/// One `[[zone]]` entry.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawZone {
+    /// `name`: the zone's apex in presentation format.
+    pub(super) name: Option<Spanned<String>>,
+    /// `file`: the zone file's path.
+    pub(super) file: Option<Spanned<String>>,
+}
+
+/// The `workers` value as written: any string (checked for `"auto"` in
+/// layer 2, so a bad string is named precisely) or any integer.
+#[derive(Debug)]
+pub(super) enum RawWorkers {
+    /// A string; only `"auto"` is valid.
+    Text(String),
+    /// An integer, not yet bounds-checked.
+    Integer(i64),
+}
+
+impl<'de> Deserialize<'de> for RawWorkers {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(RawWorkersVisitor)
+    }
+}
+
+/// Accepts a string or an integer for [`RawWorkers`].
+struct RawWorkersVisitor;
+
+impl Visitor<'_> for RawWorkersVisitor {
+    type Value = RawWorkers;
+
+    fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str("\"auto\" or an integer")
+    }
+
+    fn visit_str<E: de::Error>(self, value: &str) -> Result<RawWorkers, E> {
+        Ok(RawWorkers::Text(value.to_owned()))
+    }
+
+    fn visit_i64<E: de::Error>(self, value: i64) -> Result<RawWorkers, E> {
+        Ok(RawWorkers::Integer(value))
+    }
+
+    fn visit_u64<E: de::Error>(self, value: u64) -> Result<RawWorkers, E> {
+        i64::try_from(value)
+            .map(RawWorkers::Integer)
+            .map_err(|_| E::invalid_value(Unexpected::Unsigned(value), &self))
+    }
+}
+
+/// Deserializes `text` (the file at `path`) into the raw mirror.
+///
+/// A TOML syntax error, an unknown key or a value of the wrong type becomes
+/// one [`LoadError`] with the line of the offending text and, when the text
+/// is valid TOML, the dotted key there.
+pub(super) fn from_str(text: &str, path: &Path) -> Result<RawConfig, LoadError> {
+    toml::from_str(text).map_err(|error| {
+        let span = error.span();
+        let line = span
+            .as_ref()
+            .map(|span| LineIndex::new(text).line(span.start));
+        let key = span
+            .as_ref()
+            .and_then(|span| {
+                locate::key_path_at(text, span.start).or_else(|| {
+                    (error.message() == "duplicate key")
+                        .then(|| locate::duplicate_key_path(text, span))
+                        .flatten()
+                })
+            })
+            .unwrap_or_default();
+        LoadError::new(path, line, key, error.message().trim_end())
+    })
+}

@@ -1,0 +1,179 @@
+//! Per-worker counters: each worker is the single writer of its own
+//! cache-padded block; readers sum all blocks.
+//!
+//! A worker counts into a plain [`Counters`] while it handles a batch and
+//! publishes it once per batch with relaxed loads and stores (no locked
+//! instructions, no shared cache line between workers).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crossbeam::utils::CachePadded;
+
+use crate::wire::answer::Transport;
+use crate::wire::{DropReason, Rcode};
+
+const RCODES: usize = Rcode::ALL.len();
+const DROP_REASONS: usize = DropReason::ALL.len();
+
+/// Plain counters, summed locally and then published.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counters {
+    /// Packets received.
+    pub received: u64,
+    /// Replies sent, by rcode.
+    pub replies: [u64; RCODES],
+    /// Replies with TC set.
+    pub truncated: u64,
+    /// Packets that got no reply, by reason.
+    pub drops: [u64; DROP_REASONS],
+}
+
+impl Counters {
+    /// Counts a reply.
+    #[inline]
+    pub fn reply(&mut self, rcode: Rcode, truncated: bool) {
+        self.replies[rcode.index()] += 1;
+        self.truncated += u64::from(truncated);
+    }
+
+    /// Counts a dropped packet.
+    #[inline]
+    pub fn drop(&mut self, reason: DropReason) {
+        self.drops[reason.index()] += 1;
+    }
+
+    /// Adds `other` into `self`.
+    pub fn add(&mut self, other: &Counters) {
+        self.received += other.received;
+        self.truncated += other.truncated;
+        for (sum, value) in self.replies.iter_mut().zip(other.replies) {
+            *sum += value;
+        }
+        for (sum, value) in self.drops.iter_mut().zip(other.drops) {
+            *sum += value;
+        }
+    }
+
+    /// Replies of `rcode`.
+    pub fn replies_with(&self, rcode: Rcode) -> u64 {
+        self.replies[rcode.index()]
+    }
+
+    /// Drops for `reason`.
+    pub fn drops_for(&self, reason: DropReason) -> u64 {
+        self.drops[reason.index()]
+    }
+
+    /// All replies.
+    pub fn total_replies(&self) -> u64 {
+        self.replies.iter().sum()
+    }
+}
+
+/// One writer's published counters.
+#[derive(Debug, Default)]
+pub struct SharedCounters {
+    received: AtomicU64,
+    replies: [AtomicU64; RCODES],
+    truncated: AtomicU64,
+    drops: [AtomicU64; DROP_REASONS],
+}
+
+#[inline]
+fn bump(counter: &AtomicU64, delta: u64) {
+    if delta != 0 {
+        // Single writer: a plain load and store, no read-modify-write.
+        counter.store(counter.load(Ordering::Relaxed) + delta, Ordering::Relaxed);
+    }
+}
+
+impl SharedCounters {
+    /// Publishes `delta` (only the owning worker calls this).
+    #[inline]
+    pub fn publish(&self, delta: &Counters) {
+        bump(&self.received, delta.received);
+        bump(&self.truncated, delta.truncated);
+        for (counter, value) in self.replies.iter().zip(delta.replies) {
+            bump(counter, value);
+        }
+        for (counter, value) in self.drops.iter().zip(delta.drops) {
+            bump(counter, value);
+        }
+    }
+
+    /// A copy of the current values.
+    pub fn read(&self) -> Counters {
+        let load = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
+        Counters {
+            received: load(&self.received),
+            truncated: load(&self.truncated),
+            replies: std::array::from_fn(|index| load(&self.replies[index])),
+            drops: std::array::from_fn(|index| load(&self.drops[index])),
+        }
+    }
+}
+
+/// Counters of all UDP workers and the TCP thread.
+#[derive(Debug)]
+pub struct Stats {
+    udp_workers: Vec<CachePadded<SharedCounters>>,
+    tcp: CachePadded<SharedCounters>,
+}
+
+impl Stats {
+    /// Counters for `workers` UDP workers and one TCP thread.
+    pub fn new(workers: usize) -> Stats {
+        Stats {
+            udp_workers: (0..workers).map(|_| CachePadded::new(SharedCounters::default())).collect(),
+            tcp: CachePadded::new(SharedCounters::default()),
+        }
+    }
+
+    /// The block UDP worker `index` writes.
+    pub fn udp_worker(&self, index: usize) -> &SharedCounters {
+        &self.udp_workers[index]
+    }
+
+    /// The block the TCP thread writes.
+    pub fn tcp(&self) -> &SharedCounters {
+        &self.tcp
+    }
+
+    /// Sum over the workers of one transport.
+    pub fn total(&self, transport: Transport) -> Counters {
+        let mut sum = Counters::default();
+        match transport {
+            Transport::Udp => {
+                for worker in &self.udp_workers {
+                    sum.add(&worker.read());
+                }
+            }
+            Transport::Tcp => sum.add(&self.tcp.read()),
+        }
+        sum
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn published_counters_sum_across_workers() {
+        let stats = Stats::new(2);
+        let mut local = Counters::default();
+        local.received = 3;
+        local.reply(Rcode::NoError, false);
+        local.reply(Rcode::NxDomain, true);
+        local.drop(DropReason::Response);
+        stats.udp_worker(0).publish(&local);
+        stats.udp_worker(1).publish(&local);
+        stats.udp_worker(1).publish(&local);
+        let total = stats.total(Transport::Udp);
+        assert_eq!(total.received, 9);
+        assert_eq!(total.replies_with(Rcode::NxDomain), 3);
+        assert_eq!(total.truncated, 3);
+        assert_eq!(total.drops_for(DropReason::Response), 3);
+        assert_eq!(stats.total(Transport::Tcp), Counters::default());
+    }
+}

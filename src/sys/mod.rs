@@ -1,0 +1,23 @@
+#![allow(unsafe_code)]
+//! The operating-system boundary of dnslb: the only module where `unsafe` code and
+//! `libc` calls are allowed.
+//!
+//! Every item exported from here is a safe, typed API; the rest of the crate is
+//! `#![deny(unsafe_code)]`. Invariants kept by every file in this module:
+//!
+//! * each `unsafe {}` block has a `// SAFETY:` comment right above it saying why it
+//!   is sound;
+//! * no raw pointer escapes this module, and every pointer handed to the kernel
+//!   points into memory owned by the value that makes the call.
+//!
+//! Files:
+//!
+//! * [`batch`]: batched UDP receive and send (`recvmmsg` / `sendmmsg`) with
+//!   preallocated buffers, for the data-plane hot path.
+//! * [`socket`]: binding UDP sockets and TCP listeners with the right options
+//!   (`SO_REUSEPORT`, `IPV6_V6ONLY`, packet info).
+//! * [`cpu`]: the CPUs the process may use, and pinning threads to them.
+
+pub mod batch;
+pub mod cpu;
+pub mod socket;

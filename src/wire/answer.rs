@@ -1,0 +1,252 @@
+//! Writes a reply into a caller's buffer: the echoed header and question,
+//! pre-rendered fragments, then our OPT record.
+//!
+//! Size rule (RFC 1035, RFC 6891): a UDP reply never exceeds 512 bytes
+//! without EDNS, or min(requestor's size, ours) with it. When the next
+//! fragment (one RRset) does not fit, nothing more is added and TC is set,
+//! so the cut is always at an RRset boundary and the client retries over
+//! TCP. Space for the OPT record is reserved from the start.
+
+use super::fragment::{self, Fragment};
+use super::query::{Edns, flags};
+use super::{CLASSIC_UDP_LIMIT, HEADER_LEN, MAX_MESSAGE_LEN, OPT_RECORD_LEN, Rcode};
+
+/// The transport a reply leaves by, which sets its size limit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Transport {
+    Udp,
+    Tcp,
+}
+
+/// The size limit of a reply (RFC 6891 section 6.2.5: sizes below 512 are
+/// treated as 512).
+pub fn size_limit(transport: Transport, edns: Option<Edns>, our_payload: u16) -> usize {
+    match (transport, edns) {
+        (Transport::Tcp, _) => MAX_MESSAGE_LEN,
+        (Transport::Udp, None) => CLASSIC_UDP_LIMIT,
+        (Transport::Udp, Some(edns)) => usize::from(edns.udp_payload)
+            .max(CLASSIC_UDP_LIMIT)
+            .min(usize::from(our_payload).max(CLASSIC_UDP_LIMIT)),
+    }
+}
+
+/// A reply being written.
+#[derive(Debug)]
+pub struct Reply<'a> {
+    out: &'a mut [u8],
+    len: usize,
+    /// Where records must end, with room for OPT kept back.
+    limit: usize,
+    qname_len: usize,
+    counts: [u16; 3],
+    truncated: bool,
+    query_flags: u16,
+    edns: Option<Edns>,
+}
+
+impl<'a> Reply<'a> {
+    /// Starts a reply to a query with `id` and header `query_flags`, echoing
+    /// `question` (the raw name, type and class) when given. `limit` is the
+    /// whole reply's size limit (see [`size_limit`]). Returns `None` when the
+    /// header, question and OPT do not fit `out`.
+    pub fn start(
+        out: &'a mut [u8],
+        id: u16,
+        query_flags: u16,
+        question: Option<&[u8]>,
+        qname_len: usize,
+        edns: Option<Edns>,
+        limit: usize,
+    ) -> Option<Reply<'a>> {
+        let question = question.unwrap_or(&[]);
+        let opt_len = if edns.is_some() { OPT_RECORD_LEN } else { 0 };
+        let limit = limit.min(out.len()).checked_sub(opt_len)?;
+        let len = HEADER_LEN + question.len();
+        if len > limit {
+            return None;
+        }
+        out[..2].copy_from_slice(&id.to_be_bytes());
+        out[4..6].copy_from_slice(&u16::from(!question.is_empty()).to_be_bytes());
+        out[HEADER_LEN..len].copy_from_slice(question);
+        Some(Reply {
+            out,
+            len,
+            limit,
+            qname_len,
+            counts: [0; 3],
+            truncated: false,
+            query_flags,
+            edns,
+        })
+    }
+
+    /// Appends a fragment whose owner is at offset `owner`. Returns the
+    /// offset it was placed at, or `None` (and marks the reply truncated)
+    /// when it does not fit; once truncated, nothing more is added.
+    #[inline]
+    pub fn push(&mut self, fragment: Fragment<'_>, owner: u16) -> Option<usize> {
+        if self.truncated {
+            return None;
+        }
+        let at = self.len;
+        match fragment::place(fragment, self.out, at, self.limit, self.qname_len, owner) {
+            Some(end) => {
+                self.len = end;
+                for (count, added) in self.counts.iter_mut().zip(fragment.counts) {
+                    *count = count.saturating_add(added);
+                }
+                Some(at)
+            }
+            None => {
+                self.truncated = true;
+                None
+            }
+        }
+    }
+
+    /// Reads the two bytes at `at` of what was written so far (used to follow
+    /// a CNAME target that is itself a pointer).
+    pub fn bytes_at(&self, at: usize) -> Option<[u8; 2]> {
+        let bytes = self.out.get(at..at + 2)?;
+        Some([bytes[0], bytes[1]])
+    }
+
+    /// Whether a fragment did not fit.
+    pub fn is_truncated(&self) -> bool {
+        self.truncated
+    }
+
+    /// Sets TC without adding anything (used when required data is missing).
+    pub fn set_truncated(&mut self) {
+        self.truncated = true;
+    }
+
+    /// Writes flags, counts and OPT; returns the reply's length.
+    pub fn finish(self, rcode: Rcode, authoritative: bool, our_payload: u16) -> usize {
+        let Reply {
+            out,
+            mut len,
+            counts,
+            truncated,
+            query_flags,
+            edns,
+            ..
+        } = self;
+        let mut reply_flags = flags::QR
+            | (query_flags & (flags::OPCODE | flags::RD | flags::CD))
+            | u16::from(rcode.header_bits());
+        if authoritative {
+            reply_flags |= flags::AA;
+        }
+        if truncated {
+            reply_flags |= flags::TC;
+        }
+        out[2..4].copy_from_slice(&reply_flags.to_be_bytes());
+        out[6..8].copy_from_slice(&counts[0].to_be_bytes());
+        out[8..10].copy_from_slice(&counts[1].to_be_bytes());
+        let mut additional = counts[2];
+        if let Some(edns) = edns {
+            // Room was kept back in `start`, so this always fits.
+            let opt = &mut out[len..len + OPT_RECORD_LEN];
+            opt[0] = 0; // root owner
+            opt[1..3].copy_from_slice(&41u16.to_be_bytes());
+            opt[3..5].copy_from_slice(&our_payload.to_be_bytes());
+            opt[5] = rcode.extended_bits();
+            opt[6] = 0; // version 0
+            opt[7] = if edns.dnssec_ok { 0x80 } else { 0 };
+            opt[8] = 0;
+            opt[9..11].copy_from_slice(&[0, 0]);
+            len += OPT_RECORD_LEN;
+            additional = additional.saturating_add(1);
+        }
+        out[10..12].copy_from_slice(&additional.to_be_bytes());
+        len
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::fragment::{FragmentStore, Owner, RdataPart, Section};
+
+    const QUESTION: &[u8] = b"\x03WwW\x07example\x03com\x00\x00\x01\x00\x01";
+
+    #[test]
+    fn limits_follow_rfc_6891() {
+        let edns = |size| {
+            Some(Edns {
+                udp_payload: size,
+                version: 0,
+                dnssec_ok: false,
+            })
+        };
+        assert_eq!(size_limit(Transport::Udp, None, 1232), 512);
+        assert_eq!(size_limit(Transport::Udp, edns(100), 1232), 512);
+        assert_eq!(size_limit(Transport::Udp, edns(4096), 1232), 1232);
+        assert_eq!(size_limit(Transport::Udp, edns(800), 1232), 800);
+        assert_eq!(size_limit(Transport::Tcp, None, 1232), 65535);
+    }
+
+    #[test]
+    fn header_question_records_and_opt() {
+        let mut store = FragmentStore::new();
+        let mut builder = store.builder(Section::Answer, None);
+        builder.record(Owner::Pointer, 1, 1, 30, &[RdataPart::Bytes(&[192, 0, 2, 1])]);
+        let id = builder.finish();
+        let mut out = [0u8; 512];
+        let edns = Some(Edns {
+            udp_payload: 1232,
+            version: 0,
+            dnssec_ok: true,
+        });
+        let mut reply = Reply::start(&mut out, 0xbeef, 0x0110, Some(QUESTION), 17, edns, 512).unwrap();
+        assert_eq!(reply.push(store.get(id), 12), Some(33));
+        let len = reply.finish(Rcode::NoError, true, 1232);
+        assert_eq!(len, 33 + 16 + 11);
+        assert_eq!(&out[..12], b"\xbe\xef\x85\x10\x00\x01\x00\x01\x00\x00\x00\x01");
+        assert_eq!(&out[12..33], QUESTION);
+        assert_eq!(&out[33..35], b"\xc0\x0c");
+        assert_eq!(&out[49..60], b"\x00\x00\x29\x04\xd0\x00\x00\x80\x00\x00\x00");
+    }
+
+    #[test]
+    fn badvers_splits_rcode_between_header_and_opt() {
+        let mut out = [0u8; 512];
+        let edns = Some(Edns {
+            udp_payload: 512,
+            version: 1,
+            dnssec_ok: false,
+        });
+        let reply = Reply::start(&mut out, 1, 0, Some(QUESTION), 17, edns, 512).unwrap();
+        let len = reply.finish(Rcode::BadVers, false, 1232);
+        assert_eq!(out[3] & 0x0f, 0);
+        assert_eq!(out[len - 6], 1, "extended rcode 1 (16 >> 4)");
+    }
+
+    #[test]
+    fn truncation_cuts_at_fragment_boundary_and_keeps_opt_room() {
+        let mut store = FragmentStore::new();
+        let mut builder = store.builder(Section::Answer, None);
+        for i in 0..30u8 {
+            builder.record(Owner::Pointer, 16, 1, 30, &[RdataPart::Bytes(&[9, b'x', b'x', b'x', b'x', b'x', b'x', b'x', b'x', i])]);
+        }
+        let big = builder.finish();
+        let mut builder = store.builder(Section::Answer, None);
+        builder.record(Owner::Pointer, 1, 1, 30, &[RdataPart::Bytes(&[192, 0, 2, 1])]);
+        let small = builder.finish();
+        let mut out = [0u8; 4096];
+        let edns = Some(Edns {
+            udp_payload: 512,
+            version: 0,
+            dnssec_ok: false,
+        });
+        let mut reply = Reply::start(&mut out, 1, 0, Some(QUESTION), 17, edns, 512).unwrap();
+        assert!(reply.push(store.get(small), 12).is_some());
+        assert!(reply.push(store.get(big), 12).is_none());
+        assert!(reply.push(store.get(small), 12).is_none(), "nothing after a cut");
+        let len = reply.finish(Rcode::NoError, true, 1232);
+        assert!(len <= 512);
+        assert_eq!(out[2] & 0x02, 0x02, "TC set");
+        assert_eq!(&out[6..8], b"\x00\x01");
+    }
+}

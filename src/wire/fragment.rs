@@ -1,0 +1,360 @@
+//! Pre-rendered resource records ("fragments") and their placement.
+//!
+//! A fragment is one RRset (or one section's worth of records, such as the
+//! glue of a referral) already in wire form, built once when a snapshot is
+//! built. Names inside it that point elsewhere in the reply are left as
+//! two-byte holes with a [`Fixup`] saying what they point to:
+//!
+//! - [`Pointer::Owner`]: the owner of the records, which is the question
+//!   name (offset 12) or, along a CNAME chain, the previous record's target;
+//! - [`Pointer::QnameSuffix`]: a suffix of the question name, found by its
+//!   length from the end (the same for every query that reaches this
+//!   fragment, whatever the case and, for wildcards, the first labels);
+//! - [`Pointer::Local`]: a name written earlier in the same fragment.
+//!
+//! Placing a fragment is a copy plus a few 16-bit writes: name compression
+//! happened at build time.
+
+use super::HEADER_LEN;
+
+/// Largest offset a compression pointer can reach.
+pub const MAX_POINTER: usize = 0x3fff;
+
+/// The section a fragment's records go in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Section {
+    Answer = 0,
+    Authority = 1,
+    Additional = 2,
+}
+
+/// What a compression pointer hole refers to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pointer {
+    /// The owner name of the records (supplied when placing).
+    Owner,
+    /// The suffix of the question name that is this many bytes long.
+    QnameSuffix(u16),
+    /// This offset inside the fragment itself.
+    Local(u16),
+}
+
+/// A two-byte pointer hole at `at` in a fragment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Fixup {
+    pub at: u16,
+    pub target: Pointer,
+}
+
+/// A borrowed fragment, ready to place.
+#[derive(Clone, Copy, Debug)]
+pub struct Fragment<'a> {
+    pub bytes: &'a [u8],
+    pub fixups: &'a [Fixup],
+    /// Records it adds to the answer, authority and additional sections.
+    pub counts: [u16; 3],
+}
+
+/// Handle to a fragment inside a [`FragmentStore`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FragmentId(u32);
+
+#[derive(Clone, Copy, Debug)]
+struct FragmentMeta {
+    start: u32,
+    len: u32,
+    fixups_start: u32,
+    fixups_len: u32,
+    counts: [u16; 3],
+}
+
+/// All fragments of a snapshot in two flat arrays (one for bytes, one for
+/// fixups), so answering touches few cache lines and a million records are
+/// not a million allocations.
+#[derive(Debug, Default)]
+pub struct FragmentStore {
+    bytes: Vec<u8>,
+    fixups: Vec<Fixup>,
+    fragments: Vec<FragmentMeta>,
+}
+
+impl FragmentStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The fragment behind `id`.
+    #[inline]
+    pub fn get(&self, id: FragmentId) -> Fragment<'_> {
+        let meta = &self.fragments[id.0 as usize];
+        let start = meta.start as usize;
+        let fixups_start = meta.fixups_start as usize;
+        Fragment {
+            bytes: &self.bytes[start..start + meta.len as usize],
+            fixups: &self.fixups[fixups_start..fixups_start + meta.fixups_len as usize],
+            counts: meta.counts,
+        }
+    }
+
+    /// Total bytes held, for reporting.
+    pub fn byte_len(&self) -> usize {
+        self.bytes.len()
+    }
+
+    /// Starts a new fragment for `section`. `question_name` is the lowercase
+    /// name whose suffixes every reply using this fragment carries in its
+    /// question (None when the fragment may follow a CNAME chain and can rely
+    /// on nothing but itself).
+    pub fn builder<'s>(
+        &'s mut self,
+        section: Section,
+        question_name: Option<&'s [u8]>,
+    ) -> FragmentBuilder<'s> {
+        let start = self.bytes.len();
+        let fixups_start = self.fixups.len();
+        FragmentBuilder {
+            store: self,
+            question_name,
+            section,
+            start,
+            fixups_start,
+            counts: [0; 3],
+            local_names: Vec::new(),
+        }
+    }
+}
+
+/// One part of a record's data.
+#[derive(Clone, Copy, Debug)]
+pub enum RdataPart<'a> {
+    /// Bytes copied as they are.
+    Bytes(&'a [u8]),
+    /// A name that may be compressed (RFC 3597 section 4: only in the RR types
+    /// of RFC 1035: NS, CNAME, SOA, PTR, MX).
+    CompressibleName(&'a [u8]),
+}
+
+/// The owner of a record being added.
+#[derive(Clone, Copy, Debug)]
+pub enum Owner<'a> {
+    /// The owner pointer supplied when placing.
+    Pointer,
+    /// This name, compressed against the question and the fragment.
+    Name(&'a [u8]),
+}
+
+/// Renders records into a [`FragmentStore`] with name compression.
+#[derive(Debug)]
+pub struct FragmentBuilder<'s> {
+    store: &'s mut FragmentStore,
+    question_name: Option<&'s [u8]>,
+    section: Section,
+    start: usize,
+    fixups_start: usize,
+    counts: [u16; 3],
+    /// Lowercase suffixes written as labels in this fragment, with offsets.
+    local_names: Vec<(Vec<u8>, u16)>,
+}
+
+impl FragmentBuilder<'_> {
+    /// Records added from now on go in `section` (sections must come in
+    /// order: answer, authority, additional).
+    pub fn set_section(&mut self, section: Section) {
+        self.section = section;
+    }
+
+    fn offset(&self) -> usize {
+        self.store.bytes.len() - self.start
+    }
+
+    fn hole(&mut self, target: Pointer) {
+        let at = self.offset() as u16;
+        self.store.fixups.push(Fixup { at, target });
+        self.store.bytes.extend_from_slice(&[0xc0, 0]);
+    }
+
+    /// Writes `name`, compressing it against the question's suffixes and
+    /// against names earlier in this fragment.
+    fn name(&mut self, name: &[u8], compress: bool) {
+        let lower = name.to_ascii_lowercase();
+        let mut pos = 0;
+        while pos < lower.len() && lower[pos] != 0 {
+            let suffix = &lower[pos..];
+            if compress {
+                if let Some(question) = self.question_name {
+                    if super::name::is_at_or_below(question, suffix) {
+                        self.store.bytes.extend_from_slice(&name[..pos]);
+                        self.hole(Pointer::QnameSuffix(suffix.len() as u16));
+                        return;
+                    }
+                }
+                if let Some((_, offset)) = self.local_names.iter().find(|(s, _)| s == suffix) {
+                    let offset = *offset;
+                    self.store.bytes.extend_from_slice(&name[..pos]);
+                    self.hole(Pointer::Local(offset));
+                    return;
+                }
+            }
+            pos += 1 + usize::from(lower[pos]);
+        }
+        // Written in full: remember where each of its suffixes starts.
+        let base = self.offset();
+        let mut pos = 0;
+        while pos < lower.len() && lower[pos] != 0 {
+            if let Ok(offset) = u16::try_from(base + pos) {
+                self.local_names.push((lower[pos..].to_vec(), offset));
+            }
+            pos += 1 + usize::from(lower[pos]);
+        }
+        self.store.bytes.extend_from_slice(name);
+    }
+
+    /// Appends one record.
+    pub fn record(
+        &mut self,
+        owner: Owner<'_>,
+        rtype: u16,
+        class: u16,
+        ttl: u32,
+        rdata: &[RdataPart<'_>],
+    ) {
+        match owner {
+            Owner::Pointer => self.hole(Pointer::Owner),
+            Owner::Name(name) => self.name(name, true),
+        }
+        self.store.bytes.extend_from_slice(&rtype.to_be_bytes());
+        self.store.bytes.extend_from_slice(&class.to_be_bytes());
+        self.store.bytes.extend_from_slice(&ttl.to_be_bytes());
+        let length_at = self.store.bytes.len();
+        self.store.bytes.extend_from_slice(&[0, 0]);
+        for part in rdata {
+            match part {
+                RdataPart::Bytes(bytes) => self.store.bytes.extend_from_slice(bytes),
+                RdataPart::CompressibleName(name) => self.name(name, true),
+            }
+        }
+        let rdlen = (self.store.bytes.len() - length_at - 2) as u16;
+        self.store.bytes[length_at..length_at + 2].copy_from_slice(&rdlen.to_be_bytes());
+        let index = self.section as usize;
+        self.counts[index] = self.counts[index].saturating_add(1);
+    }
+
+    /// Finishes the fragment and returns its handle.
+    pub fn finish(self) -> FragmentId {
+        let id = FragmentId(self.store.fragments.len() as u32);
+        self.store.fragments.push(FragmentMeta {
+            start: self.start as u32,
+            len: (self.store.bytes.len() - self.start) as u32,
+            fixups_start: self.fixups_start as u32,
+            fixups_len: (self.store.fixups.len() - self.fixups_start) as u32,
+            counts: self.counts,
+        });
+        id
+    }
+}
+
+/// Copies `fragment` into `out` at `at`, filling its pointer holes. Returns
+/// the end offset, or `None` when it does not fit before `limit` or a
+/// pointer would be out of reach; `out` past `at` is then unspecified.
+#[inline]
+pub fn place(
+    fragment: Fragment<'_>,
+    out: &mut [u8],
+    at: usize,
+    limit: usize,
+    qname_len: usize,
+    owner: u16,
+) -> Option<usize> {
+    let end = at.checked_add(fragment.bytes.len())?;
+    if end > limit || end > out.len() {
+        return None;
+    }
+    let dest = &mut out[at..end];
+    dest.copy_from_slice(fragment.bytes);
+    for fixup in fragment.fixups {
+        let target = match fixup.target {
+            Pointer::Owner => usize::from(owner),
+            Pointer::QnameSuffix(len) => (HEADER_LEN + qname_len).checked_sub(usize::from(len))?,
+            Pointer::Local(offset) => at + usize::from(offset),
+        };
+        if target > MAX_POINTER {
+            return None;
+        }
+        let pointer = 0xc000 | target as u16;
+        let hole = usize::from(fixup.at);
+        dest.get_mut(hole..hole + 2)?
+            .copy_from_slice(&pointer.to_be_bytes());
+    }
+    Some(end)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EXAMPLE: &[u8] = b"\x07example\x03com\x00";
+    const WWW: &[u8] = b"\x03www\x07example\x03com\x00";
+
+    #[test]
+    fn owner_and_question_suffix_become_holes() {
+        let mut store = FragmentStore::new();
+        let mut builder = store.builder(Section::Answer, Some(WWW));
+        // www.example.com. CNAME web.example.com.
+        builder.record(
+            Owner::Pointer,
+            5,
+            1,
+            300,
+            &[RdataPart::CompressibleName(b"\x03web\x07example\x03com\x00")],
+        );
+        let id = builder.finish();
+        let fragment = store.get(id);
+        assert_eq!(
+            fragment.bytes,
+            b"\xc0\x00\x00\x05\x00\x01\x00\x00\x01\x2c\x00\x06\x03web\xc0\x00"
+        );
+        assert_eq!(
+            fragment.fixups,
+            &[
+                Fixup { at: 0, target: Pointer::Owner },
+                Fixup { at: 16, target: Pointer::QnameSuffix(EXAMPLE.len() as u16) },
+            ]
+        );
+        // Placed after a question "WWW.EXAMPLE.COM" (17 bytes) + type/class.
+        let mut out = [0u8; 64];
+        let end = place(fragment, &mut out, 33, 64, WWW.len(), 12).unwrap();
+        assert_eq!(end, 33 + fragment.bytes.len());
+        assert_eq!(&out[33..35], &[0xc0, 12]);
+        // example.com starts 4 bytes into the question name.
+        assert_eq!(&out[49..51], &[0xc0, 16]);
+    }
+
+    #[test]
+    fn local_names_compress_later_ones() {
+        let mut store = FragmentStore::new();
+        let mut builder = store.builder(Section::Additional, None);
+        builder.record(Owner::Name(b"\x02ns\x03sub\x07example\x03com\x00"), 1, 1, 60, &[RdataPart::Bytes(&[192, 0, 2, 1])]);
+        builder.record(Owner::Name(b"\x03ns2\x03sub\x07example\x03com\x00"), 1, 1, 60, &[RdataPart::Bytes(&[192, 0, 2, 2])]);
+        let id = builder.finish();
+        let fragment = store.get(id);
+        // The second owner is "ns2" + pointer to "sub.example.com" at offset 3.
+        assert_eq!(fragment.fixups, &[Fixup { at: 38, target: Pointer::Local(3) }]);
+        let mut out = [0u8; 128];
+        place(fragment, &mut out, 40, 128, 17, 12).unwrap();
+        assert_eq!(&out[78..80], &[0xc0, 43]);
+    }
+
+    #[test]
+    fn place_refuses_what_does_not_fit_or_cannot_point() {
+        let mut store = FragmentStore::new();
+        let mut builder = store.builder(Section::Answer, None);
+        builder.record(Owner::Pointer, 1, 1, 60, &[RdataPart::Bytes(&[192, 0, 2, 1])]);
+        let id = builder.finish();
+        let fragment = store.get(id);
+        let mut out = vec![0u8; 0x5000];
+        assert_eq!(place(fragment, &mut out, 100, 110, 17, 12), None);
+        assert_eq!(place(fragment, &mut out, 100, 200, 17, 0x4000), None);
+        assert_eq!(place(fragment, &mut out, 100, 200, 17, 12), Some(116));
+    }
+}

@@ -1,0 +1,135 @@
+//! DNS wire format for the data plane: pure functions over bytes, no sockets,
+//! no clock, no `unsafe`.
+//!
+//! - [`query`]: checks a received packet once, at the edge, with `domain`'s
+//!   parser, and hands out a borrowed [`query::Query`]. After `Query::parse`
+//!   succeeds nothing downstream may panic on that packet.
+//! - [`fragment`]: pre-rendered resource records (built off the fast path)
+//!   and the compression-pointer fixups that place them in a reply.
+//! - [`answer`]: writes a reply into a caller's buffer from the echoed header
+//!   and question, fragments and an OPT record, cutting at an RRset boundary
+//!   with TC set when the reply would exceed the size limit.
+//! - [`name`]: small helpers over uncompressed wire-format names.
+
+pub mod answer;
+pub mod fragment;
+pub mod name;
+pub mod query;
+
+/// Size of the DNS message header.
+pub const HEADER_LEN: usize = 12;
+/// Largest reply without EDNS over UDP (RFC 1035 section 4.2.1).
+pub const CLASSIC_UDP_LIMIT: usize = 512;
+/// Largest DNS message (TCP, RFC 1035 section 4.2.2).
+pub const MAX_MESSAGE_LEN: usize = 65535;
+/// Size of the OPT record we append: root owner, type, class, TTL, RDLENGTH.
+pub const OPT_RECORD_LEN: usize = 11;
+
+/// Response codes we produce, including the extended BADVERS (RFC 6891).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum Rcode {
+    NoError = 0,
+    FormErr = 1,
+    ServFail = 2,
+    NxDomain = 3,
+    NotImp = 4,
+    Refused = 5,
+    /// Extended rcode 16: low 4 bits in the header (0), upper 8 bits in OPT (1).
+    BadVers = 16,
+}
+
+impl Rcode {
+    /// Every rcode, in counter order.
+    pub const ALL: [Rcode; 7] = [
+        Rcode::NoError,
+        Rcode::FormErr,
+        Rcode::ServFail,
+        Rcode::NxDomain,
+        Rcode::NotImp,
+        Rcode::Refused,
+        Rcode::BadVers,
+    ];
+
+    /// Index into per-rcode counter arrays.
+    pub fn index(self) -> usize {
+        match self {
+            Rcode::NoError => 0,
+            Rcode::FormErr => 1,
+            Rcode::ServFail => 2,
+            Rcode::NxDomain => 3,
+            Rcode::NotImp => 4,
+            Rcode::Refused => 5,
+            Rcode::BadVers => 6,
+        }
+    }
+
+    /// The mnemonic, as dig prints it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Rcode::NoError => "NOERROR",
+            Rcode::FormErr => "FORMERR",
+            Rcode::ServFail => "SERVFAIL",
+            Rcode::NxDomain => "NXDOMAIN",
+            Rcode::NotImp => "NOTIMP",
+            Rcode::Refused => "REFUSED",
+            Rcode::BadVers => "BADVERS",
+        }
+    }
+
+    /// The 4 bits that go in the header.
+    pub fn header_bits(self) -> u8 {
+        (self as u8) & 0x0f
+    }
+
+    /// The upper 8 bits that go in the OPT record's extended-rcode field.
+    pub fn extended_bits(self) -> u8 {
+        (self as u8) >> 4
+    }
+}
+
+/// Why a packet got no reply at all. Counted per worker, never logged.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum DropReason {
+    /// Shorter than a DNS header.
+    ShortPacket,
+    /// QR bit set: a response, not a query (never answer those: reflection loops).
+    Response,
+    /// The datagram did not fit our receive buffer.
+    Oversized,
+    /// Source port 0 cannot be answered.
+    SourcePortZero,
+    /// The kernel refused to send the reply.
+    SendFailed,
+    /// The reply buffer cannot hold even the header and question.
+    NoRoom,
+}
+
+impl DropReason {
+    /// Every reason, in counter order.
+    pub const ALL: [DropReason; 6] = [
+        DropReason::ShortPacket,
+        DropReason::Response,
+        DropReason::Oversized,
+        DropReason::SourcePortZero,
+        DropReason::SendFailed,
+        DropReason::NoRoom,
+    ];
+
+    /// Index into per-reason counter arrays.
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
+    /// A short label for metrics and logs.
+    pub fn name(self) -> &'static str {
+        match self {
+            DropReason::ShortPacket => "short_packet",
+            DropReason::Response => "response",
+            DropReason::Oversized => "oversized",
+            DropReason::SourcePortZero => "source_port_zero",
+            DropReason::SendFailed => "send_failed",
+            DropReason::NoRoom => "no_room",
+        }
+    }
+}

@@ -1,0 +1,384 @@
+//! Checks a received packet once, at the edge, and borrows what the answer
+//! needs from it.
+//!
+//! Parsing uses `domain`'s zero-copy parser (`octseq::Parser`, `ParsedName`,
+//! `RecordHeader`) over the receive buffer; nothing is copied or allocated.
+//!
+//! Contract: when [`parse`] returns [`Parsed::Query`], the question is one
+//! uncompressed name of at most 255 bytes followed by type and class, the
+//! whole packet was consumed by its counted sections, and at most one OPT
+//! record was present. Code downstream relies on this and must not panic on
+//! any packet that passed.
+
+use domain::base::iana::Rtype;
+use domain::base::name::ParsedName;
+use domain::base::record::RecordHeader;
+use octseq::Parser;
+
+use super::{DropReason, HEADER_LEN, Rcode};
+
+/// Header flag bits in the second 16-bit word.
+pub mod flags {
+    /// Query/response.
+    pub const QR: u16 = 0x8000;
+    /// Authoritative answer.
+    pub const AA: u16 = 0x0400;
+    /// Truncated.
+    pub const TC: u16 = 0x0200;
+    /// Recursion desired.
+    pub const RD: u16 = 0x0100;
+    /// Checking disabled (RFC 4035), copied into the reply.
+    pub const CD: u16 = 0x0010;
+    /// Opcode mask; shift right by 11 to read it.
+    pub const OPCODE: u16 = 0x7800;
+}
+
+/// What the query's OPT record asked for (RFC 6891).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Edns {
+    /// The requestor's UDP payload size (values below 512 mean 512).
+    pub udp_payload: u16,
+    /// EDNS version; we implement 0.
+    pub version: u8,
+    /// The DO bit, copied into our OPT (RFC 3225).
+    pub dnssec_ok: bool,
+}
+
+/// A query that passed every check: the borrowed question and its EDNS.
+#[derive(Clone, Copy, Debug)]
+pub struct Query<'a> {
+    /// The message ID, echoed.
+    pub id: u16,
+    /// The header flags word as received.
+    pub flags: u16,
+    /// The raw question (name, type, class) exactly as received, so the name
+    /// is echoed byte for byte (0x20 mixed case kept).
+    pub question: &'a [u8],
+    /// The question name as received (uncompressed wire format).
+    pub qname: &'a [u8],
+    /// The question type.
+    pub qtype: u16,
+    /// The question class.
+    pub qclass: u16,
+    /// The query's OPT record, if any.
+    pub edns: Option<Edns>,
+}
+
+/// A query that gets an error reply without a lookup.
+#[derive(Clone, Copy, Debug)]
+pub struct Reject<'a> {
+    /// The message ID, echoed.
+    pub id: u16,
+    /// The header flags word as received.
+    pub flags: u16,
+    /// The raw question when it parsed, echoed in the reply.
+    pub question: Option<&'a [u8]>,
+    /// FORMERR, NOTIMP or BADVERS.
+    pub rcode: Rcode,
+    /// The query's OPT record when it parsed; the reply then carries ours.
+    pub edns: Option<Edns>,
+}
+
+/// The verdict on one received packet.
+#[derive(Clone, Copy, Debug)]
+pub enum Parsed<'a> {
+    /// Well formed: look it up.
+    Query(Query<'a>),
+    /// Answer with an error code, without a lookup.
+    Reject(Reject<'a>),
+    /// No reply at all.
+    Drop(DropReason),
+}
+
+/// Record type of OPT pseudo-records.
+const OPT: u16 = 41;
+
+/// Checks `packet` and returns what to do with it. Never panics.
+pub fn parse(packet: &[u8]) -> Parsed<'_> {
+    if packet.len() < HEADER_LEN {
+        return Parsed::Drop(DropReason::ShortPacket);
+    }
+    let id = u16::from_be_bytes([packet[0], packet[1]]);
+    let header_flags = u16::from_be_bytes([packet[2], packet[3]]);
+    if header_flags & flags::QR != 0 {
+        return Parsed::Drop(DropReason::Response);
+    }
+    let count = |at: usize| u16::from_be_bytes([packet[at], packet[at + 1]]);
+    let (qdcount, ancount, nscount, arcount) = (count(4), count(6), count(8), count(10));
+    let reject = |rcode, question, edns| {
+        Parsed::Reject(Reject {
+            id,
+            flags: header_flags,
+            question,
+            rcode,
+            edns,
+        })
+    };
+
+    let opcode = (header_flags & flags::OPCODE) >> 11;
+    if qdcount != 1 {
+        let rcode = if opcode != 0 {
+            Rcode::NotImp
+        } else {
+            Rcode::FormErr
+        };
+        return reject(rcode, None, None);
+    }
+
+    let mut parser = Parser::from_ref(packet);
+    if parser.advance(HEADER_LEN).is_err() {
+        return Parsed::Drop(DropReason::ShortPacket);
+    }
+    let qname = match ParsedName::parse_ref(&mut parser) {
+        Ok(name) if !name.is_compressed() => &packet[HEADER_LEN..parser.pos()],
+        _ => return reject(Rcode::FormErr, None, None),
+    };
+    let (Ok(qtype), Ok(qclass)) = (parser.parse_u16_be(), parser.parse_u16_be()) else {
+        return reject(Rcode::FormErr, None, None);
+    };
+    let question = &packet[HEADER_LEN..parser.pos()];
+    if opcode != 0 {
+        return reject(Rcode::NotImp, Some(question), None);
+    }
+
+    for _ in 0..u32::from(ancount) + u32::from(nscount) {
+        let skipped = RecordHeader::parse_ref(&mut parser)
+            .and_then(|record| Ok(parser.advance(usize::from(record.rdlen()))?));
+        if skipped.is_err() {
+            return reject(Rcode::FormErr, Some(question), None);
+        }
+    }
+    let mut edns = None;
+    let mut opt_count = 0;
+    for _ in 0..arcount {
+        let Ok(record) = RecordHeader::parse_ref(&mut parser) else {
+            return reject(Rcode::FormErr, Some(question), edns);
+        };
+        let rdlen = usize::from(record.rdlen());
+        let Ok(rdata) = parser.parse_octets(rdlen) else {
+            return reject(Rcode::FormErr, Some(question), edns);
+        };
+        if record.rtype() != Rtype::from_int(OPT) {
+            continue;
+        }
+        opt_count += 1;
+        let ttl = record.ttl().as_secs();
+        let found = Edns {
+            udp_payload: record.class().to_int(),
+            version: (ttl >> 16) as u8,
+            dnssec_ok: ttl & 0x8000 != 0,
+        };
+        if opt_count > 1 || !record.owner().is_root() || !options_well_formed(rdata) {
+            // RFC 6891 section 6.1.1: more than one OPT, or a malformed one, is FORMERR.
+            return reject(Rcode::FormErr, Some(question), None);
+        }
+        edns = Some(found);
+    }
+    if parser.remaining() != 0 {
+        return reject(Rcode::FormErr, Some(question), edns);
+    }
+    if let Some(found) = edns {
+        if found.version > 0 {
+            return reject(Rcode::BadVers, Some(question), edns);
+        }
+    }
+    Parsed::Query(Query {
+        id,
+        flags: header_flags,
+        question,
+        qname,
+        qtype,
+        qclass,
+        edns,
+    })
+}
+
+/// Whether OPT RDATA is a sequence of whole (code, length, data) options.
+/// The options themselves are ignored (RFC 6891: unknown options are ignored).
+fn options_well_formed(mut rdata: &[u8]) -> bool {
+    while !rdata.is_empty() {
+        if rdata.len() < 4 {
+            return false;
+        }
+        let len = usize::from(u16::from_be_bytes([rdata[2], rdata[3]]));
+        match rdata.get(4 + len..) {
+            Some(rest) => rdata = rest,
+            None => return false,
+        }
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `www.example.com. IN A`, ID 0x1234, RD, no EDNS.
+    const PLAIN: &[u8] = b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\
+        \x03www\x07example\x03com\x00\x00\x01\x00\x01";
+    /// An OPT record: root, type 41, size 4096, ext-rcode 0, version 0, DO, no options.
+    const OPT_DO: &[u8] = b"\x00\x00\x29\x10\x00\x00\x00\x80\x00\x00\x00";
+
+    fn with_additional(base: &[u8], records: &[&[u8]]) -> Vec<u8> {
+        let mut packet = base.to_vec();
+        packet[11] = records.len() as u8;
+        for record in records {
+            packet.extend_from_slice(record);
+        }
+        packet
+    }
+
+    fn expect_reject(packet: &[u8]) -> Reject<'_> {
+        match parse(packet) {
+            Parsed::Reject(reject) => reject,
+            other => panic!("expected a reject, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn plain_query_borrows_question() {
+        let Parsed::Query(query) = parse(PLAIN) else {
+            panic!("plain query rejected");
+        };
+        assert_eq!(query.id, 0x1234);
+        assert_eq!(query.qname, b"\x03www\x07example\x03com\x00");
+        assert_eq!(query.question, &PLAIN[12..]);
+        assert_eq!((query.qtype, query.qclass), (1, 1));
+        assert_eq!(query.edns, None);
+    }
+
+    #[test]
+    fn edns_fields_read() {
+        let packet = with_additional(PLAIN, &[OPT_DO]);
+        let Parsed::Query(query) = parse(&packet) else {
+            panic!("EDNS query rejected");
+        };
+        assert_eq!(
+            query.edns,
+            Some(Edns {
+                udp_payload: 4096,
+                version: 0,
+                dnssec_ok: true
+            })
+        );
+    }
+
+    #[test]
+    fn unknown_edns_option_is_ignored() {
+        // Option code 65001, 3 bytes of data.
+        let opt = b"\x00\x00\x29\x04\xd0\x00\x00\x00\x00\x00\x07\xfd\xe9\x00\x03abc";
+        let packet = with_additional(PLAIN, &[opt]);
+        assert!(matches!(parse(&packet), Parsed::Query(_)));
+    }
+
+    #[test]
+    fn malformed_edns_option_is_formerr() {
+        // Option claims 9 bytes of data, only 3 present inside RDLENGTH 7.
+        let opt = b"\x00\x00\x29\x04\xd0\x00\x00\x00\x00\x00\x07\xfd\xe9\x00\x09abc";
+        let packet = with_additional(PLAIN, &[opt]);
+        let reject = expect_reject(&packet);
+        assert_eq!(reject.rcode, Rcode::FormErr);
+        assert!(reject.question.is_some());
+    }
+
+    #[test]
+    fn short_and_response_packets_are_dropped() {
+        assert!(matches!(
+            parse(&PLAIN[..11]),
+            Parsed::Drop(DropReason::ShortPacket)
+        ));
+        assert!(matches!(parse(&[]), Parsed::Drop(DropReason::ShortPacket)));
+        let mut response = PLAIN.to_vec();
+        response[2] |= 0x80;
+        assert!(matches!(
+            parse(&response),
+            Parsed::Drop(DropReason::Response)
+        ));
+    }
+
+    #[test]
+    fn qdcount_not_one_is_formerr_without_question() {
+        for qdcount in [0u8, 2] {
+            let mut packet = PLAIN.to_vec();
+            packet[5] = qdcount;
+            let reject = expect_reject(&packet);
+            assert_eq!(reject.rcode, Rcode::FormErr);
+            assert_eq!(reject.question, None);
+        }
+    }
+
+    #[test]
+    fn truncated_question_is_formerr() {
+        // Cut inside the name, and inside the type/class.
+        for cut in [16, PLAIN.len() - 1, PLAIN.len() - 3] {
+            let reject = expect_reject(&PLAIN[..cut]);
+            assert_eq!(reject.rcode, Rcode::FormErr);
+            assert_eq!(reject.question, None);
+        }
+    }
+
+    #[test]
+    fn compressed_question_name_is_formerr() {
+        let packet = b"\x00\x01\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\xc0\x0c\x00\x01\x00\x01";
+        assert_eq!(expect_reject(packet).rcode, Rcode::FormErr);
+    }
+
+    #[test]
+    fn trailing_garbage_is_formerr_with_question() {
+        let mut packet = PLAIN.to_vec();
+        packet.extend_from_slice(b"junk");
+        let reject = expect_reject(&packet);
+        assert_eq!(reject.rcode, Rcode::FormErr);
+        assert_eq!(reject.question, Some(&PLAIN[12..]));
+    }
+
+    #[test]
+    fn two_opt_records_are_formerr() {
+        let packet = with_additional(PLAIN, &[OPT_DO, OPT_DO]);
+        let reject = expect_reject(&packet);
+        assert_eq!(reject.rcode, Rcode::FormErr);
+        assert_eq!(reject.question, Some(&PLAIN[12..]));
+    }
+
+    #[test]
+    fn opt_not_at_root_is_formerr() {
+        let opt = b"\x01a\x00\x00\x29\x10\x00\x00\x00\x00\x00\x00\x00";
+        let packet = with_additional(PLAIN, &[opt]);
+        assert_eq!(expect_reject(&packet).rcode, Rcode::FormErr);
+    }
+
+    #[test]
+    fn edns_version_one_is_badvers() {
+        let opt = b"\x00\x00\x29\x10\x00\x00\x01\x00\x00\x00\x00";
+        let packet = with_additional(PLAIN, &[opt]);
+        let reject = expect_reject(&packet);
+        assert_eq!(reject.rcode, Rcode::BadVers);
+        assert!(reject.edns.is_some());
+    }
+
+    #[test]
+    fn other_opcode_is_notimp_with_question() {
+        let mut packet = PLAIN.to_vec();
+        packet[2] = 0x28; // opcode 5 (UPDATE)
+        let reject = expect_reject(&packet);
+        assert_eq!(reject.rcode, Rcode::NotImp);
+        assert_eq!(reject.question, Some(&PLAIN[12..]));
+    }
+
+    #[test]
+    fn record_count_past_end_is_formerr() {
+        let mut packet = PLAIN.to_vec();
+        packet[7] = 1; // ANCOUNT 1, but no record follows
+        assert_eq!(expect_reject(&packet).rcode, Rcode::FormErr);
+    }
+
+    #[test]
+    fn mixed_case_name_is_kept() {
+        let packet = b"\x00\x01\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\
+            \x03WwW\x07ExAmPlE\x03cOm\x00\x00\x01\x00\x01";
+        let Parsed::Query(query) = parse(packet) else {
+            panic!("rejected")
+        };
+        assert_eq!(query.qname, b"\x03WwW\x07ExAmPlE\x03cOm\x00");
+    }
+}
