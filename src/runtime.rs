@@ -122,7 +122,8 @@ fn bind_address(address: SocketAddr, workers: usize) -> Result<Bound, StartError
     };
     let mut last_error = None;
     for _ in 0..attempts {
-        let first = socket::bind_udp(address, &options).map_err(|error| bind_error("udp", error))?;
+        let first =
+            socket::bind_udp(address, &options).map_err(|error| bind_error("udp", error))?;
         let local = first
             .local_addr()
             .map_err(|error| bind_error("udp", error))?;

@@ -34,7 +34,13 @@ impl ChaosAnswers {
             rdata.push(text.len().min(255) as u8);
             rdata.extend_from_slice(&text.as_bytes()[..text.len().min(255)]);
             let mut builder = fragments.builder(Section::Answer, None);
-            builder.record(Owner::Pointer, rtype::TXT, CLASS_CH, 0, &[RdataPart::Bytes(&rdata)]);
+            builder.record(
+                Owner::Pointer,
+                rtype::TXT,
+                CLASS_CH,
+                0,
+                &[RdataPart::Bytes(&rdata)],
+            );
             Some(builder.finish())
         };
         let version = render(version);

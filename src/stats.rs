@@ -124,7 +124,9 @@ impl Stats {
     /// Counters for `workers` UDP workers and one TCP thread.
     pub fn new(workers: usize) -> Stats {
         Stats {
-            udp_workers: (0..workers).map(|_| CachePadded::new(SharedCounters::default())).collect(),
+            udp_workers: (0..workers)
+                .map(|_| CachePadded::new(SharedCounters::default()))
+                .collect(),
             tcp: CachePadded::new(SharedCounters::default()),
         }
     }
@@ -161,8 +163,10 @@ mod tests {
     #[test]
     fn published_counters_sum_across_workers() {
         let stats = Stats::new(2);
-        let mut local = Counters::default();
-        local.received = 3;
+        let mut local = Counters {
+            received: 3,
+            ..Counters::default()
+        };
         local.reply(Rcode::NoError, false);
         local.reply(Rcode::NxDomain, true);
         local.drop(DropReason::Response);

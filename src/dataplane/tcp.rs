@@ -245,7 +245,9 @@ impl TcpServer {
                     truncated,
                 } => {
                     self.counters.reply(rcode, truncated);
-                    connection.write.extend_from_slice(&(len as u16).to_be_bytes());
+                    connection
+                        .write
+                        .extend_from_slice(&(len as u16).to_be_bytes());
                     connection.write.extend_from_slice(&self.reply[..len]);
                     connection.last_query = Instant::now();
                 }
@@ -272,7 +274,9 @@ impl TcpServer {
         let idle: Vec<usize> = self
             .connections
             .iter()
-            .filter(|(_, connection)| now.duration_since(connection.last_query) >= self.limits.idle_timeout)
+            .filter(|(_, connection)| {
+                now.duration_since(connection.last_query) >= self.limits.idle_timeout
+            })
             .map(|(key, _)| key)
             .collect();
         for key in idle {
@@ -284,7 +288,10 @@ impl TcpServer {
 /// Writes what is pending. Returns false on a write error.
 fn flush(connection: &mut Connection) -> bool {
     while connection.written < connection.write.len() {
-        match connection.stream.write(&connection.write[connection.written..]) {
+        match connection
+            .stream
+            .write(&connection.write[connection.written..])
+        {
             Ok(0) => return false,
             Ok(written) => connection.written += written,
             Err(error) if error.kind() == io::ErrorKind::WouldBlock => return true,

@@ -191,7 +191,13 @@ mod tests {
     fn header_question_records_and_opt() {
         let mut store = FragmentStore::new();
         let mut builder = store.builder(Section::Answer, None);
-        builder.record(Owner::Pointer, 1, 1, 30, &[RdataPart::Bytes(&[192, 0, 2, 1])]);
+        builder.record(
+            Owner::Pointer,
+            1,
+            1,
+            30,
+            &[RdataPart::Bytes(&[192, 0, 2, 1])],
+        );
         let id = builder.finish();
         let mut out = [0u8; 512];
         let edns = Some(Edns {
@@ -199,14 +205,21 @@ mod tests {
             version: 0,
             dnssec_ok: true,
         });
-        let mut reply = Reply::start(&mut out, 0xbeef, 0x0110, Some(QUESTION), 17, edns, 512).unwrap();
+        let mut reply =
+            Reply::start(&mut out, 0xbeef, 0x0110, Some(QUESTION), 17, edns, 512).unwrap();
         assert_eq!(reply.push(store.get(id), 12), Some(33));
         let len = reply.finish(Rcode::NoError, true, 1232);
         assert_eq!(len, 33 + 16 + 11);
-        assert_eq!(&out[..12], b"\xbe\xef\x85\x10\x00\x01\x00\x01\x00\x00\x00\x01");
+        assert_eq!(
+            &out[..12],
+            b"\xbe\xef\x85\x10\x00\x01\x00\x01\x00\x00\x00\x01"
+        );
         assert_eq!(&out[12..33], QUESTION);
         assert_eq!(&out[33..35], b"\xc0\x0c");
-        assert_eq!(&out[49..60], b"\x00\x00\x29\x04\xd0\x00\x00\x80\x00\x00\x00");
+        assert_eq!(
+            &out[49..60],
+            b"\x00\x00\x29\x04\xd0\x00\x00\x80\x00\x00\x00"
+        );
     }
 
     #[test]
@@ -228,11 +241,25 @@ mod tests {
         let mut store = FragmentStore::new();
         let mut builder = store.builder(Section::Answer, None);
         for i in 0..30u8 {
-            builder.record(Owner::Pointer, 16, 1, 30, &[RdataPart::Bytes(&[9, b'x', b'x', b'x', b'x', b'x', b'x', b'x', b'x', i])]);
+            builder.record(
+                Owner::Pointer,
+                16,
+                1,
+                30,
+                &[RdataPart::Bytes(&[
+                    9, b'x', b'x', b'x', b'x', b'x', b'x', b'x', b'x', i,
+                ])],
+            );
         }
         let big = builder.finish();
         let mut builder = store.builder(Section::Answer, None);
-        builder.record(Owner::Pointer, 1, 1, 30, &[RdataPart::Bytes(&[192, 0, 2, 1])]);
+        builder.record(
+            Owner::Pointer,
+            1,
+            1,
+            30,
+            &[RdataPart::Bytes(&[192, 0, 2, 1])],
+        );
         let small = builder.finish();
         let mut out = [0u8; 4096];
         let edns = Some(Edns {
@@ -243,7 +270,10 @@ mod tests {
         let mut reply = Reply::start(&mut out, 1, 0, Some(QUESTION), 17, edns, 512).unwrap();
         assert!(reply.push(store.get(small), 12).is_some());
         assert!(reply.push(store.get(big), 12).is_none());
-        assert!(reply.push(store.get(small), 12).is_none(), "nothing after a cut");
+        assert!(
+            reply.push(store.get(small), 12).is_none(),
+            "nothing after a cut"
+        );
         let len = reply.finish(Rcode::NoError, true, 1232);
         assert!(len <= 512);
         assert_eq!(out[2] & 0x02, 0x02, "TC set");

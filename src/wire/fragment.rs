@@ -306,7 +306,9 @@ mod tests {
             5,
             1,
             300,
-            &[RdataPart::CompressibleName(b"\x03web\x07example\x03com\x00")],
+            &[RdataPart::CompressibleName(
+                b"\x03web\x07example\x03com\x00",
+            )],
         );
         let id = builder.finish();
         let fragment = store.get(id);
@@ -317,8 +319,14 @@ mod tests {
         assert_eq!(
             fragment.fixups,
             &[
-                Fixup { at: 0, target: Pointer::Owner },
-                Fixup { at: 16, target: Pointer::QnameSuffix(EXAMPLE.len() as u16) },
+                Fixup {
+                    at: 0,
+                    target: Pointer::Owner
+                },
+                Fixup {
+                    at: 16,
+                    target: Pointer::QnameSuffix(EXAMPLE.len() as u16)
+                },
             ]
         );
         // Placed after a question "WWW.EXAMPLE.COM" (17 bytes) + type/class.
@@ -334,12 +342,30 @@ mod tests {
     fn local_names_compress_later_ones() {
         let mut store = FragmentStore::new();
         let mut builder = store.builder(Section::Additional, None);
-        builder.record(Owner::Name(b"\x02ns\x03sub\x07example\x03com\x00"), 1, 1, 60, &[RdataPart::Bytes(&[192, 0, 2, 1])]);
-        builder.record(Owner::Name(b"\x03ns2\x03sub\x07example\x03com\x00"), 1, 1, 60, &[RdataPart::Bytes(&[192, 0, 2, 2])]);
+        builder.record(
+            Owner::Name(b"\x02ns\x03sub\x07example\x03com\x00"),
+            1,
+            1,
+            60,
+            &[RdataPart::Bytes(&[192, 0, 2, 1])],
+        );
+        builder.record(
+            Owner::Name(b"\x03ns2\x03sub\x07example\x03com\x00"),
+            1,
+            1,
+            60,
+            &[RdataPart::Bytes(&[192, 0, 2, 2])],
+        );
         let id = builder.finish();
         let fragment = store.get(id);
         // The second owner is "ns2" + pointer to "sub.example.com" at offset 3.
-        assert_eq!(fragment.fixups, &[Fixup { at: 38, target: Pointer::Local(3) }]);
+        assert_eq!(
+            fragment.fixups,
+            &[Fixup {
+                at: 38,
+                target: Pointer::Local(3)
+            }]
+        );
         let mut out = [0u8; 128];
         place(fragment, &mut out, 40, 128, 17, 12).unwrap();
         assert_eq!(&out[78..80], &[0xc0, 43]);
@@ -349,7 +375,13 @@ mod tests {
     fn place_refuses_what_does_not_fit_or_cannot_point() {
         let mut store = FragmentStore::new();
         let mut builder = store.builder(Section::Answer, None);
-        builder.record(Owner::Pointer, 1, 1, 60, &[RdataPart::Bytes(&[192, 0, 2, 1])]);
+        builder.record(
+            Owner::Pointer,
+            1,
+            1,
+            60,
+            &[RdataPart::Bytes(&[192, 0, 2, 1])],
+        );
         let id = builder.finish();
         let fragment = store.get(id);
         let mut out = vec![0u8; 0x5000];

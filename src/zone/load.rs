@@ -193,9 +193,13 @@ impl Loader<'_> {
                     // 1 of the next line: point at the line that holds it.
                     let text = error.to_string();
                     let mut parts = text.splitn(3, ':');
-                    let line: Option<usize> = parts.next().and_then(|line| line.trim().parse().ok());
-                    let column: Option<usize> = parts.next().and_then(|column| column.trim().parse().ok());
-                    let message = parts.next().map_or_else(|| text.clone(), |message| message.trim().to_owned());
+                    let line: Option<usize> =
+                        parts.next().and_then(|line| line.trim().parse().ok());
+                    let column: Option<usize> =
+                        parts.next().and_then(|column| column.trim().parse().ok());
+                    let message = parts
+                        .next()
+                        .map_or_else(|| text.clone(), |message| message.trim().to_owned());
                     let line = match (line, column) {
                         (Some(line), Some(1)) if line > 1 => Some(line - 1),
                         (line, _) => line,
@@ -264,7 +268,11 @@ impl Loader<'_> {
         };
         if let Rdata::Opaque(bytes) = &rdata {
             if bytes.len() > usize::from(u16::MAX) {
-                self.error(Some(location), key, "record data longer than 65535 bytes".into());
+                self.error(
+                    Some(location),
+                    key,
+                    "record data longer than 65535 bytes".into(),
+                );
                 return;
             }
         }
@@ -319,7 +327,11 @@ impl Loader<'_> {
             )),
             Some(_) => {}
         }
-        if self.nodes.get(&apex).is_none_or(|sets| !sets.iter().any(|set| set.rtype == rtype::NS)) {
+        if self
+            .nodes
+            .get(&apex)
+            .is_none_or(|sets| !sets.iter().any(|set| set.rtype == rtype::NS))
+        {
             problems.push((
                 None,
                 record_key(&apex, rtype::NS),
@@ -347,9 +359,10 @@ impl Loader<'_> {
                 ));
             }
             // RFC 1034 section 3.6.2 (RRSIG and NSEC may stand beside it, RFC 4035).
-            for other in sets.iter().filter(|set| {
-                !matches!(set.rtype, rtype::CNAME | rtype::RRSIG | rtype::NSEC)
-            }) {
+            for other in sets
+                .iter()
+                .filter(|set| !matches!(set.rtype, rtype::CNAME | rtype::RRSIG | rtype::NSEC))
+            {
                 let (first, second) = if other.location.file == cname.location.file
                     && other.location.line > cname.location.line
                 {
@@ -420,11 +433,16 @@ mod tests {
         );
         let (zone, warnings) = load_text(text).expect("zone loads");
         assert!(warnings.is_empty());
-        let www = zone.record_set(b"\x03www\x07example\x03com\x00", rtype::A).unwrap();
+        let www = zone
+            .record_set(b"\x03www\x07example\x03com\x00", rtype::A)
+            .unwrap();
         assert_eq!(www.records.len(), 2);
         assert_eq!(www.ttl, 300);
         assert_eq!(www.location.line, 6);
-        assert!(zone.record_set(b"\x04_sip\x04_udp\x07example\x03com\x00", 33).is_some());
+        assert!(
+            zone.record_set(b"\x04_sip\x04_udp\x07example\x03com\x00", 33)
+                .is_some()
+        );
         assert!(zone.record_set(b"\x07example\x03com\x00", 257).is_some());
         assert_eq!(zone.negative_ttl(), 60);
         assert_eq!(zone.record_count, 12);
@@ -434,7 +452,9 @@ mod tests {
     fn duplicates_merge_and_ttl_mismatch_warns() {
         let text = with_head("www A 192.0.2.1\nwww A 192.0.2.1\nwww 60 A 192.0.2.2\n");
         let (zone, warnings) = load_text(text).unwrap();
-        let set = zone.record_set(b"\x03www\x07example\x03com\x00", rtype::A).unwrap();
+        let set = zone
+            .record_set(b"\x03www\x07example\x03com\x00", rtype::A)
+            .unwrap();
         assert_eq!(set.records.len(), 2);
         assert_eq!(set.ttl, 60);
         assert_eq!(warnings.len(), 1);
@@ -444,7 +464,10 @@ mod tests {
     #[test]
     fn missing_soa_is_an_error() {
         let errors = errors("$ORIGIN example.com.\n@ 300 NS ns1\n");
-        assert!(errors.iter().any(|e| e.message.contains("no SOA")), "{errors:?}");
+        assert!(
+            errors.iter().any(|e| e.message.contains("no SOA")),
+            "{errors:?}"
+        );
         assert_eq!(errors[0].file, PathBuf::from("<test>/zone.db"));
     }
 
@@ -463,7 +486,11 @@ mod tests {
         assert_eq!(errors.len(), 1, "{errors:?}");
         assert_eq!(errors[0].line, Some(8));
         assert_eq!(errors[0].key, "www.example.com. CNAME");
-        assert!(errors[0].message.contains("CNAME beside other data: A at line 6"));
+        assert!(
+            errors[0]
+                .message
+                .contains("CNAME beside other data: A at line 6")
+        );
     }
 
     #[test]
@@ -486,9 +513,14 @@ mod tests {
                 "<test>/zone.db",
                 "$ORIGIN example.com.\n$TTL 300\n@ IN SOA ns1 hostmaster (\n  1 ; serial\n  7200 900 1209600 60 )\n@ NS ns1\n$INCLUDE hosts.inc\n",
             ),
-            ("<test>/hosts.inc", "ns1 A 192.0.2.53\nbad.example.org. A 192.0.2.9\n"),
+            (
+                "<test>/hosts.inc",
+                "ns1 A 192.0.2.53\nbad.example.org. A 192.0.2.9\n",
+            ),
         ];
-        let Err(LoadErrors(errors)) = load_zone(&zone_config("example.com."), &Source::Embedded(files)) else {
+        let Err(LoadErrors(errors)) =
+            load_zone(&zone_config("example.com."), &Source::Embedded(files))
+        else {
             panic!("include with an out-of-zone record loaded");
         };
         assert_eq!(errors[0].file, PathBuf::from("<test>/hosts.inc"));

@@ -226,7 +226,11 @@ impl NameTable {
                 .map(|other| other.apex.as_slice())
                 .filter(|apex| *apex != zone.apex && name::is_at_or_below(apex, &zone.apex))
                 .collect();
-            let ours = |owner: &[u8]| !children.iter().any(|child| name::is_at_or_below(owner, child));
+            let ours = |owner: &[u8]| {
+                !children
+                    .iter()
+                    .any(|child| name::is_at_or_below(owner, child))
+            };
 
             // Every owner and every ancestor up to the apex (empty non-terminals).
             let mut names: BTreeSet<&[u8]> = BTreeSet::new();
@@ -412,7 +416,11 @@ fn rdata_parts<'r>(rdata: &'r Rdata, fixed: &'r mut [u8; 20]) -> Vec<RdataPart<'
     }
 }
 
-fn render_set(fragments: &mut FragmentStore, set: &RecordSet, question: Option<&[u8]>) -> FragmentId {
+fn render_set(
+    fragments: &mut FragmentStore,
+    set: &RecordSet,
+    question: Option<&[u8]>,
+) -> FragmentId {
     let mut builder = fragments.builder(Section::Answer, question);
     for record in &set.records {
         let mut fixed = [0; 20];
@@ -453,7 +461,10 @@ fn render_referral(
         }
     }
     builder.set_section(Section::Additional);
-    for target in targets.iter().filter(|target| name::is_at_or_below(target, &zone.apex)) {
+    for target in targets
+        .iter()
+        .filter(|target| name::is_at_or_below(target, &zone.apex))
+    {
         for address_type in [rtype::A, rtype::AAAA] {
             if let Some(glue) = zone.record_set(target, address_type) {
                 for record in &glue.records {
