@@ -71,7 +71,14 @@ pub struct Running {
 
 impl Running {
     /// Stops every thread (each finishes what it has in hand) and waits.
-    pub fn shutdown(mut self) {
+    /// Dropping a `Running` does the same.
+    pub fn shutdown(self) {
+        drop(self);
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
         self.shutdown.store(true, Ordering::Relaxed);
         for thread in self.threads.drain(..) {
             let _ = thread.join();

@@ -1,1 +1,569 @@
-//! placeholder
+//! The data plane allocates nothing: the pure handler answering every kind
+//! of query (UDP and TCP limits), and a real UDP worker's batch, from
+//! `recvmmsg` through parsing, lookup and reply building to `sendmmsg`,
+//! counted by the test binary's global allocator.
+
+use std::collections::HashMap;
+use std::net::UdpSocket;
+use std::sync::Arc;
+use std::time::Duration;
+
+use dnslb::dataplane::handler::{self, MAX_CNAME_CHAIN, Outcome};
+use dnslb::dataplane::worker::{BATCH_WIDTH, Worker};
+use dnslb::snapshot::{SharedSnapshot, Snapshot};
+use dnslb::stats::Stats;
+use dnslb::sys::batch::Wait;
+use dnslb::sys::socket::{self, UdpOptions};
+use dnslb::wire::answer::Transport;
+use dnslb::wire::{DropReason, MAX_MESSAGE_LEN, Rcode};
+use domain::base::Message;
+use domain::base::iana::{Class, Rtype};
+
+use crate::client::{self, Edns};
+use crate::count_allocations;
+use crate::packets;
+use crate::server;
+
+/// How often the handler test answers every case while counting.
+const ROUNDS: usize = 100;
+
+/// What the server must do with one case over UDP.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Expect {
+    Reply {
+        rcode: Rcode,
+        answers: u16,
+        truncated: bool,
+    },
+    Drop(DropReason),
+}
+
+/// One query packet and what it must get.
+#[derive(Debug)]
+struct Case {
+    label: &'static str,
+    packet: Vec<u8>,
+    expect: Expect,
+}
+
+fn reply(rcode: Rcode, answers: u16) -> Expect {
+    Expect::Reply {
+        rcode,
+        answers,
+        truncated: false,
+    }
+}
+
+/// A case for `name`/`rtype`/`class` with an optional OPT.
+fn case(
+    label: &'static str,
+    name: &str,
+    rtype: Rtype,
+    class: Class,
+    edns: Option<Edns>,
+    expect: Expect,
+) -> Case {
+    Case {
+        label,
+        packet: client::message(0, name, rtype, class, edns),
+        expect,
+    }
+}
+
+/// A class IN case without EDNS.
+fn case_in(label: &'static str, name: &str, rtype: Rtype, expect: Expect) -> Case {
+    case(label, name, rtype, Class::IN, None, expect)
+}
+
+/// Every kind of query the server handles, built before counting starts.
+fn cases() -> Vec<Case> {
+    let edns = |udp_payload, version, dnssec_ok| {
+        Some(Edns {
+            udp_payload,
+            version,
+            dnssec_ok,
+        })
+    };
+    let loop_length = u16::try_from(MAX_CNAME_CHAIN + 1).expect("small");
+    let raw = |label, packet, expect| Case {
+        label,
+        packet,
+        expect,
+    };
+    vec![
+        case_in("A", "www.example.com", Rtype::A, reply(Rcode::NoError, 2)),
+        case(
+            "AAAA with EDNS",
+            "www.example.com",
+            Rtype::AAAA,
+            Class::IN,
+            edns(1232, 0, false),
+            reply(Rcode::NoError, 1),
+        ),
+        case_in(
+            "0x20",
+            "WwW.ExAmPlE.cOm",
+            Rtype::A,
+            reply(Rcode::NoError, 2),
+        ),
+        case_in(
+            "CNAME chain",
+            "chain.example.com",
+            Rtype::A,
+            reply(Rcode::NoError, 4),
+        ),
+        case_in(
+            "CNAME out",
+            "outside.example.com",
+            Rtype::A,
+            reply(Rcode::NoError, 1),
+        ),
+        case_in(
+            "CNAME across zones",
+            "into.second.test",
+            Rtype::A,
+            reply(Rcode::NoError, 3),
+        ),
+        case_in(
+            "CNAME to a referral",
+            "tosub.second.test",
+            Rtype::A,
+            reply(Rcode::NoError, 1),
+        ),
+        case_in(
+            "CNAME to NXDOMAIN",
+            "tonothing.second.test",
+            Rtype::A,
+            reply(Rcode::NxDomain, 1),
+        ),
+        case_in(
+            "CNAME to NODATA",
+            "toempty.second.test",
+            Rtype::A,
+            reply(Rcode::NoError, 1),
+        ),
+        case_in(
+            "CNAME to a wildcard",
+            "towild.second.test",
+            Rtype::A,
+            reply(Rcode::NoError, 2),
+        ),
+        case_in(
+            "CNAME loop",
+            "loop1.second.test",
+            Rtype::A,
+            reply(Rcode::NoError, loop_length),
+        ),
+        case_in(
+            "wildcard A",
+            "anything.apps.example.com",
+            Rtype::A,
+            reply(Rcode::NoError, 1),
+        ),
+        case_in(
+            "wildcard TXT",
+            "anything.apps.example.com",
+            Rtype::TXT,
+            reply(Rcode::NoError, 1),
+        ),
+        case_in(
+            "NXDOMAIN",
+            "nothing.example.com",
+            Rtype::A,
+            reply(Rcode::NxDomain, 0),
+        ),
+        case_in(
+            "NODATA at an empty non-terminal",
+            "b.example.com",
+            Rtype::A,
+            reply(Rcode::NoError, 0),
+        ),
+        case_in(
+            "NXDOMAIN below an empty non-terminal",
+            "x.b.example.com",
+            Rtype::A,
+            reply(Rcode::NxDomain, 0),
+        ),
+        case_in(
+            "referral",
+            "www.sub.example.com",
+            Rtype::A,
+            reply(Rcode::NoError, 0),
+        ),
+        case_in(
+            "DS at a cut",
+            "sub.example.com",
+            Rtype::DS,
+            reply(Rcode::NoError, 0),
+        ),
+        case_in(
+            "ANY",
+            "www.example.com",
+            Rtype::ANY,
+            reply(Rcode::NoError, 1),
+        ),
+        case_in(
+            "not ours",
+            "www.example.org",
+            Rtype::A,
+            reply(Rcode::Refused, 0),
+        ),
+        case_in("AXFR", "example.com", Rtype::AXFR, reply(Rcode::Refused, 0)),
+        case(
+            "CH version.bind",
+            "version.bind",
+            Rtype::TXT,
+            Class::CH,
+            None,
+            reply(Rcode::NoError, 1),
+        ),
+        case(
+            "CH id.server",
+            "id.server",
+            Rtype::TXT,
+            Class::CH,
+            None,
+            reply(Rcode::Refused, 0),
+        ),
+        case(
+            "class HS",
+            "www.example.com",
+            Rtype::A,
+            Class::HS,
+            None,
+            reply(Rcode::Refused, 0),
+        ),
+        case(
+            "EDNS with DO",
+            "www.example.com",
+            Rtype::A,
+            Class::IN,
+            edns(4096, 0, true),
+            reply(Rcode::NoError, 2),
+        ),
+        case(
+            "BADVERS",
+            "www.example.com",
+            Rtype::A,
+            Class::IN,
+            edns(1232, 1, false),
+            reply(Rcode::BadVers, 0),
+        ),
+        case(
+            "big TXT with EDNS 4096",
+            "big.example.com",
+            Rtype::TXT,
+            Class::IN,
+            edns(4096, 0, false),
+            reply(Rcode::NoError, 6),
+        ),
+        case_in(
+            "big TXT without EDNS",
+            "big.example.com",
+            Rtype::TXT,
+            Expect::Reply {
+                rcode: Rcode::NoError,
+                answers: 0,
+                truncated: true,
+            },
+        ),
+        raw(
+            "two questions",
+            packets::two_questions(0),
+            reply(Rcode::FormErr, 0),
+        ),
+        raw(
+            "truncated question",
+            packets::truncated_question(0),
+            reply(Rcode::FormErr, 0),
+        ),
+        raw(
+            "compressed question",
+            packets::compressed_question(0),
+            reply(Rcode::FormErr, 0),
+        ),
+        raw(
+            "trailing garbage",
+            packets::trailing_garbage(0),
+            reply(Rcode::FormErr, 0),
+        ),
+        raw(
+            "two OPT records",
+            packets::two_opt_records(0),
+            reply(Rcode::FormErr, 0),
+        ),
+        raw("UPDATE", packets::update(0), reply(Rcode::NotImp, 0)),
+        raw(
+            "response",
+            packets::response(0),
+            Expect::Drop(DropReason::Response),
+        ),
+        raw(
+            "short",
+            packets::short(0),
+            Expect::Drop(DropReason::ShortPacket),
+        ),
+    ]
+}
+
+/// Loads the test zones (with a CHAOS version configured) into a snapshot.
+fn snapshot() -> Snapshot {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let path = server::write_config(dir.path(), r#"version = "dnslb-test""#);
+    let config = dnslb::config::load(&path).expect("valid test config");
+    let (snapshot, warnings) = Snapshot::build(&config, 1).expect("zones load");
+    assert!(warnings.is_empty(), "{warnings:?}");
+    snapshot
+}
+
+/// Checks a UDP reply against what `case` expects.
+fn check_reply(case: &Case, bytes: &[u8]) {
+    let Expect::Reply {
+        rcode,
+        answers,
+        truncated,
+    } = case.expect
+    else {
+        panic!("{}: a reply to a packet that must be dropped", case.label);
+    };
+    let message = Message::from_octets(bytes).expect("a header");
+    assert!(message.header().qr(), "{}: QR", case.label);
+    assert_eq!(
+        message.opt_rcode().to_int(),
+        u16::from(rcode as u8),
+        "{}: rcode",
+        case.label
+    );
+    assert_eq!(
+        message.header_counts().ancount(),
+        answers,
+        "{}: answers",
+        case.label
+    );
+    assert_eq!(message.header().tc(), truncated, "{}: TC", case.label);
+}
+
+#[test]
+fn allocation_counter_counts_this_thread_while_on() {
+    let (_, nothing) = count_allocations(|| ());
+    assert_eq!(nothing, 0);
+    let (buffer, one) = count_allocations(|| std::hint::black_box(Vec::<u8>::with_capacity(64)));
+    assert_eq!(
+        one, 1,
+        "a Vec allocation is counted, so a zero below means something"
+    );
+    drop(buffer);
+    let (_, grown) = count_allocations(|| {
+        let mut grown = std::hint::black_box(Vec::<u8>::with_capacity(1));
+        grown.extend_from_slice(&[0; 64]);
+        grown
+    });
+    assert_eq!(grown, 2, "alloc and realloc are both counted");
+}
+
+#[test]
+fn handler_answers_every_kind_of_query_without_allocating() {
+    let snapshot = snapshot();
+    let cases = cases();
+    let mut out = vec![0u8; MAX_MESSAGE_LEN];
+    let transports = [Transport::Udp, Transport::Tcp];
+
+    // Warm up, check every outcome, and keep it to compare with later.
+    let mut expected = Vec::new();
+    for case in &cases {
+        for transport in transports {
+            let outcome = handler::handle(&snapshot, &case.packet, &mut out, transport);
+            match (outcome, case.expect) {
+                (Outcome::Reply { len, .. }, Expect::Reply { .. })
+                    if transport == Transport::Udp =>
+                {
+                    check_reply(case, &out[..len]);
+                }
+                // Over TCP only the size limit differs: same rcode, never TC.
+                (
+                    Outcome::Reply {
+                        rcode, truncated, ..
+                    },
+                    Expect::Reply {
+                        rcode: expected, ..
+                    },
+                ) => {
+                    assert_eq!(rcode, expected, "{} over TCP", case.label);
+                    assert!(!truncated, "{} over TCP", case.label);
+                }
+                (Outcome::Drop(reason), Expect::Drop(expected)) => {
+                    assert_eq!(reason, expected, "{}", case.label);
+                }
+                (outcome, expect) => panic!("{}: {outcome:?}, expected {expect:?}", case.label),
+            }
+            expected.push(outcome);
+        }
+    }
+
+    let (mismatches, allocations) = count_allocations(|| {
+        let mut mismatches = 0usize;
+        for _ in 0..ROUNDS {
+            let mut expected = expected.iter();
+            for case in &cases {
+                for transport in transports {
+                    let outcome = handler::handle(&snapshot, &case.packet, &mut out, transport);
+                    if Some(&outcome) != expected.next() {
+                        mismatches += 1;
+                    }
+                }
+            }
+        }
+        mismatches
+    });
+    assert_eq!(
+        mismatches, 0,
+        "the handler answered the same way every time"
+    );
+    assert_eq!(
+        allocations,
+        0,
+        "allocations while answering {} packets",
+        ROUNDS * cases.len() * 2
+    );
+}
+
+/// A worker on its own loopback socket and a client socket talking to it.
+struct WorkerHarness {
+    worker: Worker,
+    client: UdpSocket,
+    stats: Arc<Stats>,
+}
+
+impl WorkerHarness {
+    fn new() -> WorkerHarness {
+        let options = UdpOptions {
+            reuse_port: true,
+            read_timeout: Some(Duration::from_millis(500)),
+            ..Default::default()
+        };
+        let socket =
+            socket::bind_udp("127.0.0.1:0".parse().expect("address"), &options).expect("bind");
+        let address = socket.local_addr().expect("local address");
+        let shared = Arc::new(SharedSnapshot::new(snapshot()));
+        let stats = Arc::new(Stats::new(1));
+        let worker = Worker::new(0, vec![socket], 1232, shared, stats.clone()).expect("worker");
+        let client = UdpSocket::bind("127.0.0.1:0").expect("bind the client");
+        client.connect(address).expect("connect the client");
+        client
+            .set_read_timeout(Some(client::TIMEOUT))
+            .expect("read timeout");
+        WorkerHarness {
+            worker,
+            client,
+            stats,
+        }
+    }
+
+    /// Serves batches until `count` datagrams were received (or the socket
+    /// stays empty past its read timeout twice); returns how many were.
+    fn serve(&mut self, count: usize) -> usize {
+        let mut received = 0;
+        let mut idle = 0;
+        while received < count && idle < 2 {
+            match self.worker.serve_batch(0, Wait::Block) {
+                Ok(0) => idle += 1,
+                Ok(batch) => received += batch,
+                Err(_) => break,
+            }
+        }
+        received
+    }
+
+    /// Reads the replies to `sent` (cases by message ID) and checks each;
+    /// then checks that nothing else arrives.
+    fn check_replies(&self, sent: &HashMap<u16, &Case>) {
+        let answerable = sent
+            .values()
+            .filter(|case| matches!(case.expect, Expect::Reply { .. }))
+            .count();
+        let mut buffer = [0u8; MAX_MESSAGE_LEN];
+        let mut answered = HashMap::new();
+        for _ in 0..answerable {
+            let len = self
+                .client
+                .recv(&mut buffer)
+                .expect("a reply to every answerable query");
+            let id = u16::from_be_bytes([buffer[0], buffer[1]]);
+            let case = sent
+                .get(&id)
+                .unwrap_or_else(|| panic!("a reply with unknown ID {id}"));
+            check_reply(case, &buffer[..len]);
+            assert!(
+                answered.insert(id, case.label).is_none(),
+                "{}: answered twice",
+                case.label
+            );
+        }
+        self.client
+            .set_read_timeout(Some(Duration::from_millis(100)))
+            .expect("read timeout");
+        let extra = self.client.recv(&mut buffer);
+        assert!(extra.is_err(), "no reply to the dropped packets");
+        self.client
+            .set_read_timeout(Some(client::TIMEOUT))
+            .expect("read timeout");
+    }
+}
+
+/// Every case once, each with its own ID counting from `first_id`: about
+/// [`BATCH_WIDTH`] packets, so one or two `recvmmsg` batches.
+fn batch(cases: &[Case], first_id: u16) -> (Vec<Vec<u8>>, HashMap<u16, &Case>) {
+    let mut packets = Vec::new();
+    let mut sent = HashMap::new();
+    for (offset, case) in cases.iter().enumerate() {
+        let id = first_id + u16::try_from(offset).expect("small");
+        let mut packet = case.packet.clone();
+        packets::set_id(&mut packet, id);
+        packets.push(packet);
+        sent.insert(id, case);
+    }
+    (packets, sent)
+}
+
+#[test]
+fn worker_batch_from_recvmmsg_to_sendmmsg_does_not_allocate() {
+    let cases = cases();
+    assert!(cases.len() >= BATCH_WIDTH, "at least one full batch");
+    let mut harness = WorkerHarness::new();
+    for (round, first_id) in [(0, 1000u16), (1, 2000)] {
+        let (packets, sent) = batch(&cases, first_id);
+        for packet in &packets {
+            harness.client.send(packet).expect("send a query");
+        }
+        let (received, allocations) = count_allocations(|| harness.serve(packets.len()));
+        assert_eq!(
+            received,
+            packets.len(),
+            "the worker received the whole batch"
+        );
+        harness.check_replies(&sent);
+        // The first round warms up (the snapshot guard's thread-local state).
+        if round > 0 {
+            assert_eq!(
+                allocations,
+                0,
+                "allocations while serving a batch of {}",
+                packets.len()
+            );
+        }
+    }
+    let counters = harness.stats.total(Transport::Udp);
+    assert_eq!(counters.received, 2 * cases.len() as u64);
+    for reason in [DropReason::Response, DropReason::ShortPacket] {
+        let per_batch = cases
+            .iter()
+            .filter(|case| case.expect == Expect::Drop(reason))
+            .count();
+        assert_eq!(
+            counters.drops_for(reason),
+            2 * per_batch as u64,
+            "{}",
+            reason.name()
+        );
+    }
+}

@@ -9,7 +9,9 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use domain::base::iana::{Class, OptRcode, Rtype};
+use domain::base::message::RecordSection;
 use domain::base::name::ParsedName;
+use domain::base::wire::ParseError;
 use domain::base::{Message, MessageBuilder, Name, ParsedRecord};
 use domain::net::client::protocol::{TcpConnect, UdpConnect};
 use domain::net::client::request::{RequestMessage, RequestMessageMulti, SendRequest};
@@ -293,24 +295,20 @@ impl Reply {
 
     /// The answer section, one `owner. ttl class type data` line per record.
     pub fn answer(&self) -> Vec<String> {
-        render(self.message.answer().expect("answer section parses"))
+        records(self.message.answer()).map(render).collect()
     }
 
     /// The authority section, as [`Reply::answer`].
     pub fn authority(&self) -> Vec<String> {
-        render(self.message.authority().expect("authority section parses"))
+        records(self.message.authority()).map(render).collect()
     }
 
     /// The additional section without the OPT record, as [`Reply::answer`].
     pub fn additional(&self) -> Vec<String> {
-        render(
-            self.message
-                .additional()
-                .expect("additional section parses"),
-        )
-        .into_iter()
-        .filter(|line| !line.contains(" OPT "))
-        .collect()
+        records(self.message.additional())
+            .filter(|record| record.rtype() != Rtype::OPT)
+            .map(render)
+            .collect()
     }
 
     /// The UDP payload size our OPT advertises, when the reply has one.
@@ -320,40 +318,35 @@ impl Reply {
 
     /// How many OPT records the additional section holds.
     pub fn opt_count(&self) -> usize {
-        let additional = self
-            .message
-            .additional()
-            .expect("additional section parses");
-        additional
-            .filter(|record| {
-                record
-                    .as_ref()
-                    .is_ok_and(|record| record.rtype() == Rtype::OPT)
-            })
+        records(self.message.additional())
+            .filter(|record| record.rtype() == Rtype::OPT)
             .count()
     }
 }
 
-fn render<'a>(
-    section: impl Iterator<Item = Result<ParsedRecord<'a, Vec<u8>>, domain::base::wire::ParseError>>,
-) -> Vec<String> {
+/// The records of a section, each checked to parse.
+fn records<'a>(
+    section: Result<RecordSection<'a, Vec<u8>>, ParseError>,
+) -> impl Iterator<Item = ParsedRecord<'a, Vec<u8>>> {
     section
-        .map(|record| {
-            let record = record.expect("record parses");
-            let record = record
-                .into_record::<AllRecordData<&[u8], ParsedName<&[u8]>>>()
-                .expect("record data parses")
-                .expect("every record type is known");
-            format!(
-                "{}. {} {} {} {}",
-                record.owner(),
-                record.ttl().as_secs(),
-                record.class(),
-                record.rtype(),
-                record.data()
-            )
-        })
-        .collect()
+        .expect("section parses")
+        .map(|record| record.expect("record parses"))
+}
+
+/// One record as `owner. ttl class type data`.
+fn render(record: ParsedRecord<'_, Vec<u8>>) -> String {
+    let record = record
+        .into_record::<AllRecordData<&[u8], ParsedName<&[u8]>>>()
+        .expect("record data parses")
+        .expect("every record type is known");
+    format!(
+        "{}. {} {} {} {}",
+        record.owner(),
+        record.ttl().as_secs(),
+        record.class(),
+        record.rtype(),
+        record.data()
+    )
 }
 
 /// Lowercases a rendered line, for case-insensitive owner comparisons.

@@ -33,7 +33,11 @@ async fn edns_version_one_gets_badvers() {
     for reply in [over_udp, over_tcp] {
         assert_eq!(reply.id(), 0x0b0b);
         assert_eq!(reply.rcode(), OptRcode::BADVERS, "extended rcode 16");
-        assert_eq!(reply.message.header().rcode().to_int(), 0, "low 4 bits of 16 in the header");
+        assert_eq!(
+            reply.message.header().rcode().to_int(),
+            0,
+            "low 4 bits of 16 in the header"
+        );
         let opt = reply.message.opt().expect("BADVERS is carried in an OPT");
         assert_eq!(opt.version(), 0, "we answer with the version we implement");
         assert_eq!(opt.udp_payload_size(), 1232);
@@ -46,14 +50,23 @@ async fn edns_version_one_gets_badvers() {
 #[tokio::test]
 async fn query_without_edns_gets_no_opt() {
     let server = TestServer::start();
-    let over_udp = client::udp_with_payload(server.ipv4(), client::request("www.example.com", Rtype::A), None).await;
+    let over_udp = client::udp_with_payload(
+        server.ipv4(),
+        client::request("www.example.com", Rtype::A),
+        None,
+    )
+    .await;
     let packet = packets::query(7, "www.example.com", Rtype::A);
     let mut connection = client::tcp_connect(server.ipv4());
     let over_tcp = client::tcp_exchange(&mut connection, &packet).expect("a TCP reply");
     for reply in [over_udp, over_tcp] {
         assert_eq!(reply.rcode(), OptRcode::NOERROR);
         assert_eq!(reply.answer().len(), 2);
-        assert_eq!(reply.opt_count(), 0, "no OPT in reply to a query without one");
+        assert_eq!(
+            reply.opt_count(),
+            0,
+            "no OPT in reply to a query without one"
+        );
     }
     server.finish().await;
 }
@@ -73,7 +86,11 @@ async fn dnssec_ok_bit_is_echoed() {
         assert_eq!(reply.answer(), ["www.example.com. 30 IN AAAA 2001:db8::1"]);
         let opt = reply.message.opt().expect("OPT");
         assert_eq!(opt.dnssec_ok(), dnssec_ok);
-        assert_eq!(opt.udp_payload_size(), 1232, "we advertise our size, not theirs");
+        assert_eq!(
+            opt.udp_payload_size(),
+            1232,
+            "we advertise our size, not theirs"
+        );
     }
     server.finish().await;
 }
@@ -87,6 +104,26 @@ async fn udp_reply_without_edns_is_truncated_to_512_bytes() {
     assert!(reply.bytes().len() <= 512, "{} bytes", reply.bytes().len());
     assert!(reply.answer().len() < BIG_TXT_RECORDS);
     assert_eq!(reply.opt_count(), 0);
+    server.finish().await;
+}
+
+#[tokio::test]
+async fn edns_payload_below_512_counts_as_512() {
+    let server = TestServer::start();
+    // The referral (NS and glue) takes more than 100 bytes, well under 512.
+    let packet = client::message(
+        5,
+        "www.sub.example.com",
+        Rtype::A,
+        Class::IN,
+        Some(Edns::payload(100)),
+    );
+    let reply = client::udp_raw(server.ipv4(), &packet, client::TIMEOUT).expect("a reply");
+    assert_eq!(reply.rcode(), OptRcode::NOERROR);
+    assert!(!reply.truncated(), "TC clear");
+    assert_eq!((reply.authority().len(), reply.additional().len()), (2, 2));
+    let len = reply.bytes().len();
+    assert!(len > 100 && len <= 512, "{len} bytes");
     server.finish().await;
 }
 
@@ -110,7 +147,11 @@ async fn udp_reply_with_edns_600_is_truncated_to_600_bytes() {
     assert!(reply.truncated(), "TC set");
     assert!(reply.bytes().len() <= 600, "{} bytes", reply.bytes().len());
     assert!(reply.answer().len() < BIG_TXT_RECORDS);
-    assert_eq!(reply.edns_payload(), Some(1232), "OPT kept in a truncated reply");
+    assert_eq!(
+        reply.edns_payload(),
+        Some(1232),
+        "OPT kept in a truncated reply"
+    );
     server.finish().await;
 }
 

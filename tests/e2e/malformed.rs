@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use dnslb::wire::DropReason;
 use dnslb::wire::answer::Transport;
-use domain::base::iana::{Opcode, OptRcode};
+use domain::base::iana::{Opcode, OptRcode, Rtype};
 
 use crate::client::{self, Reply};
 use crate::packets;
@@ -41,7 +41,10 @@ async fn truncated_question_is_formerr() {
     let server = TestServer::start();
     let reply = reply_to(&server, &packets::truncated_question(ID));
     assert_eq!(reply.rcode(), OptRcode::FORMERR);
-    assert!(reply.question().is_empty(), "a cut question cannot be echoed");
+    assert!(
+        reply.question().is_empty(),
+        "a cut question cannot be echoed"
+    );
     server.finish().await;
 }
 
@@ -50,6 +53,31 @@ async fn compressed_question_name_is_formerr() {
     let server = TestServer::start();
     let reply = reply_to(&server, &packets::compressed_question(ID));
     assert_eq!(reply.rcode(), OptRcode::FORMERR);
+    server.finish().await;
+}
+
+#[tokio::test]
+async fn meta_type_in_the_question_is_formerr() {
+    let server = TestServer::start();
+    for rtype in [Rtype::OPT, Rtype::TSIG] {
+        let reply = reply_to(&server, &packets::query(ID, "www.example.com", rtype));
+        assert_eq!(reply.rcode(), OptRcode::FORMERR, "{rtype}");
+    }
+    server.finish().await;
+}
+
+#[tokio::test]
+async fn zone_transfer_is_refused() {
+    let server = TestServer::start();
+    let packet = packets::query(ID, "example.com", Rtype::AXFR);
+    let mut stream = client::tcp_connect(server.ipv4());
+    let over_tcp = client::tcp_exchange(&mut stream, &packet).expect("a TCP reply");
+    let over_udp = reply_to(&server, &packet);
+    for reply in [over_tcp, over_udp] {
+        assert_eq!(reply.id(), ID);
+        assert_eq!(reply.rcode(), OptRcode::REFUSED);
+        assert!(reply.answer().is_empty());
+    }
     server.finish().await;
 }
 
@@ -76,7 +104,11 @@ async fn update_opcode_is_notimp() {
     let server = TestServer::start();
     let reply = reply_to(&server, &packets::update(ID));
     assert_eq!(reply.rcode(), OptRcode::NOTIMP);
-    assert_eq!(reply.message.header().opcode(), Opcode::UPDATE, "opcode copied");
+    assert_eq!(
+        reply.message.header().opcode(),
+        Opcode::UPDATE,
+        "opcode copied"
+    );
     assert_eq!(reply.question(), ["www.example.com. A IN"]);
     server.finish().await;
 }

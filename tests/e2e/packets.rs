@@ -47,7 +47,13 @@ pub fn trailing_garbage(id: u16) -> Vec<u8> {
 
 /// `www.example.com A` with two OPT records in the additional section.
 pub fn two_opt_records(id: u16) -> Vec<u8> {
-    let mut packet = client::message(id, "www.example.com", Rtype::A, Class::IN, Some(Edns::payload(1232)));
+    let mut packet = client::message(
+        id,
+        "www.example.com",
+        Rtype::A,
+        Class::IN,
+        Some(Edns::payload(1232)),
+    );
     let opt = packet[packet.len() - OPT_LEN..].to_vec();
     packet.extend_from_slice(&opt);
     packet[ARCOUNT..ARCOUNT + 2].copy_from_slice(&2u16.to_be_bytes());

@@ -16,20 +16,25 @@ use crate::client::{self, Reply};
 /// The repository's example zone.
 pub const EXAMPLE_ZONE: &str = include_str!("../../zones/example.com.zone");
 
-/// A second zone for tests: a CNAME loop, a CNAME into `example.com`, an
-/// empty non-terminal (`e.w`) below a wildcard (`*.w`), and a different SOA
-/// (TTL 600, MINIMUM 60) so negative TTLs are told apart.
+/// A second zone for tests: a CNAME loop, CNAMEs into `example.com` (to an
+/// answer, a referral, a missing name, an empty non-terminal, a wildcard),
+/// an empty non-terminal (`e.w`) below a wildcard (`*.w`), and a different
+/// SOA (TTL 600, MINIMUM 60) so negative TTLs are told apart.
 pub const SECOND_ZONE: &str = "\
 $ORIGIN second.test.
 $TTL 600
-@       SOA   ns1 hostmaster 1 7200 900 1209600 60
-@       NS    ns1
-ns1     A     192.0.2.200
-loop1   CNAME loop2
-loop2   CNAME loop1
-into    CNAME www.example.com.
-*.w     A     192.0.2.90
-a.e.w   A     192.0.2.91
+@         SOA   ns1 hostmaster 1 7200 900 1209600 60
+@         NS    ns1
+ns1       A     192.0.2.200
+loop1     CNAME loop2
+loop2     CNAME loop1
+into      CNAME www.example.com.
+tosub     CNAME www.sub.example.com.
+tonothing CNAME nothing.example.com.
+toempty   CNAME b.example.com.
+towild    CNAME some.apps.example.com.
+*.w       A     192.0.2.90
+a.e.w     A     192.0.2.91
 ";
 
 /// Writes the zone files and `dnslb.toml` into `dir` and returns the config
@@ -137,7 +142,11 @@ impl TestServer {
 }
 
 fn assert_answered(reply: &Reply, context: &str) {
-    assert_eq!(reply.rcode(), OptRcode::NOERROR, "final query over {context}");
+    assert_eq!(
+        reply.rcode(),
+        OptRcode::NOERROR,
+        "final query over {context}"
+    );
     assert_eq!(reply.answer().len(), 2, "final query over {context}");
 }
 
