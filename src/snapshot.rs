@@ -80,6 +80,8 @@ pub struct Snapshot {
     pub generation: u64,
     /// The EDNS UDP payload size we advertise and cap UDP replies at.
     pub udp_payload: u16,
+    /// Whether EDNS Client Subnet in queries is honoured (and echoed).
+    pub client_subnet: bool,
     /// All zones' names and pre-rendered RRsets.
     pub table: NameTable,
     /// CHAOS TXT answers.
@@ -122,6 +124,7 @@ impl Snapshot {
         let snapshot = Snapshot {
             generation,
             udp_payload: config.server.udp_payload,
+            client_subnet: true,
             table,
             chaos,
             summary,

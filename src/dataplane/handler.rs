@@ -38,7 +38,7 @@ pub enum Outcome {
 /// bytes; replies never exceed `out.len()`).
 #[inline]
 pub fn handle(snapshot: &Snapshot, packet: &[u8], out: &mut [u8], transport: Transport) -> Outcome {
-    match query::parse(packet) {
+    match query::parse(packet, snapshot.client_subnet) {
         Parsed::Drop(reason) => Outcome::Drop(reason),
         Parsed::Reject(reject) => {
             let limit = size_limit(transport, reject.edns, snapshot.udp_payload);

@@ -8,7 +8,7 @@
 //! TCP. Space for the OPT record is reserved from the start.
 
 use super::fragment::{self, Fragment};
-use super::query::{Edns, flags};
+use super::query::{Edns, OPTION_CLIENT_SUBNET, flags};
 use super::{CLASSIC_UDP_LIMIT, HEADER_LEN, MAX_MESSAGE_LEN, OPT_RECORD_LEN, Rcode};
 
 /// The transport a reply leaves by, which sets its size limit.
@@ -42,6 +42,18 @@ pub struct Reply<'a> {
     truncated: bool,
     query_flags: u16,
     edns: Option<Edns>,
+    /// ECS SCOPE PREFIX-LENGTH for the reply's Client Subnet option.
+    scope_prefix: u8,
+}
+
+/// The length of our OPT record for a query's EDNS (with the echoed ECS option).
+fn opt_len(edns: Option<Edns>) -> usize {
+    match edns {
+        None => 0,
+        Some(edns) => {
+            OPT_RECORD_LEN + edns.client_subnet.map_or(0, |subnet| subnet.wire_len())
+        }
+    }
 }
 
 impl<'a> Reply<'a> {
@@ -59,8 +71,7 @@ impl<'a> Reply<'a> {
         limit: usize,
     ) -> Option<Reply<'a>> {
         let question = question.unwrap_or(&[]);
-        let opt_len = if edns.is_some() { OPT_RECORD_LEN } else { 0 };
-        let limit = limit.min(out.len()).checked_sub(opt_len)?;
+        let limit = limit.min(out.len()).checked_sub(opt_len(edns))?;
         let len = HEADER_LEN + question.len();
         if len > limit {
             return None;
@@ -77,7 +88,15 @@ impl<'a> Reply<'a> {
             truncated: false,
             query_flags,
             edns,
+            scope_prefix: 0,
         })
+    }
+
+    /// Sets the SCOPE PREFIX-LENGTH of the echoed Client Subnet option: how
+    /// much of the client's address decided the answer (RFC 7871 section
+    /// 7.2.1; 0 when the answer does not depend on it).
+    pub fn set_scope_prefix(&mut self, scope_prefix: u8) {
+        self.scope_prefix = scope_prefix;
     }
 
     /// Appends a fragment whose owner is at offset `owner`. Returns the
@@ -130,6 +149,7 @@ impl<'a> Reply<'a> {
             truncated,
             query_flags,
             edns,
+            scope_prefix,
             ..
         } = self;
         let mut reply_flags = flags::QR
@@ -157,6 +177,21 @@ impl<'a> Reply<'a> {
             opt[8] = 0;
             opt[9..11].copy_from_slice(&[0, 0]);
             len += OPT_RECORD_LEN;
+            if let Some(subnet) = edns.client_subnet {
+                // Echo family, source prefix and address, with our scope.
+                let option_len = subnet.wire_len();
+                let address_len = subnet.address_len();
+                let option = &mut out[len..len + option_len];
+                option[..2].copy_from_slice(&OPTION_CLIENT_SUBNET.to_be_bytes());
+                option[2..4].copy_from_slice(&((4 + address_len) as u16).to_be_bytes());
+                option[4..6].copy_from_slice(&subnet.family.to_be_bytes());
+                option[6] = subnet.source_prefix;
+                let max_prefix = if subnet.family == 1 { 32 } else { 128 };
+                option[7] = scope_prefix.min(max_prefix);
+                option[8..].copy_from_slice(&subnet.address[..address_len]);
+                out[len - 2..len].copy_from_slice(&(option_len as u16).to_be_bytes());
+                len += option_len;
+            }
             additional = additional.saturating_add(1);
         }
         out[10..12].copy_from_slice(&additional.to_be_bytes());
@@ -178,6 +213,7 @@ mod tests {
                 udp_payload: size,
                 version: 0,
                 dnssec_ok: false,
+                client_subnet: None,
             })
         };
         assert_eq!(size_limit(Transport::Udp, None, 1232), 512);
@@ -204,6 +240,7 @@ mod tests {
             udp_payload: 1232,
             version: 0,
             dnssec_ok: true,
+            client_subnet: None,
         });
         let mut reply =
             Reply::start(&mut out, 0xbeef, 0x0110, Some(QUESTION), 17, edns, 512).unwrap();
@@ -229,6 +266,7 @@ mod tests {
             udp_payload: 512,
             version: 1,
             dnssec_ok: false,
+            client_subnet: None,
         });
         let reply = Reply::start(&mut out, 1, 0, Some(QUESTION), 17, edns, 512).unwrap();
         let len = reply.finish(Rcode::BadVers, false, 1232);
@@ -266,6 +304,7 @@ mod tests {
             udp_payload: 512,
             version: 0,
             dnssec_ok: false,
+            client_subnet: None,
         });
         let mut reply = Reply::start(&mut out, 1, 0, Some(QUESTION), 17, edns, 512).unwrap();
         assert!(reply.push(store.get(small), 12).is_some());
@@ -278,5 +317,27 @@ mod tests {
         assert!(len <= 512);
         assert_eq!(out[2] & 0x02, 0x02, "TC set");
         assert_eq!(&out[6..8], b"\x00\x01");
+    }
+
+    #[test]
+    fn client_subnet_is_echoed_with_scope() {
+        let subnet = crate::wire::query::ClientSubnet {
+            family: 1,
+            source_prefix: 24,
+            address: [198, 51, 100, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+        };
+        let edns = Some(Edns {
+            udp_payload: 1232,
+            version: 0,
+            dnssec_ok: false,
+            client_subnet: Some(subnet),
+        });
+        let mut out = [0u8; 512];
+        let mut reply = Reply::start(&mut out, 1, 0, Some(QUESTION), 17, edns, 512).unwrap();
+        reply.set_scope_prefix(24);
+        let len = reply.finish(Rcode::NoError, true, 1232);
+        assert_eq!(len, 33 + 11 + 11);
+        assert_eq!(&out[33 + 9..33 + 11], b"\x00\x0b", "RDLENGTH");
+        assert_eq!(&out[44..55], b"\x00\x08\x00\x07\x00\x01\x18\x18\xc6\x33\x64");
     }
 }

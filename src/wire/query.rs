@@ -42,6 +42,82 @@ pub struct Edns {
     pub version: u8,
     /// The DO bit, copied into our OPT (RFC 3225).
     pub dnssec_ok: bool,
+    /// The EDNS Client Subnet option (RFC 7871), when present and honoured.
+    pub client_subnet: Option<ClientSubnet>,
+}
+
+/// EDNS option code of Client Subnet (RFC 7871).
+pub const OPTION_CLIENT_SUBNET: u16 = 8;
+
+/// An EDNS Client Subnet option as the query sent it (RFC 7871 section 6),
+/// already checked: family 1 or 2, source prefix within the family's
+/// length, exactly ceil(source / 8) address bytes, no bits set past the
+/// prefix, scope 0.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClientSubnet {
+    /// 1 for IPv4, 2 for IPv6.
+    pub family: u16,
+    /// SOURCE PREFIX-LENGTH.
+    pub source_prefix: u8,
+    /// The address, zero-padded to 16 bytes; only the first
+    /// `address_len()` bytes go on the wire.
+    pub address: [u8; 16],
+}
+
+impl ClientSubnet {
+    /// Address bytes on the wire: ceil(source prefix / 8).
+    pub fn address_len(&self) -> usize {
+        usize::from(self.source_prefix).div_ceil(8)
+    }
+
+    /// The option's length on the wire, code and length included.
+    pub fn wire_len(&self) -> usize {
+        4 + 4 + self.address_len()
+    }
+
+    /// The client's network as an address (the bits past the prefix are zero).
+    pub fn ip(&self) -> std::net::IpAddr {
+        if self.family == 1 {
+            let [a, b, c, d, ..] = self.address;
+            std::net::IpAddr::from([a, b, c, d])
+        } else {
+            std::net::IpAddr::from(self.address)
+        }
+    }
+
+    /// Parses and checks the option's data. `None` when malformed.
+    fn parse(data: &[u8]) -> Option<ClientSubnet> {
+        let [family_high, family_low, source_prefix, scope_prefix, address @ ..] = data else {
+            return None;
+        };
+        let family = u16::from_be_bytes([*family_high, *family_low]);
+        let max_prefix = match family {
+            1 => 32,
+            2 => 128,
+            _ => return None,
+        };
+        if *source_prefix > max_prefix || *scope_prefix != 0 {
+            return None;
+        }
+        let subnet_len = usize::from(*source_prefix).div_ceil(8);
+        if address.len() != subnet_len {
+            return None;
+        }
+        // Bits past the source prefix must be zero (RFC 7871 section 6).
+        if let Some(&last) = address.last() {
+            let used_bits = source_prefix % 8;
+            if used_bits != 0 && last & (0xff >> used_bits) != 0 {
+                return None;
+            }
+        }
+        let mut padded = [0u8; 16];
+        padded[..subnet_len].copy_from_slice(address);
+        Some(ClientSubnet {
+            family,
+            source_prefix: *source_prefix,
+            address: padded,
+        })
+    }
 }
 
 /// A query that passed every check: the borrowed question and its EDNS.
@@ -93,8 +169,9 @@ pub enum Parsed<'a> {
 /// Record type of OPT pseudo-records.
 const OPT: u16 = 41;
 
-/// Checks `packet` and returns what to do with it. Never panics.
-pub fn parse(packet: &[u8]) -> Parsed<'_> {
+/// Checks `packet` and returns what to do with it. Never panics. With
+/// `client_subnet` false, an ECS option is ignored like any unknown option.
+pub fn parse(packet: &[u8], client_subnet: bool) -> Parsed<'_> {
     if packet.len() < HEADER_LEN {
         return Parsed::Drop(DropReason::ShortPacket);
     }
@@ -163,16 +240,18 @@ pub fn parse(packet: &[u8]) -> Parsed<'_> {
         }
         opt_count += 1;
         let ttl = record.ttl().as_secs();
-        let found = Edns {
+        let options = read_options(rdata, client_subnet);
+        if opt_count > 1 || !record.owner().is_root() || options.is_err() {
+            // RFC 6891 section 6.1.1: more than one OPT, or a malformed one
+            // (RFC 7871 section 7.1: a malformed ECS option too), is FORMERR.
+            return reject(Rcode::FormErr, Some(question), None);
+        }
+        edns = Some(Edns {
             udp_payload: record.class().to_int(),
             version: (ttl >> 16) as u8,
             dnssec_ok: ttl & 0x8000 != 0,
-        };
-        if opt_count > 1 || !record.owner().is_root() || !options_well_formed(rdata) {
-            // RFC 6891 section 6.1.1: more than one OPT, or a malformed one, is FORMERR.
-            return reject(Rcode::FormErr, Some(question), None);
-        }
-        edns = Some(found);
+            client_subnet: options.unwrap_or(None),
+        });
     }
     if parser.remaining() != 0 {
         return reject(Rcode::FormErr, Some(question), edns);
@@ -193,20 +272,30 @@ pub fn parse(packet: &[u8]) -> Parsed<'_> {
     })
 }
 
-/// Whether OPT RDATA is a sequence of whole (code, length, data) options.
-/// The options themselves are ignored (RFC 6891: unknown options are ignored).
-fn options_well_formed(mut rdata: &[u8]) -> bool {
+/// Reads OPT RDATA: a sequence of whole (code, length, data) options. Returns
+/// the Client Subnet option when `client_subnet` is on; other options are
+/// ignored (RFC 6891: unknown options are ignored). `Err` when the options do
+/// not fill the RDATA exactly, or ECS is malformed or present twice.
+fn read_options(mut rdata: &[u8], client_subnet: bool) -> Result<Option<ClientSubnet>, ()> {
+    let mut found = None;
     while !rdata.is_empty() {
         if rdata.len() < 4 {
-            return false;
+            return Err(());
         }
+        let code = u16::from_be_bytes([rdata[0], rdata[1]]);
         let len = usize::from(u16::from_be_bytes([rdata[2], rdata[3]]));
-        match rdata.get(4 + len..) {
-            Some(rest) => rdata = rest,
-            None => return false,
+        let (Some(data), Some(rest)) = (rdata.get(4..4 + len), rdata.get(4 + len..)) else {
+            return Err(());
+        };
+        if code == OPTION_CLIENT_SUBNET && client_subnet {
+            if found.is_some() {
+                return Err(());
+            }
+            found = Some(ClientSubnet::parse(data).ok_or(())?);
         }
+        rdata = rest;
     }
-    true
+    Ok(found)
 }
 
 #[cfg(test)]
@@ -229,7 +318,7 @@ mod tests {
     }
 
     fn expect_reject(packet: &[u8]) -> Reject<'_> {
-        match parse(packet) {
+        match parse(packet, true) {
             Parsed::Reject(reject) => reject,
             other => panic!("expected a reject, got {other:?}"),
         }
@@ -237,7 +326,7 @@ mod tests {
 
     #[test]
     fn plain_query_borrows_question() {
-        let Parsed::Query(query) = parse(PLAIN) else {
+        let Parsed::Query(query) = parse(PLAIN, true) else {
             panic!("plain query rejected");
         };
         assert_eq!(query.id, 0x1234);
@@ -250,7 +339,7 @@ mod tests {
     #[test]
     fn edns_fields_read() {
         let packet = with_additional(PLAIN, &[OPT_DO]);
-        let Parsed::Query(query) = parse(&packet) else {
+        let Parsed::Query(query) = parse(&packet, true) else {
             panic!("EDNS query rejected");
         };
         assert_eq!(
@@ -258,7 +347,8 @@ mod tests {
             Some(Edns {
                 udp_payload: 4096,
                 version: 0,
-                dnssec_ok: true
+                dnssec_ok: true,
+                client_subnet: None,
             })
         );
     }
@@ -268,7 +358,7 @@ mod tests {
         // Option code 65001, 3 bytes of data.
         let opt = b"\x00\x00\x29\x04\xd0\x00\x00\x00\x00\x00\x07\xfd\xe9\x00\x03abc";
         let packet = with_additional(PLAIN, &[opt]);
-        assert!(matches!(parse(&packet), Parsed::Query(_)));
+        assert!(matches!(parse(&packet, true), Parsed::Query(_)));
     }
 
     #[test]
@@ -284,14 +374,14 @@ mod tests {
     #[test]
     fn short_and_response_packets_are_dropped() {
         assert!(matches!(
-            parse(&PLAIN[..11]),
+            parse(&PLAIN[..11], true),
             Parsed::Drop(DropReason::ShortPacket)
         ));
-        assert!(matches!(parse(&[]), Parsed::Drop(DropReason::ShortPacket)));
+        assert!(matches!(parse(&[], true), Parsed::Drop(DropReason::ShortPacket)));
         let mut response = PLAIN.to_vec();
         response[2] |= 0x80;
         assert!(matches!(
-            parse(&response),
+            parse(&response, true),
             Parsed::Drop(DropReason::Response)
         ));
     }
@@ -376,9 +466,58 @@ mod tests {
     fn mixed_case_name_is_kept() {
         let packet = b"\x00\x01\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\
             \x03WwW\x07ExAmPlE\x03cOm\x00\x00\x01\x00\x01";
-        let Parsed::Query(query) = parse(packet) else {
+        let Parsed::Query(query) = parse(packet, true) else {
             panic!("rejected")
         };
         assert_eq!(query.qname, b"\x03WwW\x07ExAmPlE\x03cOm\x00");
+    }
+
+    /// An OPT record carrying one ECS option with the given data.
+    fn opt_with_ecs(data: &[u8]) -> Vec<u8> {
+        let mut opt = b"\x00\x00\x29\x04\xd0\x00\x00\x00\x00".to_vec();
+        opt.extend_from_slice(&((data.len() + 4) as u16).to_be_bytes());
+        opt.extend_from_slice(&[0, 8]);
+        opt.extend_from_slice(&(data.len() as u16).to_be_bytes());
+        opt.extend_from_slice(data);
+        opt
+    }
+
+    #[test]
+    fn client_subnet_is_read() {
+        let packet = with_additional(PLAIN, &[&opt_with_ecs(b"\x00\x01\x18\x00\xc6\x33\x64")]);
+        let Parsed::Query(query) = parse(&packet, true) else {
+            panic!("ECS query rejected");
+        };
+        let subnet = query.edns.unwrap().client_subnet.unwrap();
+        assert_eq!(subnet.source_prefix, 24);
+        assert_eq!(subnet.ip(), "198.51.100.0".parse::<std::net::IpAddr>().unwrap());
+        assert_eq!(subnet.wire_len(), 11);
+        // With ECS turned off the option is ignored.
+        let Parsed::Query(query) = parse(&packet, false) else {
+            panic!("rejected with ECS off");
+        };
+        assert_eq!(query.edns.unwrap().client_subnet, None);
+        // IPv6 /56.
+        let packet = with_additional(PLAIN, &[&opt_with_ecs(b"\x00\x02\x38\x00\x20\x01\x0d\xb8\x00\xe0\x00")]);
+        let Parsed::Query(query) = parse(&packet, true) else {
+            panic!("v6 ECS rejected");
+        };
+        assert_eq!(query.edns.unwrap().client_subnet.unwrap().source_prefix, 56);
+    }
+
+    #[test]
+    fn malformed_client_subnet_is_formerr() {
+        for data in [
+            &b"\x00\x03\x18\x00\xc6\x33\x64"[..], // unknown family
+            b"\x00\x01\x21\x00\xc6\x33\x64\x07\x01", // /33 for IPv4
+            b"\x00\x01\x18\x00\xc6\x33",          // too few address bytes
+            b"\x00\x01\x18\x00\xc6\x33\x64\x07",  // too many
+            b"\x00\x01\x17\x00\xc6\x33\x65",      // a bit set past /23
+            b"\x00\x01\x18\x10\xc6\x33\x64",      // scope not 0 in a query
+            b"\x00\x01",                            // short
+        ] {
+            let packet = with_additional(PLAIN, &[&opt_with_ecs(data)]);
+            assert_eq!(expect_reject(&packet).rcode, Rcode::FormErr, "{data:?}");
+        }
     }
 }
