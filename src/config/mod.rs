@@ -15,6 +15,18 @@
 //! `server.workers`; zone names are absolute, lowercase and distinct; zone
 //! file paths are already resolved against the config file's directory and
 //! are read through [`Config::source`].
+//!
+//! `admin.listen`, when present, is not one of `server.listen`.
+//!
+//! Regions, topology and services: region names are distinct and every
+//! region index (a region's fallback, a backend's region, a topology network,
+//! the default region) is an index into [`Config::regions`]; a region's
+//! fallback names neither itself nor any region twice; topology networks
+//! have no host bits set and each network maps to exactly one region; service
+//! names are absolute, lowercase, distinct and inside one of the zones; a
+//! service has 1..=[`BACKENDS_MAX`] distinct backends, either all addresses
+//! or all names, and a service with name backends answers one at a time.
+//! The topology file, unlike zone files, is read while loading.
 
 mod convert;
 pub mod error;
@@ -22,13 +34,14 @@ mod locate;
 mod raw;
 pub mod source;
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use bytes::Bytes;
 use domain::base::Name;
+use ipnet::IpNet;
 
 pub use error::{LoadError, LoadErrors};
 pub use source::Source;
@@ -65,6 +78,56 @@ pub const TCP_IDLE_TIMEOUT_DEFAULT: Duration = Duration::from_secs(10);
 /// character-string.
 pub const CHAOS_TEXT_MAX_BYTES: usize = 255;
 
+/// Default `server.ecs`: honour EDNS Client Subnet.
+pub const ECS_DEFAULT: bool = true;
+/// Default `admin.listen` when the `[admin]` table is present.
+pub const ADMIN_LISTEN_DEFAULT: SocketAddr =
+    SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 8053));
+/// Longest `region[i].name`, in bytes (one DNS label).
+pub const REGION_NAME_MAX_BYTES: usize = 63;
+/// Fewest `service[i].answers`.
+pub const ANSWERS_MIN: usize = 1;
+/// Most `service[i].answers`.
+pub const ANSWERS_MAX: usize = 16;
+/// Default `service[i].answers`.
+pub const ANSWERS_DEFAULT: usize = 1;
+/// Smallest `service[i].ttl`, in seconds.
+pub const SERVICE_TTL_MIN: u32 = 0;
+/// Largest `service[i].ttl`, in seconds: one day.
+pub const SERVICE_TTL_MAX: u32 = 86_400;
+/// Default `service[i].ttl`, in seconds.
+pub const SERVICE_TTL_DEFAULT: u32 = 30;
+/// Most addresses `service[i].fallback` may hold.
+pub const FALLBACK_MAX: usize = 64;
+/// Shortest `service[i].hash_prefix_v4`.
+pub const HASH_PREFIX_V4_MIN: u8 = 1;
+/// Longest `service[i].hash_prefix_v4`.
+pub const HASH_PREFIX_V4_MAX: u8 = 32;
+/// Default `service[i].hash_prefix_v4`.
+pub const HASH_PREFIX_V4_DEFAULT: u8 = 24;
+/// Shortest `service[i].hash_prefix_v6`.
+pub const HASH_PREFIX_V6_MIN: u8 = 1;
+/// Longest `service[i].hash_prefix_v6`.
+pub const HASH_PREFIX_V6_MAX: u8 = 128;
+/// Default `service[i].hash_prefix_v6`.
+pub const HASH_PREFIX_V6_DEFAULT: u8 = 56;
+/// Fewest backends a service may have.
+pub const BACKENDS_MIN: usize = 1;
+/// Most backends a service may have.
+pub const BACKENDS_MAX: usize = 4096;
+/// Smallest backend `weight`.
+pub const WEIGHT_MIN: u32 = 1;
+/// Largest backend `weight`.
+pub const WEIGHT_MAX: u32 = 1_000_000;
+/// Default backend `weight`.
+pub const WEIGHT_DEFAULT: u32 = 1;
+/// Smallest (most preferred) backend `priority`.
+pub const PRIORITY_MIN: u32 = 1;
+/// Largest (least preferred) backend `priority`.
+pub const PRIORITY_MAX: u32 = 255;
+/// Default backend `priority`.
+pub const PRIORITY_DEFAULT: u32 = 1;
+
 /// The path the embedded default config is reported under; its files are
 /// resolved against `<embedded>`.
 pub const EMBEDDED_CONFIG_PATH: &str = "<embedded>/dnslb.example.toml";
@@ -93,6 +156,15 @@ pub struct Config {
     pub server: ServerConfig,
     /// The `[[zone]]` entries, in file order.
     pub zones: Vec<ZoneConfig>,
+    /// The `[admin]` table; `None` when absent (no admin listener).
+    pub admin: Option<AdminConfig>,
+    /// The `[[region]]` entries, in file order; other region references are
+    /// indices into this list.
+    pub regions: Vec<RegionConfig>,
+    /// The `[topology]` table merged with every `region[i].networks`.
+    pub topology: TopologyConfig,
+    /// The `[[service]]` entries, in file order.
+    pub services: Vec<ServiceConfig>,
 }
 
 /// The `[server]` table: how the server listens and answers.
@@ -123,6 +195,172 @@ pub struct ServerConfig {
     /// `version.server`; `None` answers REFUSED. At most
     /// [`CHAOS_TEXT_MAX_BYTES`] bytes.
     pub version: Option<String>,
+    /// `server.ecs`: whether to honour EDNS Client Subnet (RFC 7871) in
+    /// queries; default [`ECS_DEFAULT`].
+    pub ecs: bool,
+}
+
+/// The `[admin]` table: the HTTP admin listener.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AdminConfig {
+    /// `admin.listen`: where to serve the admin API; default
+    /// [`ADMIN_LISTEN_DEFAULT`]; not one of `server.listen`.
+    pub listen: SocketAddr,
+}
+
+/// One `[[region]]` entry: a named group of clients and backends.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RegionConfig {
+    /// `region[i].name`: 1..=[`REGION_NAME_MAX_BYTES`] of `a-z`, `0-9`, `_`
+    /// and `-`; distinct among regions.
+    pub name: String,
+    /// `region[i].fallback`: the regions to try, in order, when this one has
+    /// no healthy backend; indices into [`Config::regions`], distinct, never
+    /// this region's own.
+    pub fallback: Vec<usize>,
+    /// The 1-based line of this entry's `name` key in the config file.
+    pub line: usize,
+}
+
+/// Which region each client network belongs to.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TopologyConfig {
+    /// Every network with its region index: first those of
+    /// `region[i].networks` in file order, then those of `topology.file` in
+    /// line order. No host bits are set; no network appears twice.
+    pub networks: Vec<(IpNet, usize)>,
+    /// `topology.default_region`: the region of clients in no network.
+    pub default_region: Option<usize>,
+}
+
+/// `service[i].policy`: how a service picks its backends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum PolicyName {
+    /// `"round_robin"`: each healthy backend in turn.
+    RoundRobin,
+    /// `"weighted"`: at random, in proportion to the backends' weights.
+    Weighted,
+    /// `"hash"`: by a hash of the client's subnet, so a client keeps its
+    /// backend.
+    Hash,
+    /// `"priority"`: the healthy backends of the lowest priority only.
+    Priority,
+    /// `"geo"`: the backends of the client's region, then its fallbacks.
+    Geo,
+    /// `"least_loaded"`: the backends reporting the least load.
+    LeastLoaded,
+}
+
+impl PolicyName {
+    /// Every policy with its name in the config file.
+    pub const ALL: [(&'static str, PolicyName); 6] = [
+        ("round_robin", PolicyName::RoundRobin),
+        ("weighted", PolicyName::Weighted),
+        ("hash", PolicyName::Hash),
+        ("priority", PolicyName::Priority),
+        ("geo", PolicyName::Geo),
+        ("least_loaded", PolicyName::LeastLoaded),
+    ];
+
+    /// The policy's name as written in the config file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PolicyName::RoundRobin => "round_robin",
+            PolicyName::Weighted => "weighted",
+            PolicyName::Hash => "hash",
+            PolicyName::Priority => "priority",
+            PolicyName::Geo => "geo",
+            PolicyName::LeastLoaded => "least_loaded",
+        }
+    }
+}
+
+/// `service[i].when_all_down`: the answer when no backend is healthy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum WhenAllDownConfig {
+    /// `"all"`: answer from every backend, as if all were healthy.
+    All,
+    /// `"fallback"`: answer with `service[i].fallback`.
+    Fallback,
+    /// `"empty"`: answer NOERROR with no records.
+    Empty,
+    /// `"servfail"`: answer SERVFAIL.
+    ServFail,
+}
+
+impl WhenAllDownConfig {
+    /// Every choice with its name in the config file.
+    pub const ALL: [(&'static str, WhenAllDownConfig); 4] = [
+        ("all", WhenAllDownConfig::All),
+        ("fallback", WhenAllDownConfig::Fallback),
+        ("empty", WhenAllDownConfig::Empty),
+        ("servfail", WhenAllDownConfig::ServFail),
+    ];
+
+    /// The choice's name as written in the config file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WhenAllDownConfig::All => "all",
+            WhenAllDownConfig::Fallback => "fallback",
+            WhenAllDownConfig::Empty => "empty",
+            WhenAllDownConfig::ServFail => "servfail",
+        }
+    }
+}
+
+/// One `[[service]]` entry: a name answered from a balanced set of backends.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServiceConfig {
+    /// `service[i].name`: absolute, lowercase, inside one of the zones;
+    /// distinct among services.
+    pub name: Name<Bytes>,
+    /// `service[i].policy`: how backends are picked.
+    pub policy: PolicyName,
+    /// `service[i].answers`: addresses per response;
+    /// [`ANSWERS_MIN`]..=[`ANSWERS_MAX`], and 1 with name backends.
+    pub answers: usize,
+    /// `service[i].ttl`: the answers' TTL in seconds;
+    /// [`SERVICE_TTL_MIN`]..=[`SERVICE_TTL_MAX`].
+    pub ttl: u32,
+    /// `service[i].when_all_down`: the answer with no healthy backend.
+    pub when_all_down: WhenAllDownConfig,
+    /// `service[i].fallback`: the addresses answered when all backends are
+    /// down and `when_all_down` is [`WhenAllDownConfig::Fallback`] (then
+    /// non-empty; otherwise empty); distinct, at most [`FALLBACK_MAX`].
+    pub fallback: Vec<IpAddr>,
+    /// `service[i].hash_prefix_v4`: the IPv4 client subnet length hashed;
+    /// [`HASH_PREFIX_V4_MIN`]..=[`HASH_PREFIX_V4_MAX`].
+    pub hash_prefix_v4: u8,
+    /// `service[i].hash_prefix_v6`: the IPv6 client subnet length hashed;
+    /// [`HASH_PREFIX_V6_MIN`]..=[`HASH_PREFIX_V6_MAX`].
+    pub hash_prefix_v6: u8,
+    /// `service[i].backends`: [`BACKENDS_MIN`]..=[`BACKENDS_MAX`] distinct
+    /// targets, all addresses or all names.
+    pub backends: Vec<BackendConfig>,
+    /// The 1-based line of this entry's `name` key in the config file.
+    pub line: usize,
+}
+
+/// One entry of `service[i].backends`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BackendConfig {
+    /// What the backend answers with: `address` or `name`.
+    pub target: BackendTarget,
+    /// `weight`: relative share; [`WEIGHT_MIN`]..=[`WEIGHT_MAX`].
+    pub weight: u32,
+    /// `priority`: lower is preferred; [`PRIORITY_MIN`]..=[`PRIORITY_MAX`].
+    pub priority: u32,
+    /// `region`: an index into [`Config::regions`].
+    pub region: Option<usize>,
+}
+
+/// What a backend answers with.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BackendTarget {
+    /// `address`: an A or AAAA record.
+    Address(IpAddr),
+    /// `name`: a CNAME to this absolute, lowercase name (gdnsd's DYNC).
+    Name(Name<Bytes>),
 }
 
 /// `server.workers`: how many data-plane workers to run.
@@ -170,13 +408,15 @@ pub fn load(path: &Path) -> Result<Config, LoadErrors> {
 /// Validates config text as if read from `path` with files resolved through
 /// `source`.
 ///
-/// Zone files are not read here; their paths are only resolved.
+/// Zone files are not read here; their paths are only resolved. The
+/// topology file (`topology.file`) is read here, through `source`.
 ///
 /// # Errors
 ///
 /// A TOML syntax error, unknown key or wrongly typed value is returned
 /// alone; otherwise every missing, out-of-bounds or inconsistent value is
-/// returned, in file order.
+/// returned, in file order (the topology file's problems after the config
+/// file's).
 pub fn parse(text: &str, path: &Path, source: Source) -> Result<Config, LoadErrors> {
     let raw = raw::from_str(text, path)?;
     convert::convert(raw, text, path, source)
@@ -200,6 +440,8 @@ pub fn embedded_default() -> Result<Config, LoadErrors> {
 
 #[cfg(test)]
 mod tests {
+    use std::str::FromStr;
+
     use super::*;
 
     /// Where test configs pretend to live.
@@ -487,8 +729,9 @@ mod tests {
 
     #[test]
     fn unknown_table_rejected_with_its_line() {
-        rejected_once(&server_with("\n[admin]\nlisten = \"x\""), "admin", 4);
-        rejected_once(&server_with("[[service]]\nname = \"x\""), "service", 3);
+        rejected_once(&server_with("\n[admins]\nlisten = \"x\""), "admins", 4);
+        rejected_once(&server_with("[[services]]\nname = \"x\""), "services", 3);
+        rejected_once(&server_with("[[regions]]\nname = \"x\""), "regions", 3);
         rejected_once("bogus = 1\n", "bogus", 1);
     }
 
@@ -757,6 +1000,933 @@ mod tests {
         );
     }
 
+    // ----- server.ecs
+
+    #[test]
+    fn ecs_default_and_values() {
+        assert!(accepted(&server_with("")).server.ecs);
+        assert!(accepted(&server_with("ecs = true")).server.ecs);
+        assert!(!accepted(&server_with("ecs = false")).server.ecs);
+        let error = rejected_once(&server_with("ecs = \"yes\""), "server.ecs", 3);
+        assert!(error.message.contains("invalid type"), "{error}");
+        rejected_once(&server_with("ecs = 1"), "server.ecs", 3);
+    }
+
+    // ----- [admin]
+
+    #[test]
+    fn admin_absent_default_and_given() {
+        assert_eq!(accepted(&server_with("")).admin, None);
+        assert_eq!(
+            accepted(&server_with("[admin]")).admin,
+            Some(AdminConfig {
+                listen: ADMIN_LISTEN_DEFAULT
+            })
+        );
+        assert_eq!(
+            ADMIN_LISTEN_DEFAULT,
+            SocketAddr::from(([127, 0, 0, 1], 8053))
+        );
+        assert_eq!(
+            accepted(&server_with("[admin]\nlisten = \"[::1]:9000\"")).admin,
+            Some(AdminConfig {
+                listen: SocketAddr::from(([0, 0, 0, 0, 0, 0, 0, 1], 9000))
+            })
+        );
+    }
+
+    #[test]
+    fn admin_listen_errors() {
+        let error = rejected_once(
+            &server_with("[admin]\nlisten = \"localhost:8053\""),
+            "admin.listen",
+            4,
+        );
+        assert!(error.message.contains("\"localhost:8053\""), "{error}");
+        rejected_once(&server_with("[admin]\nlisten = 8053"), "admin.listen", 4);
+        rejected_once(&server_with("[admin]\nlistn = \"x\""), "admin.listn", 4);
+        // Not one of the DNS listen addresses, also when defaulted.
+        let error = rejected_once(
+            &server_with("[admin]\nlisten = \"127.0.0.1:53\""),
+            "admin.listen",
+            4,
+        );
+        assert!(error.message.contains("server.listen"), "{error}");
+        rejected_once(
+            "[server]\nlisten = [\"127.0.0.1:8053\"]\n[admin]\n",
+            "admin.listen",
+            3,
+        );
+    }
+
+    // ----- [[region]]
+
+    /// A valid config with zone `example.com` (lines 3 to 5) followed by
+    /// `rest` (from line 6 on).
+    fn zone_with(rest: &str) -> String {
+        server_with(&format!(
+            "[[zone]]\nname = \"example.com\"\nfile = \"a.zone\"\n{rest}"
+        ))
+    }
+
+    /// As [`zone_with`], plus regions `eu` (lines 6, 7) and `us` (lines 8,
+    /// 9); `rest` starts on line 10.
+    fn regions_with(rest: &str) -> String {
+        zone_with(&format!(
+            "[[region]]\nname = \"eu\"\n[[region]]\nname = \"us\"\n{rest}"
+        ))
+    }
+
+    #[test]
+    fn region_names() {
+        let config = accepted(&regions_with(""));
+        let names: Vec<&str> = config
+            .regions
+            .iter()
+            .map(|region| region.name.as_str())
+            .collect();
+        assert_eq!(names, vec!["eu", "us"]);
+        assert_eq!(config.regions[1].line, 9);
+        assert!(config.regions[0].fallback.is_empty());
+        let long = "a".repeat(REGION_NAME_MAX_BYTES);
+        accepted(&zone_with(&format!("[[region]]\nname = \"{long}\"")));
+        accepted(&zone_with("[[region]]\nname = \"us-east_1\""));
+        for bad in ["", "EU", "e.u", "eu west", "é", &format!("{long}a")] {
+            rejected_once(
+                &zone_with(&format!("[[region]]\nname = {bad:?}")),
+                "region[0].name",
+                7,
+            );
+        }
+        rejected_once(&zone_with("[[region]]\nnetworks = []"), "region[0].name", 6);
+        let error = rejected_once(
+            &regions_with("[[region]]\nname = \"eu\""),
+            "region[2].name",
+            11,
+        );
+        assert!(error.message.contains("duplicate"), "{error}");
+        rejected_once(
+            &zone_with("[[region]]\nname = \"eu\"\nnetwork = []"),
+            "region[0].network",
+            8,
+        );
+    }
+
+    #[test]
+    fn region_networks() {
+        let config = accepted(&zone_with(
+            "[[region]]\nname = \"eu\"\nnetworks = [\"198.51.100.0/24\", \"2001:db8:e0::/48\", \
+             \"192.0.2.1/32\", \"0.0.0.0/0\"]",
+        ));
+        let networks: Vec<(String, usize)> = config
+            .topology
+            .networks
+            .iter()
+            .map(|(network, region)| (network.to_string(), *region))
+            .collect();
+        assert_eq!(
+            networks,
+            vec![
+                ("198.51.100.0/24".to_owned(), 0),
+                ("2001:db8:e0::/48".to_owned(), 0),
+                ("192.0.2.1/32".to_owned(), 0),
+                ("0.0.0.0/0".to_owned(), 0),
+            ]
+        );
+        assert_eq!(config.topology.default_region, None);
+    }
+
+    #[test]
+    fn region_network_errors() {
+        let at = |networks: &str| zone_with(&format!("[[region]]\nname = \"eu\"\n{networks}"));
+        let error = rejected_once(
+            &at("networks = [\n  \"198.51.100.0/24\",\n  \"198.51.100.7/24\",\n]"),
+            "region[0].networks",
+            10,
+        );
+        assert!(error.message.contains("host bits"), "{error}");
+        assert!(error.message.contains("198.51.100.0/24"), "{error}");
+        rejected_once(
+            &at("networks = [\"2001:db8:e0::1/48\"]"),
+            "region[0].networks",
+            8,
+        );
+        for bad in ["198.51.100.0", "198.51.100.0/33", "europe", ""] {
+            let error = rejected_once(
+                &at(&format!("networks = [{bad:?}]")),
+                "region[0].networks",
+                8,
+            );
+            assert!(error.message.contains("CIDR"), "{error}");
+        }
+        rejected_once(
+            &at("networks = \"198.51.100.0/24\""),
+            "region[0].networks",
+            8,
+        );
+        // The same network for two regions.
+        let error = rejected_once(
+            &regions_with(
+                "[[region]]\nname = \"asia\"\nnetworks = [\"198.51.100.0/24\"]\n\
+                 [[region]]\nname = \"sa\"\nnetworks = [\"198.51.100.0/24\"]",
+            ),
+            "region[3].networks",
+            15,
+        );
+        assert!(error.message.contains("\"asia\""), "{error}");
+        assert!(error.message.contains("line 12"), "{error}");
+        // The same network twice for one region is kept once.
+        let config = accepted(&at("networks = [\"198.51.100.0/24\", \"198.51.100.0/24\"]"));
+        assert_eq!(config.topology.networks.len(), 1);
+    }
+
+    #[test]
+    fn region_fallback() {
+        let config = accepted(&zone_with(
+            "[[region]]\nname = \"eu\"\nfallback = [\"us\", \"asia\"]\n\
+             [[region]]\nname = \"us\"\nfallback = [\"eu\"]\n\
+             [[region]]\nname = \"asia\"",
+        ));
+        assert_eq!(config.regions[0].fallback, vec![1, 2]);
+        assert_eq!(config.regions[1].fallback, vec![0]);
+        assert!(config.regions[2].fallback.is_empty());
+        let error = rejected_once(
+            &regions_with("[[region]]\nname = \"asia\"\nfallback = [\"eu\", \"asia\"]"),
+            "region[2].fallback",
+            12,
+        );
+        assert!(error.message.contains("itself"), "{error}");
+        let error = rejected_once(
+            &regions_with("[[region]]\nname = \"asia\"\nfallback = [\"mars\"]"),
+            "region[2].fallback",
+            12,
+        );
+        assert!(error.message.contains("unknown region \"mars\""), "{error}");
+        assert!(error.message.contains("\"eu\", \"us\""), "{error}");
+        let error = rejected_once(
+            &regions_with("[[region]]\nname = \"asia\"\nfallback = [\n  \"eu\",\n  \"eu\",\n]"),
+            "region[2].fallback",
+            14,
+        );
+        assert!(error.message.contains("duplicate"), "{error}");
+        assert!(error.message.contains("line 13"), "{error}");
+    }
+
+    #[test]
+    fn region_bad_name_reported_once() {
+        // A reference to a badly named region does not add an error.
+        let errors = rejected(&zone_with(
+            "[[region]]\nname = \"EU\"\n[[region]]\nname = \"us\"\nfallback = [\"EU\"]",
+        ));
+        let keys: Vec<&str> = errors.iter().map(|error| error.key.as_str()).collect();
+        assert_eq!(keys, vec!["region[0].name"]);
+    }
+
+    // ----- [topology]
+
+    #[test]
+    fn topology_default_region() {
+        let config = accepted(&regions_with("[topology]\ndefault_region = \"us\""));
+        assert_eq!(config.topology.default_region, Some(1));
+        assert!(config.topology.networks.is_empty());
+        let config = accepted(&regions_with("[topology]"));
+        assert_eq!(config.topology, TopologyConfig::default());
+        let error = rejected_once(
+            &regions_with("[topology]\ndefault_region = \"asia\""),
+            "topology.default_region",
+            11,
+        );
+        assert!(error.message.contains("unknown region"), "{error}");
+        let error = rejected_once(
+            &zone_with("[topology]\ndefault_region = \"eu\""),
+            "topology.default_region",
+            7,
+        );
+        assert!(error.message.contains("no [[region]]"), "{error}");
+        rejected_once(
+            &regions_with("[topology]\ndefault = \"eu\""),
+            "topology.default",
+            11,
+        );
+    }
+
+    /// Where topology files of the tests below live.
+    const NETS_PATH: &str = "/etc/dnslb/nets.txt";
+
+    /// Parses `config` with `nets.txt` (at [`NETS_PATH`]) holding `nets`.
+    fn with_nets(config: &str, nets: &'static str) -> Result<Config, LoadErrors> {
+        let files: &'static [(&'static str, &'static str)] =
+            Box::leak(Box::new([(NETS_PATH, nets)]));
+        parse(config, Path::new(PATH), Source::Embedded(files))
+    }
+
+    #[test]
+    fn topology_file_merged_with_region_networks() {
+        let text = regions_with(
+            "networks = [\"203.0.113.0/24\"]\n[topology]\nfile = \"nets.txt\"\n\
+             default_region = \"eu\"",
+        );
+        let nets = "# client networks\n\n198.51.100.0/24 eu\n  2001:db8:e0::/48\teu  # IPv6\n\
+                    203.0.113.0/24 us\n192.0.2.0/25 us\n";
+        let config = match with_nets(&text, nets) {
+            Ok(config) => config,
+            Err(errors) => panic!("{errors}"),
+        };
+        let networks: Vec<(String, usize)> = config
+            .topology
+            .networks
+            .iter()
+            .map(|(network, region)| (network.to_string(), *region))
+            .collect();
+        assert_eq!(
+            networks,
+            vec![
+                ("203.0.113.0/24".to_owned(), 1),
+                ("198.51.100.0/24".to_owned(), 0),
+                ("2001:db8:e0::/48".to_owned(), 0),
+                ("192.0.2.0/25".to_owned(), 1),
+            ]
+        );
+        assert_eq!(config.topology.default_region, Some(0));
+    }
+
+    #[test]
+    fn topology_file_errors_name_file_and_line() {
+        let text = regions_with("networks = [\"203.0.113.0/24\"]\n[topology]\nfile = \"nets.txt\"");
+        let nets = "198.51.100.7/24 eu\n\
+                    198.51.100.0/24\n\
+                    198.51.100.0/24 eu extra\n\
+                    # fine\n\
+                    europe eu\n\
+                    192.0.2.0/24 mars\n\
+                    203.0.113.0/24 eu\n\
+                    192.0.2.0/25 eu\n\
+                    192.0.2.0/25 us\n\
+                    192.0.2.0/25 eu\n";
+        let errors = with_nets(&text, nets)
+            .err()
+            .map(|errors| errors.0)
+            .unwrap_or_default();
+        let found: Vec<(String, Option<usize>, &str)> = errors
+            .iter()
+            .map(|error| {
+                (
+                    error.file.display().to_string(),
+                    error.line,
+                    error.key.as_str(),
+                )
+            })
+            .collect();
+        let at = |line: usize| (NETS_PATH.to_owned(), Some(line), "topology");
+        assert_eq!(found, vec![at(1), at(2), at(3), at(5), at(6), at(7), at(9)]);
+        assert_eq!(
+            errors[0].to_string(),
+            "/etc/dnslb/nets.txt:1: topology: \"198.51.100.7/24\" has host bits set: \
+             write the network as \"198.51.100.0/24\""
+        );
+        assert!(errors[1].message.contains("1 field"), "{}", errors[1]);
+        assert!(errors[2].message.contains("3 fields"), "{}", errors[2]);
+        assert!(errors[3].message.contains("CIDR"), "{}", errors[3]);
+        assert!(
+            errors[4].message.contains("unknown region \"mars\""),
+            "{}",
+            errors[4]
+        );
+        // Conflicts with a region's network and with an earlier line.
+        assert!(errors[5].message.contains("line 10"), "{}", errors[5]);
+        assert!(errors[6].message.contains("nets.txt:8"), "{}", errors[6]);
+    }
+
+    #[test]
+    fn topology_file_errors_follow_config_errors() {
+        let text = regions_with("[topology]\nfile = \"nets.txt\"\n[server.x]");
+        let errors = with_nets(&text, "bad eu\n").err().map(|errors| errors.0);
+        // A layer 1 error stops before the file is read.
+        assert_eq!(errors.map(|errors| errors.len()), Some(1));
+        let text = regions_with("[topology]\nfile = \"nets.txt\"\ndefault_region = \"x\"");
+        let errors = with_nets(&text, "bad eu\n")
+            .err()
+            .map(|errors| errors.0)
+            .unwrap_or_default();
+        let keys: Vec<&str> = errors.iter().map(|error| error.key.as_str()).collect();
+        assert_eq!(keys, vec!["topology.default_region", "topology"]);
+    }
+
+    #[test]
+    fn topology_file_missing_or_empty() {
+        let error = rejected_once(
+            &regions_with("[topology]\nfile = \"nets.txt\""),
+            "topology.file",
+            11,
+        );
+        assert!(
+            error.message.contains("cannot read /etc/dnslb/nets.txt"),
+            "{error}"
+        );
+        let text = regions_with("[topology]\nfile = \"other.txt\"");
+        let errors = with_nets(&text, "").err().map(|errors| errors.0);
+        assert_eq!(
+            errors.map(|errors| errors[0].key.clone()).as_deref(),
+            Some("topology.file")
+        );
+        rejected_once(
+            &regions_with("[topology]\nfile = \"\""),
+            "topology.file",
+            11,
+        );
+        let config = with_nets(&regions_with("[topology]\nfile = \"nets.txt\""), "");
+        assert!(config.is_ok_and(|config| config.topology.networks.is_empty()));
+    }
+
+    // ----- [[service]]
+
+    /// As [`regions_with`], plus a service `www.example.com` with policy
+    /// `weighted` on lines 10 to 12; `body` starts on line 13.
+    fn service(body: &str) -> String {
+        regions_with(&format!(
+            "[[service]]\nname = \"www.example.com\"\npolicy = \"weighted\"\n{body}"
+        ))
+    }
+
+    /// As [`service`], with `keys` on line 13 and one address backend on
+    /// the line after.
+    fn service_keys(keys: &str) -> String {
+        service(&format!(
+            "{keys}\nbackends = [{{ address = \"192.0.2.1\" }}]"
+        ))
+    }
+
+    fn address(text: &str) -> BackendTarget {
+        BackendTarget::Address(text.parse().unwrap_or(IpAddr::from([0, 0, 0, 0])))
+    }
+
+    fn name(text: &str) -> Name<Bytes> {
+        Name::<Bytes>::from_str(text).unwrap_or_else(|_| Name::root_bytes())
+    }
+
+    #[test]
+    fn service_defaults() {
+        let config = accepted(&service_keys(""));
+        assert_eq!(config.services.len(), 1);
+        let service = &config.services[0];
+        assert_eq!(
+            service.name.as_octets().as_ref(),
+            b"\x03www\x07example\x03com\x00"
+        );
+        assert_eq!(service.line, 11);
+        assert_eq!(service.policy, PolicyName::Weighted);
+        assert_eq!(service.answers, ANSWERS_DEFAULT);
+        assert_eq!(service.ttl, SERVICE_TTL_DEFAULT);
+        assert_eq!(service.when_all_down, WhenAllDownConfig::All);
+        assert!(service.fallback.is_empty());
+        assert_eq!(service.hash_prefix_v4, HASH_PREFIX_V4_DEFAULT);
+        assert_eq!(service.hash_prefix_v6, HASH_PREFIX_V6_DEFAULT);
+        assert_eq!(
+            service.backends,
+            vec![BackendConfig {
+                target: address("192.0.2.1"),
+                weight: WEIGHT_DEFAULT,
+                priority: PRIORITY_DEFAULT,
+                region: None,
+            }]
+        );
+        assert_eq!((ANSWERS_DEFAULT, SERVICE_TTL_DEFAULT), (1, 30));
+        assert_eq!((HASH_PREFIX_V4_DEFAULT, HASH_PREFIX_V6_DEFAULT), (24, 56));
+        assert_eq!((WEIGHT_DEFAULT, PRIORITY_DEFAULT), (1, 1));
+    }
+
+    #[test]
+    fn services_may_be_absent() {
+        assert!(accepted(&zone_with("")).services.is_empty());
+    }
+
+    #[test]
+    fn service_name_made_absolute_and_lowercase() {
+        for written in ["WWW.Example.com", "www.example.com.", "example.com"] {
+            let text = zone_with(&format!(
+                "[[service]]\nname = {written:?}\npolicy = \"hash\"\n\
+                 backends = [{{ address = \"192.0.2.1\" }}]"
+            ));
+            let config = accepted(&text);
+            let expected = name(&written.to_ascii_lowercase());
+            assert_eq!(config.services[0].name, expected);
+            assert_eq!(config.services[0].line, 7);
+        }
+    }
+
+    #[test]
+    fn service_name_errors() {
+        let at = |written: &str| {
+            regions_with(&format!(
+                "[[service]]\nname = {written:?}\npolicy = \"hash\"\n\
+                 backends = [{{ address = \"192.0.2.1\" }}]"
+            ))
+        };
+        for bad in ["", "a..example.com", ".example.com"] {
+            let error = rejected_once(&at(bad), "service[0].name", 11);
+            assert!(error.message.contains("not a domain name"), "{error}");
+        }
+        for outside in ["www.example.net", "com", "."] {
+            let error = rejected_once(&at(outside), "service[0].name", 11);
+            assert!(error.message.contains("none of the zones"), "{error}");
+            assert!(error.message.contains("example.com."), "{error}");
+        }
+        let error = rejected_once(
+            "[server]\nlisten = [\"127.0.0.1:53\"]\n[[service]]\nname = \"a.example\"\n\
+             policy = \"hash\"\nbackends = [{ address = \"192.0.2.1\" }]",
+            "service[0].name",
+            4,
+        );
+        assert!(error.message.contains("no [[zone]]"), "{error}");
+        rejected_once(
+            &regions_with(
+                "[[service]]\npolicy = \"hash\"\nbackends = [{ address = \"192.0.2.1\" }]",
+            ),
+            "service[0].name",
+            10,
+        );
+    }
+
+    #[test]
+    fn service_duplicates_rejected_case_insensitively() {
+        let text = service(
+            "backends = [{ address = \"192.0.2.1\" }]\n\
+             [[service]]\nname = \"WWW.example.com.\"\npolicy = \"hash\"\n\
+             backends = [{ address = \"192.0.2.1\" }]",
+        );
+        let error = rejected_once(&text, "service[1].name", 15);
+        assert!(
+            error.message.contains("duplicate service www.example.com."),
+            "{error}"
+        );
+        assert!(error.message.contains("line 11"), "{error}");
+    }
+
+    #[test]
+    fn service_policy() {
+        for (written, policy) in PolicyName::ALL {
+            let text = regions_with(&format!(
+                "[[service]]\nname = \"www.example.com\"\npolicy = {written:?}\n\
+                 backends = [{{ address = \"192.0.2.1\" }}]"
+            ));
+            assert_eq!(accepted(&text).services[0].policy, policy);
+            assert_eq!(policy.as_str(), written);
+        }
+        let error = rejected_once(
+            &regions_with(
+                "[[service]]\nname = \"www.example.com\"\npolicy = \"random\"\n\
+                 backends = [{ address = \"192.0.2.1\" }]",
+            ),
+            "service[0].policy",
+            12,
+        );
+        assert!(error.message.contains("round_robin"), "{error}");
+        rejected_once(
+            &regions_with(
+                "[[service]]\nname = \"www.example.com\"\npolicy = \"Weighted\"\n\
+                 backends = [{ address = \"192.0.2.1\" }]",
+            ),
+            "service[0].policy",
+            12,
+        );
+        rejected_once(
+            &regions_with(
+                "[[service]]\nname = \"www.example.com\"\n\
+                 backends = [{ address = \"192.0.2.1\" }]",
+            ),
+            "service[0].policy",
+            10,
+        );
+    }
+
+    #[test]
+    fn service_geo_needs_regions() {
+        let text = |prefix: &str| {
+            format!(
+                "{prefix}[[service]]\nname = \"www.example.com\"\npolicy = \"geo\"\n\
+                 backends = [{{ address = \"192.0.2.1\" }}]"
+            )
+        };
+        let error = rejected_once(&zone_with(&text("")), "service[0].policy", 8);
+        assert!(error.message.contains("[[region]]"), "{error}");
+        accepted(&regions_with(&text("")));
+        accepted(&zone_with(&text("[[region]]\nname = \"eu\"\n")));
+    }
+
+    #[test]
+    fn service_integer_bounds() {
+        /// Reads one integer key of a service.
+        type Get = fn(&ServiceConfig) -> i64;
+        let cases: [(&str, i64, i64, Get); 4] = [
+            ("answers", 1, 16, |service| service.answers as i64),
+            ("ttl", 0, 86_400, |service| i64::from(service.ttl)),
+            ("hash_prefix_v4", 1, 32, |service| {
+                i64::from(service.hash_prefix_v4)
+            }),
+            ("hash_prefix_v6", 1, 128, |service| {
+                i64::from(service.hash_prefix_v6)
+            }),
+        ];
+        for (key, low, high, get) in cases {
+            let at = |value: i64| service_keys(&format!("{key} = {value}"));
+            assert_eq!(get(&accepted(&at(low)).services[0]), low);
+            assert_eq!(get(&accepted(&at(high)).services[0]), high);
+            let service_key = format!("service[0].{key}");
+            let error = rejected_once(&at(low - 1), &service_key, 13);
+            assert!(
+                error.message.contains(&format!("allowed: {low} to {high}")),
+                "{error}"
+            );
+            rejected_once(&at(high + 1), &service_key, 13);
+            rejected_once(&service_keys(&format!("{key} = \"1\"")), &service_key, 13);
+        }
+        assert_eq!(
+            (ANSWERS_MIN, ANSWERS_MAX, SERVICE_TTL_MIN, SERVICE_TTL_MAX),
+            (1, 16, 0, 86_400)
+        );
+    }
+
+    #[test]
+    fn service_when_all_down_and_fallback() {
+        for (written, choice) in WhenAllDownConfig::ALL {
+            let keys = if choice == WhenAllDownConfig::Fallback {
+                format!(
+                    "when_all_down = {written:?}\nfallback = [\"192.0.2.99\", \"2001:db8::99\"]"
+                )
+            } else {
+                format!("when_all_down = {written:?}")
+            };
+            let service = &accepted(&service_keys(&keys)).services[0];
+            assert_eq!(service.when_all_down, choice);
+            assert_eq!(choice.as_str(), written);
+            if choice == WhenAllDownConfig::Fallback {
+                let expected: Vec<IpAddr> = vec![
+                    IpAddr::from([192, 0, 2, 99]),
+                    IpAddr::from([0x2001, 0xdb8, 0, 0, 0, 0, 0, 0x99]),
+                ];
+                assert_eq!(service.fallback, expected);
+            }
+        }
+        let error = rejected_once(
+            &service_keys("when_all_down = \"none\""),
+            "service[0].when_all_down",
+            13,
+        );
+        assert!(error.message.contains("servfail"), "{error}");
+        // Required when when_all_down = "fallback", and only then.
+        let error = rejected_once(
+            &service_keys("when_all_down = \"fallback\""),
+            "service[0].fallback",
+            13,
+        );
+        assert!(error.message.contains("required"), "{error}");
+        rejected_once(
+            &service_keys("when_all_down = \"fallback\"\nfallback = []"),
+            "service[0].fallback",
+            14,
+        );
+        let error = rejected_once(
+            &service_keys("fallback = [\"192.0.2.99\"]"),
+            "service[0].fallback",
+            13,
+        );
+        assert!(error.message.contains("\"all\""), "{error}");
+        accepted(&service_keys("when_all_down = \"empty\"\nfallback = []"));
+        // Addresses.
+        let fallback =
+            |list: &str| service_keys(&format!("when_all_down = \"fallback\"\nfallback = {list}"));
+        let error = rejected_once(
+            &fallback("[\n  \"192.0.2.99\",\n  \"192.0.2.99:53\",\n]"),
+            "service[0].fallback",
+            16,
+        );
+        assert!(error.message.contains("\"192.0.2.99:53\""), "{error}");
+        let error = rejected_once(
+            &fallback("[\n  \"2001:db8::1\",\n  \"2001:DB8:0::1\",\n]"),
+            "service[0].fallback",
+            16,
+        );
+        assert!(error.message.contains("line 15"), "{error}");
+        let list = |count: usize| {
+            let addresses: Vec<String> = (0..count)
+                .map(|index| format!("\"192.0.2.{index}\""))
+                .collect();
+            format!("[{}]", addresses.join(", "))
+        };
+        assert_eq!(
+            accepted(&fallback(&list(FALLBACK_MAX))).services[0]
+                .fallback
+                .len(),
+            FALLBACK_MAX
+        );
+        rejected_once(
+            &fallback(&list(FALLBACK_MAX + 1)),
+            "service[0].fallback",
+            14,
+        );
+    }
+
+    #[test]
+    fn backend_keys() {
+        let config = accepted(&service(
+            "backends = [\n  { address = \"192.0.2.1\", weight = 1000000, priority = 255, \
+             region = \"us\" },\n  { address = \"2001:DB8::1\", weight = 1, priority = 1, \
+             region = \"eu\" },\n]",
+        ));
+        assert_eq!(
+            config.services[0].backends,
+            vec![
+                BackendConfig {
+                    target: address("192.0.2.1"),
+                    weight: WEIGHT_MAX,
+                    priority: PRIORITY_MAX,
+                    region: Some(1),
+                },
+                BackendConfig {
+                    target: address("2001:db8::1"),
+                    weight: WEIGHT_MIN,
+                    priority: PRIORITY_MIN,
+                    region: Some(0),
+                },
+            ]
+        );
+        let config = accepted(&service(
+            "backends = [{ name = \"Pool-A.Example.NET\" }, { name = \"pool-b.example.net.\" }]",
+        ));
+        let targets: Vec<BackendTarget> = config.services[0]
+            .backends
+            .iter()
+            .map(|backend| backend.target.clone())
+            .collect();
+        assert_eq!(
+            targets,
+            vec![
+                BackendTarget::Name(name("pool-a.example.net")),
+                BackendTarget::Name(name("pool-b.example.net")),
+            ]
+        );
+    }
+
+    #[test]
+    fn backend_as_array_of_tables() {
+        let config = accepted(&service(
+            "[[service.backends]]\naddress = \"192.0.2.1\"\n\
+             [[service.backends]]\naddress = \"192.0.2.2\"\nweight = 3",
+        ));
+        assert_eq!(config.services[0].backends[1].weight, 3);
+        rejected_once(
+            &service("[[service.backends]]\naddress = \"192.0.2.1\"\nweight = 0"),
+            "service[0].backends[0].weight",
+            15,
+        );
+    }
+
+    #[test]
+    fn backend_bounds() {
+        let at = |keys: &str| {
+            service(&format!(
+                "backends = [\n  {{ address = \"192.0.2.2\" }},\n  {{ address = \"192.0.2.1\"{keys} }},\n]"
+            ))
+        };
+        for (key, low, high) in [("weight", 1, 1_000_000), ("priority", 1, 255)] {
+            let field = format!("service[0].backends[1].{key}");
+            accepted(&at(&format!(", {key} = {low}")));
+            accepted(&at(&format!(", {key} = {high}")));
+            let error = rejected_once(&at(&format!(", {key} = {}", low - 1)), &field, 15);
+            assert!(
+                error.message.contains(&format!("allowed: {low} to {high}")),
+                "{error}"
+            );
+            rejected_once(&at(&format!(", {key} = {}", high + 1)), &field, 15);
+        }
+        let error = rejected_once(
+            &at(", region = \"asia\""),
+            "service[0].backends[1].region",
+            15,
+        );
+        assert!(error.message.contains("unknown region \"asia\""), "{error}");
+        let error = rejected_once(&at(", wieght = 2"), "service[0].backends[1].wieght", 15);
+        assert!(error.message.contains("unknown field"), "{error}");
+    }
+
+    #[test]
+    fn backend_address_xor_name() {
+        let error = rejected_once(
+            &service("backends = [\n  {},\n]"),
+            "service[0].backends[0]",
+            14,
+        );
+        assert!(error.message.contains("address"), "{error}");
+        rejected_once(
+            &service("backends = [\n  { weight = 2 },\n]"),
+            "service[0].backends[0]",
+            14,
+        );
+        let error = rejected_once(
+            &service("backends = [\n  { address = \"192.0.2.1\", name = \"a.example.net\" },\n]"),
+            "service[0].backends[0]",
+            14,
+        );
+        assert!(error.message.contains("exactly one"), "{error}");
+        let error = rejected_once(
+            &service("backends = [{ address = \"pool.example.net\" }]"),
+            "service[0].backends[0].address",
+            13,
+        );
+        assert!(error.message.contains("not an IP address"), "{error}");
+        rejected_once(
+            &service("backends = [{ address = \"192.0.2.1:80\" }]"),
+            "service[0].backends[0].address",
+            13,
+        );
+        for bad in ["", "a..b", "."] {
+            rejected_once(
+                &service(&format!("backends = [{{ name = {bad:?} }}]")),
+                "service[0].backends[0].name",
+                13,
+            );
+        }
+        let error = rejected_once(
+            &service("backends = [{ name = \"WWW.example.com\" }]"),
+            "service[0].backends[0].name",
+            13,
+        );
+        assert!(error.message.contains("itself"), "{error}");
+    }
+
+    #[test]
+    fn backends_count() {
+        rejected_once(&service(""), "service[0].backends", 10);
+        rejected_once(&service("backends = []"), "service[0].backends", 13);
+        let list = |count: usize| {
+            let backends: Vec<String> = (0..count)
+                .map(|index| {
+                    format!(
+                        "{{ address = \"10.{}.{}.{}\" }}",
+                        index >> 16,
+                        (index >> 8) & 0xff,
+                        index & 0xff
+                    )
+                })
+                .collect();
+            service(&format!("backends = [{}]", backends.join(", ")))
+        };
+        assert_eq!(
+            accepted(&list(BACKENDS_MAX)).services[0].backends.len(),
+            BACKENDS_MAX
+        );
+        let error = rejected_once(&list(BACKENDS_MAX + 1), "service[0].backends", 13);
+        assert!(error.message.contains("4096"), "{error}");
+    }
+
+    #[test]
+    fn backends_mixed_rejected() {
+        let error = rejected_once(
+            &service(
+                "backends = [\n  { address = \"192.0.2.1\" },\n  { name = \"a.example.net\" },\n]",
+            ),
+            "service[0].backends",
+            13,
+        );
+        assert!(
+            error.message.contains("all addresses or all names"),
+            "{error}"
+        );
+        assert!(error.message.contains("line 14"), "{error}");
+        assert!(error.message.contains("line 15"), "{error}");
+        // IPv4 and IPv6 addresses mix freely.
+        accepted(&service(
+            "backends = [{ address = \"192.0.2.1\" }, { address = \"2001:db8::1\" }]",
+        ));
+    }
+
+    #[test]
+    fn backends_duplicates_rejected() {
+        let error = rejected_once(
+            &service(
+                "backends = [\n  { address = \"2001:db8::1\" },\n  \
+                 { address = \"2001:DB8:0:0::1\", weight = 2 },\n]",
+            ),
+            "service[0].backends[1].address",
+            15,
+        );
+        assert!(
+            error.message.contains("duplicate backend 2001:db8::1"),
+            "{error}"
+        );
+        assert!(error.message.contains("line 14"), "{error}");
+        let error = rejected_once(
+            &service(
+                "backends = [\n  { name = \"a.example.net\" },\n  { name = \"A.Example.Net.\" },\n]",
+            ),
+            "service[0].backends[1].name",
+            15,
+        );
+        assert!(error.message.contains("a.example.net."), "{error}");
+    }
+
+    #[test]
+    fn name_backends_need_one_answer() {
+        accepted(&service_keys("answers = 16"));
+        let text = service("answers = 1\nbackends = [{ name = \"a.example.net\" }]");
+        assert_eq!(accepted(&text).services[0].answers, 1);
+        let error = rejected_once(
+            &service("answers = 2\nbackends = [{ name = \"a.example.net\" }]"),
+            "service[0].answers",
+            13,
+        );
+        assert!(error.message.contains("CNAME"), "{error}");
+    }
+
+    #[test]
+    fn name_backends_not_at_zone_apex() {
+        let text = regions_with(
+            "[[service]]\nname = \"example.com\"\npolicy = \"hash\"\n\
+             backends = [{ name = \"a.example.net\" }]",
+        );
+        let error = rejected_once(&text, "service[0].backends", 13);
+        assert!(error.message.contains("apex"), "{error}");
+        accepted(&regions_with(
+            "[[service]]\nname = \"example.com\"\npolicy = \"hash\"\n\
+             backends = [{ address = \"192.0.2.1\" }]",
+        ));
+    }
+
+    #[test]
+    fn service_errors_all_collected_in_order() {
+        let text = regions_with(
+            "[[service]]\nname = \"www.example.org\"\npolicy = \"geo\"\nanswers = 0\n\
+             ttl = -1\nwhen_all_down = \"fallback\"\nbackends = [\n  {},\n  \
+             { address = \"192.0.2.1\", region = \"mars\" },\n]",
+        );
+        let errors = rejected(&text);
+        let found: Vec<(&str, Option<usize>)> = errors
+            .iter()
+            .map(|error| (error.key.as_str(), error.line))
+            .collect();
+        assert_eq!(
+            found,
+            vec![
+                ("service[0].name", Some(11)),
+                ("service[0].answers", Some(13)),
+                ("service[0].ttl", Some(14)),
+                ("service[0].fallback", Some(15)),
+                ("service[0].backends[0]", Some(17)),
+                ("service[0].backends[1].region", Some(18)),
+            ]
+        );
+    }
+
+    #[test]
+    fn unknown_service_key_rejected() {
+        rejected_once(&service_keys("answer = 2"), "service[0].answer", 13);
+        rejected_once(
+            &service_keys("health = { kind = \"tcp\" }"),
+            "service[0].health",
+            13,
+        );
+    }
+
     // ----- the shipped example
 
     const EXAMPLE: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/dnslb.example.toml"));
@@ -790,6 +1960,114 @@ mod tests {
         assert_eq!(Some(zone.line), name_line);
     }
 
+    /// The 1-based line of the first line of the example equal to `text`.
+    fn example_line(text: &str) -> Option<usize> {
+        EXAMPLE
+            .lines()
+            .position(|line| line == text)
+            .map(|index| index + 1)
+    }
+
+    #[test]
+    fn example_config_new_values() {
+        let config = accepted(EXAMPLE);
+        assert!(config.server.ecs);
+        assert_eq!(
+            config.admin,
+            Some(AdminConfig {
+                listen: SocketAddr::from(([127, 0, 0, 1], 8053))
+            })
+        );
+        assert_eq!(
+            config.regions,
+            vec![
+                RegionConfig {
+                    name: "eu".to_owned(),
+                    fallback: vec![1],
+                    line: example_line("name = \"eu\"").unwrap_or_default(),
+                },
+                RegionConfig {
+                    name: "us".to_owned(),
+                    fallback: vec![0],
+                    line: example_line("name = \"us\"").unwrap_or_default(),
+                },
+            ]
+        );
+        let networks: Vec<(String, usize)> = config
+            .topology
+            .networks
+            .iter()
+            .map(|(network, region)| (network.to_string(), *region))
+            .collect();
+        assert_eq!(
+            networks,
+            vec![
+                ("198.51.100.0/24".to_owned(), 0),
+                ("2001:db8:e0::/48".to_owned(), 0),
+                ("203.0.113.0/24".to_owned(), 1),
+            ]
+        );
+        assert_eq!(config.topology.default_region, None);
+        assert_eq!(config.services.len(), 2);
+
+        let lb = &config.services[0];
+        assert_eq!(lb.name, name("lb.example.com"));
+        assert_eq!(Some(lb.line), example_line("name = \"lb.example.com\""));
+        assert_eq!(lb.policy, PolicyName::Weighted);
+        assert_eq!((lb.answers, lb.ttl), (2, 30));
+        assert_eq!(lb.when_all_down, WhenAllDownConfig::All);
+        assert!(lb.fallback.is_empty());
+        assert_eq!((lb.hash_prefix_v4, lb.hash_prefix_v6), (24, 56));
+        let backends: Vec<(BackendTarget, u32, u32, Option<usize>)> = lb
+            .backends
+            .iter()
+            .map(|backend| {
+                (
+                    backend.target.clone(),
+                    backend.weight,
+                    backend.priority,
+                    backend.region,
+                )
+            })
+            .collect();
+        assert_eq!(
+            backends,
+            vec![
+                (address("192.0.2.11"), 10, 1, None),
+                (address("192.0.2.12"), 10, 1, None),
+                (address("192.0.2.13"), 20, 1, None),
+                (address("192.0.2.14"), 40, 1, None),
+                (address("2001:db8::11"), 1, 1, None),
+                (address("2001:db8::12"), 1, 1, None),
+            ]
+        );
+
+        let geo = &config.services[1];
+        assert_eq!(geo.name, name("geo.example.com"));
+        assert_eq!(geo.policy, PolicyName::Geo);
+        assert_eq!((geo.answers, geo.ttl), (1, 30));
+        assert_eq!(geo.when_all_down, WhenAllDownConfig::Fallback);
+        assert_eq!(geo.fallback, vec![IpAddr::from([192, 0, 2, 99])]);
+        let backends: Vec<(BackendTarget, Option<usize>)> = geo
+            .backends
+            .iter()
+            .map(|backend| (backend.target.clone(), backend.region))
+            .collect();
+        assert_eq!(
+            backends,
+            vec![
+                (address("192.0.2.21"), Some(0)),
+                (address("192.0.2.22"), Some(1)),
+            ]
+        );
+        // The embedded default is the same file.
+        let embedded = embedded_default().ok();
+        assert_eq!(
+            embedded.map(|embedded| (embedded.services, embedded.regions)),
+            Some((config.services.clone(), config.regions.clone()))
+        );
+    }
+
     #[test]
     fn example_config_written_values_are_the_defaults() {
         // Removing every set server key but `listen` changes nothing.
@@ -801,6 +2079,13 @@ mod tests {
                     "udp_payload =",
                     "tcp_max_connections =",
                     "tcp_idle_timeout =",
+                    "ecs =",
+                    "listen = \"127.0.0.1:8053\"",
+                    "ttl =",
+                    "fallback = []",
+                    "hash_prefix_v4 =",
+                    "hash_prefix_v6 =",
+                    "when_all_down = \"all\"",
                 ]
                 .iter()
                 .any(|key| line.starts_with(key))
@@ -813,6 +2098,20 @@ mod tests {
         assert_eq!(example.udp_payload, defaults.udp_payload);
         assert_eq!(example.tcp_max_connections, defaults.tcp_max_connections);
         assert_eq!(example.tcp_idle_timeout, defaults.tcp_idle_timeout);
+        assert_eq!(example.ecs, defaults.ecs);
+        let example = accepted(EXAMPLE);
+        let defaults = accepted(&defaults_only);
+        assert_eq!(example.admin, defaults.admin);
+        let without_lines = |services: Vec<ServiceConfig>| -> Vec<ServiceConfig> {
+            services
+                .into_iter()
+                .map(|service| ServiceConfig { line: 0, ..service })
+                .collect()
+        };
+        assert_eq!(
+            without_lines(example.services),
+            without_lines(defaults.services)
+        );
     }
 
     #[test]
@@ -837,6 +2136,41 @@ mod tests {
     }
 
     #[test]
+    fn example_config_commented_topology_parses() {
+        let uncommented: String = EXAMPLE
+            .lines()
+            .map(|line| match line.strip_prefix("# ") {
+                Some(rest)
+                    if rest == "[topology]"
+                        || rest.starts_with("file =")
+                        || rest.starts_with("default_region =") =>
+                {
+                    format!("{rest}\n")
+                }
+                _ => format!("{line}\n"),
+            })
+            .collect();
+        const FILES: &[(&str, &str)] = &[
+            ("/etc/dnslb/zones/example.com.zone", ""),
+            ("/etc/dnslb/nets.txt", "192.0.2.0/24 us\n"),
+        ];
+        let config = match parse(&uncommented, Path::new(PATH), Source::Embedded(FILES)) {
+            Ok(config) => config,
+            Err(errors) => panic!("{errors}"),
+        };
+        assert_eq!(config.topology.default_region, Some(0));
+        assert_eq!(config.topology.networks.len(), 4);
+        assert_eq!(
+            config
+                .topology
+                .networks
+                .last()
+                .map(|(network, region)| (network.to_string(), *region)),
+            Some(("192.0.2.0/24".to_owned(), 1))
+        );
+    }
+
+    #[test]
     fn example_config_documents_every_key() {
         for key in [
             "listen",
@@ -850,6 +2184,25 @@ mod tests {
             "[[zone]]",
             "name",
             "file",
+            "ecs",
+            "[admin]",
+            "[[region]]",
+            "networks",
+            "fallback",
+            "[topology]",
+            "default_region",
+            "[[service]]",
+            "policy",
+            "answers",
+            "ttl",
+            "when_all_down",
+            "hash_prefix_v4",
+            "hash_prefix_v6",
+            "backends",
+            "address",
+            "weight",
+            "priority",
+            "region",
         ] {
             assert!(
                 EXAMPLE.contains(&format!("\n# {key}: ")),

@@ -28,9 +28,19 @@ use super::locate::{self, LineIndex};
 pub(super) struct RawConfig {
     /// `[server]`: required (its `listen` key is).
     pub(super) server: Option<Spanned<RawServer>>,
+    /// `[admin]`: optional.
+    pub(super) admin: Option<Spanned<RawAdmin>>,
     /// `[[zone]]`: zero or more.
     #[serde(default)]
     pub(super) zone: Vec<Spanned<RawZone>>,
+    /// `[[region]]`: zero or more.
+    #[serde(default)]
+    pub(super) region: Vec<Spanned<RawRegion>>,
+    /// `[topology]`: optional.
+    pub(super) topology: Option<Spanned<RawTopology>>,
+    /// `[[service]]`: zero or more.
+    #[serde(default)]
+    pub(super) service: Vec<Spanned<RawService>>,
 }
 
 /// The `[server]` table.
@@ -53,6 +63,16 @@ pub(super) struct RawServer {
     pub(super) identity: Option<Spanned<String>>,
     /// `version`: CHAOS TXT answer text.
     pub(super) version: Option<Spanned<String>>,
+    /// `ecs`: whether to honour EDNS Client Subnet.
+    pub(super) ecs: Option<bool>,
+}
+
+/// The `[admin]` table.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawAdmin {
+    /// `listen`: a socket address as a string.
+    pub(super) listen: Option<Spanned<String>>,
 }
 
 /// One `[[zone]]` entry.
@@ -63,6 +83,68 @@ pub(super) struct RawZone {
     pub(super) name: Option<Spanned<String>>,
     /// `file`: the zone file's path.
     pub(super) file: Option<Spanned<String>>,
+}
+
+/// One `[[region]]` entry.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawRegion {
+    /// `name`: the region's name.
+    pub(super) name: Option<Spanned<String>>,
+    /// `networks`: CIDRs as strings.
+    pub(super) networks: Option<Vec<Spanned<String>>>,
+    /// `fallback`: region names.
+    pub(super) fallback: Option<Vec<Spanned<String>>>,
+}
+
+/// The `[topology]` table.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawTopology {
+    /// `file`: the path of a `CIDR REGION` per line file.
+    pub(super) file: Option<Spanned<String>>,
+    /// `default_region`: a region name.
+    pub(super) default_region: Option<Spanned<String>>,
+}
+
+/// One `[[service]]` entry.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawService {
+    /// `name`: the service's domain name in presentation format.
+    pub(super) name: Option<Spanned<String>>,
+    /// `policy`: the balancing policy's name.
+    pub(super) policy: Option<Spanned<String>>,
+    /// `answers`: addresses per response.
+    pub(super) answers: Option<Spanned<i64>>,
+    /// `ttl`: seconds.
+    pub(super) ttl: Option<Spanned<i64>>,
+    /// `when_all_down`: what to answer with no healthy backend.
+    pub(super) when_all_down: Option<Spanned<String>>,
+    /// `fallback`: IP addresses as strings.
+    pub(super) fallback: Option<Spanned<Vec<Spanned<String>>>>,
+    /// `hash_prefix_v4`: prefix length.
+    pub(super) hash_prefix_v4: Option<Spanned<i64>>,
+    /// `hash_prefix_v6`: prefix length.
+    pub(super) hash_prefix_v6: Option<Spanned<i64>>,
+    /// `backends`: the backends, usually an inline array of inline tables.
+    pub(super) backends: Option<Spanned<Vec<Spanned<RawBackend>>>>,
+}
+
+/// One entry of `service[i].backends`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawBackend {
+    /// `address`: an IP address as a string.
+    pub(super) address: Option<Spanned<String>>,
+    /// `name`: a domain name (a CNAME target).
+    pub(super) name: Option<Spanned<String>>,
+    /// `weight`: relative share.
+    pub(super) weight: Option<Spanned<i64>>,
+    /// `priority`: lower is preferred.
+    pub(super) priority: Option<Spanned<i64>>,
+    /// `region`: a region name.
+    pub(super) region: Option<Spanned<String>>,
 }
 
 /// The `workers` value as written: any string (checked for `"auto"` in

@@ -50,9 +50,7 @@ pub struct Reply<'a> {
 fn opt_len(edns: Option<Edns>) -> usize {
     match edns {
         None => 0,
-        Some(edns) => {
-            OPT_RECORD_LEN + edns.client_subnet.map_or(0, |subnet| subnet.wire_len())
-        }
+        Some(edns) => OPT_RECORD_LEN + edns.client_subnet.map_or(0, |subnet| subnet.wire_len()),
     }
 }
 
@@ -338,6 +336,9 @@ mod tests {
         let len = reply.finish(Rcode::NoError, true, 1232);
         assert_eq!(len, 33 + 11 + 11);
         assert_eq!(&out[33 + 9..33 + 11], b"\x00\x0b", "RDLENGTH");
-        assert_eq!(&out[44..55], b"\x00\x08\x00\x07\x00\x01\x18\x18\xc6\x33\x64");
+        assert_eq!(
+            &out[44..55],
+            b"\x00\x08\x00\x07\x00\x01\x18\x18\xc6\x33\x64"
+        );
     }
 }

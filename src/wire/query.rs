@@ -87,7 +87,14 @@ impl ClientSubnet {
 
     /// Parses and checks the option's data. `None` when malformed.
     fn parse(data: &[u8]) -> Option<ClientSubnet> {
-        let [family_high, family_low, source_prefix, scope_prefix, address @ ..] = data else {
+        let [
+            family_high,
+            family_low,
+            source_prefix,
+            scope_prefix,
+            address @ ..,
+        ] = data
+        else {
             return None;
         };
         let family = u16::from_be_bytes([*family_high, *family_low]);
@@ -377,7 +384,10 @@ mod tests {
             parse(&PLAIN[..11], true),
             Parsed::Drop(DropReason::ShortPacket)
         ));
-        assert!(matches!(parse(&[], true), Parsed::Drop(DropReason::ShortPacket)));
+        assert!(matches!(
+            parse(&[], true),
+            Parsed::Drop(DropReason::ShortPacket)
+        ));
         let mut response = PLAIN.to_vec();
         response[2] |= 0x80;
         assert!(matches!(
@@ -490,7 +500,10 @@ mod tests {
         };
         let subnet = query.edns.unwrap().client_subnet.unwrap();
         assert_eq!(subnet.source_prefix, 24);
-        assert_eq!(subnet.ip(), "198.51.100.0".parse::<std::net::IpAddr>().unwrap());
+        assert_eq!(
+            subnet.ip(),
+            "198.51.100.0".parse::<std::net::IpAddr>().unwrap()
+        );
         assert_eq!(subnet.wire_len(), 11);
         // With ECS turned off the option is ignored.
         let Parsed::Query(query) = parse(&packet, false) else {
@@ -498,7 +511,12 @@ mod tests {
         };
         assert_eq!(query.edns.unwrap().client_subnet, None);
         // IPv6 /56.
-        let packet = with_additional(PLAIN, &[&opt_with_ecs(b"\x00\x02\x38\x00\x20\x01\x0d\xb8\x00\xe0\x00")]);
+        let packet = with_additional(
+            PLAIN,
+            &[&opt_with_ecs(
+                b"\x00\x02\x38\x00\x20\x01\x0d\xb8\x00\xe0\x00",
+            )],
+        );
         let Parsed::Query(query) = parse(&packet, true) else {
             panic!("v6 ECS rejected");
         };
@@ -508,13 +526,13 @@ mod tests {
     #[test]
     fn malformed_client_subnet_is_formerr() {
         for data in [
-            &b"\x00\x03\x18\x00\xc6\x33\x64"[..], // unknown family
+            &b"\x00\x03\x18\x00\xc6\x33\x64"[..],    // unknown family
             b"\x00\x01\x21\x00\xc6\x33\x64\x07\x01", // /33 for IPv4
-            b"\x00\x01\x18\x00\xc6\x33",          // too few address bytes
-            b"\x00\x01\x18\x00\xc6\x33\x64\x07",  // too many
-            b"\x00\x01\x17\x00\xc6\x33\x65",      // a bit set past /23
-            b"\x00\x01\x18\x10\xc6\x33\x64",      // scope not 0 in a query
-            b"\x00\x01",                            // short
+            b"\x00\x01\x18\x00\xc6\x33",             // too few address bytes
+            b"\x00\x01\x18\x00\xc6\x33\x64\x07",     // too many
+            b"\x00\x01\x17\x00\xc6\x33\x65",         // a bit set past /23
+            b"\x00\x01\x18\x10\xc6\x33\x64",         // scope not 0 in a query
+            b"\x00\x01",                             // short
         ] {
             let packet = with_additional(PLAIN, &[&opt_with_ecs(data)]);
             assert_eq!(expect_reject(&packet).rcode, Rcode::FormErr, "{data:?}");
