@@ -6,6 +6,7 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use dnslb::balancer::WorkerState;
 use dnslb::config;
 use dnslb::dataplane::handler::{Outcome, handle};
 use dnslb::snapshot::Snapshot;
@@ -35,13 +36,24 @@ fn answer_path(criterion: &mut Criterion) {
         ("cname_chain", query("chain.example.com", 1)),
         ("wildcard", query("host.apps.example.com", 1)),
         ("refused", query("www.example.org", 1)),
+        ("service_weighted_a", query("lb.example.com", 1)),
+        ("service_geo_a", query("geo.example.com", 1)),
     ];
     let mut group = criterion.benchmark_group("handle");
     group.throughput(Throughput::Elements(1));
     let mut out = vec![0u8; 1232];
+    let source = std::net::IpAddr::from([198, 51, 100, 7]);
+    let mut worker = WorkerState::new(1);
     for (label, packet) in &cases {
         assert!(matches!(
-            handle(&snapshot, packet, &mut out, Transport::Udp),
+            handle(
+                &snapshot,
+                packet,
+                &mut out,
+                Transport::Udp,
+                source,
+                &mut worker
+            ),
             Outcome::Reply { .. }
         ));
         group.bench_function(*label, |bencher| {
@@ -51,6 +63,8 @@ fn answer_path(criterion: &mut Criterion) {
                     black_box(packet),
                     black_box(&mut out),
                     Transport::Udp,
+                    source,
+                    &mut worker,
                 )
             })
         });

@@ -19,9 +19,12 @@
 //! `unsafe` lives only in [`sys`].
 #![deny(unsafe_code)]
 
+pub mod admin;
+pub mod balancer;
 pub mod config;
 pub mod dataplane;
 pub mod runtime;
+pub mod service;
 pub mod snapshot;
 pub mod stats;
 pub mod sys;

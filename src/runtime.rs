@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 
+use crate::admin::AdminServer;
 use crate::config::{Config, LoadErrors, Workers};
 use crate::dataplane::tcp::{TcpLimits, TcpServer};
 use crate::dataplane::worker::{WAKE_INTERVAL, Worker};
@@ -57,6 +58,8 @@ struct Bound {
 pub struct Running {
     /// The addresses served (with the real port when the config said 0).
     pub addresses: Vec<SocketAddr>,
+    /// The admin HTTP listener's address, when `[admin]` is configured.
+    pub admin_address: Option<SocketAddr>,
     /// The CPU each UDP worker is pinned to.
     pub worker_cpus: Vec<usize>,
     /// Counters of every worker.
@@ -169,6 +172,17 @@ pub fn start(config: &Config) -> Result<Running, StartError> {
     let addresses: Vec<SocketAddr> = bound.iter().map(|bound| bound.address).collect();
 
     let snapshot = Arc::new(SharedSnapshot::new(snapshot));
+    let admin = match &config.admin {
+        Some(admin) => Some(AdminServer::bind(admin.listen, snapshot.clone()).map_err(
+            |error| StartError::Bind {
+                address: admin.listen,
+                transport: "admin http",
+                error,
+            },
+        )?),
+        None => None,
+    };
+    let admin_address = admin.as_ref().and_then(|admin| admin.local_addr().ok());
     let stats = Arc::new(Stats::new(cpus.len()));
     let shutdown = Arc::new(AtomicBool::new(false));
     let mut threads = Vec::new();
@@ -217,6 +231,14 @@ pub fn start(config: &Config) -> Result<Running, StartError> {
             })
             .map_err(StartError::Thread)?;
         threads.push(thread);
+        if let Some(admin) = admin {
+            let shutdown_admin = shutdown.clone();
+            let thread = std::thread::Builder::new()
+                .name("dnslb-admin".into())
+                .spawn(move || admin.run(&shutdown_admin))
+                .map_err(StartError::Thread)?;
+            threads.push(thread);
+        }
         Ok(())
     })();
     if let Err(error) = spawned {
@@ -231,6 +253,8 @@ pub fn start(config: &Config) -> Result<Running, StartError> {
         workers = cpus.len(),
         cpus = ?cpus,
         listen = ?addresses,
+        admin = ?admin_address,
+        services = summary.services,
         zones = summary.zones,
         records = summary.records,
         names = summary.names,
@@ -239,6 +263,7 @@ pub fn start(config: &Config) -> Result<Running, StartError> {
     );
     Ok(Running {
         addresses,
+        admin_address,
         worker_cpus: cpus,
         stats,
         snapshot,

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use arc_swap::{ArcSwap, Guard};
 
 use crate::config::{Config, LoadErrors};
+use crate::service::Services;
 use crate::wire::fragment::{FragmentId, FragmentStore, Owner, RdataPart, Section};
 use crate::zone::{self, CLASS_CH, NameTable, Warning, rtype};
 
@@ -67,6 +68,7 @@ impl ChaosAnswers {
 #[derive(Clone, Copy, Debug)]
 pub struct BuildSummary {
     pub zones: usize,
+    pub services: usize,
     pub records: usize,
     pub names: usize,
     pub rendered_bytes: usize,
@@ -84,6 +86,8 @@ pub struct Snapshot {
     pub client_subnet: bool,
     /// All zones' names and pre-rendered RRsets.
     pub table: NameTable,
+    /// Load-balanced services, their pools and the topology.
+    pub services: Services,
     /// CHAOS TXT answers.
     pub chaos: ChaosAnswers,
     pub summary: BuildSummary,
@@ -109,13 +113,15 @@ impl Snapshot {
         if !errors.is_empty() {
             return Err(LoadErrors(errors));
         }
-        let table = NameTable::build(&zones);
+        let services = Services::build(config, &zones).map_err(LoadErrors)?;
+        let table = NameTable::build(&zones, &services.names());
         let chaos = ChaosAnswers::build(
             config.server.identity.as_deref(),
             config.server.version.as_deref(),
         );
         let summary = BuildSummary {
             zones: zones.len(),
+            services: services.entries.len(),
             records: zones.iter().map(|zone| zone.record_count).sum(),
             names: table.name_count(),
             rendered_bytes: table.fragments().byte_len(),
@@ -124,8 +130,9 @@ impl Snapshot {
         let snapshot = Snapshot {
             generation,
             udp_payload: config.server.udp_payload,
-            client_subnet: true,
+            client_subnet: config.server.ecs,
             table,
+            services,
             chaos,
             summary,
         };
@@ -152,6 +159,12 @@ impl SharedSnapshot {
     #[inline]
     pub fn load(&self) -> Guard<Arc<Snapshot>> {
         self.current.load()
+    }
+
+    /// The current snapshot as an owned `Arc`, for the control plane (which
+    /// may hold it as long as it likes).
+    pub fn load_full(&self) -> Arc<Snapshot> {
+        self.current.load_full()
     }
 
     /// Replaces the snapshot in one swap.

@@ -12,8 +12,12 @@
 //! SOA with TTL min(SOA TTL, MINIMUM). ANY gets one synthesized HINFO
 //! (RFC 8482).
 
+use std::net::IpAddr;
+
+use crate::balancer::{Choice, Chosen, Client, NoTrace, Trace, WorkerState};
 use crate::snapshot::Snapshot;
 use crate::wire::answer::{Reply, Transport, size_limit};
+use crate::wire::fragment::MAX_POINTER;
 use crate::wire::query::{self, Parsed, Query};
 use crate::wire::{DropReason, HEADER_LEN, Rcode, name};
 use crate::zone::{CLASS_CH, CLASS_IN, Lookup, rtype};
@@ -34,10 +38,46 @@ pub enum Outcome {
     Drop(DropReason),
 }
 
-/// Handles one received packet, writing any reply into `out` (at least 512
-/// bytes; replies never exceed `out.len()`).
+/// Who asked, and the per-thread state policies use.
+#[derive(Debug)]
+pub struct Context<'a, T: Trace> {
+    /// The packet's source address (an ECS option in the query takes
+    /// precedence for policies that look at the client).
+    pub source: IpAddr,
+    /// The thread's RNG and round-robin counter.
+    pub worker: &'a mut WorkerState,
+    /// Records why a service answered as it did (`NoTrace` in the data plane).
+    pub trace: &'a mut T,
+}
+
+/// Handles one received packet from `source`, writing any reply into `out`
+/// (at least 512 bytes; replies never exceed `out.len()`).
 #[inline]
-pub fn handle(snapshot: &Snapshot, packet: &[u8], out: &mut [u8], transport: Transport) -> Outcome {
+pub fn handle(
+    snapshot: &Snapshot,
+    packet: &[u8],
+    out: &mut [u8],
+    transport: Transport,
+    source: IpAddr,
+    worker: &mut WorkerState,
+) -> Outcome {
+    let mut context = Context {
+        source,
+        worker,
+        trace: &mut NoTrace,
+    };
+    handle_traced(snapshot, packet, out, transport, &mut context)
+}
+
+/// [`handle`] with a trace of the policy decisions (for `/explain`): the
+/// same code, monomorphized; with `NoTrace` the tracing compiles away.
+pub fn handle_traced<T: Trace>(
+    snapshot: &Snapshot,
+    packet: &[u8],
+    out: &mut [u8],
+    transport: Transport,
+    context: &mut Context<'_, T>,
+) -> Outcome {
     match query::parse(packet, snapshot.client_subnet) {
         Parsed::Drop(reason) => Outcome::Drop(reason),
         Parsed::Reject(reject) => {
@@ -63,11 +103,17 @@ pub fn handle(snapshot: &Snapshot, packet: &[u8], out: &mut [u8], transport: Tra
                 truncated: false,
             }
         }
-        Parsed::Query(query) => answer(snapshot, &query, out, transport),
+        Parsed::Query(query) => answer(snapshot, &query, out, transport, context),
     }
 }
 
-fn answer(snapshot: &Snapshot, query: &Query<'_>, out: &mut [u8], transport: Transport) -> Outcome {
+fn answer<T: Trace>(
+    snapshot: &Snapshot,
+    query: &Query<'_>,
+    out: &mut [u8],
+    transport: Transport,
+    context: &mut Context<'_, T>,
+) -> Outcome {
     let limit = size_limit(transport, query.edns, snapshot.udp_payload);
     let Some(mut reply) = Reply::start(
         out,
@@ -84,6 +130,19 @@ fn answer(snapshot: &Snapshot, query: &Query<'_>, out: &mut [u8], transport: Tra
     let qname_len = name::lowercase_into(query.qname, &mut lowercase);
     let qname = &lowercase[..qname_len];
     let qtype = query.qtype;
+    let client = match query.edns.and_then(|edns| edns.client_subnet) {
+        Some(subnet) => Client {
+            address: subnet.ip(),
+            source_prefix: subnet.source_prefix,
+        },
+        None => {
+            let address = context.source.to_canonical();
+            Client {
+                address,
+                source_prefix: if address.is_ipv4() { 32 } else { 128 },
+            }
+        }
+    };
 
     let (rcode, authoritative) = if query.qclass != CLASS_IN {
         chaos(snapshot, query, qname, &mut reply)
@@ -94,7 +153,7 @@ fn answer(snapshot: &Snapshot, query: &Query<'_>, out: &mut [u8], transport: Tra
             // Zone transfers are not offered.
             rtype::AXFR | rtype::IXFR => (Rcode::Refused, false),
             rtype::MAILA | rtype::MAILB => (Rcode::NotImp, false),
-            _ => resolve(snapshot, qname, qtype, &mut reply),
+            _ => resolve(snapshot, qname, qtype, &client, context, &mut reply),
         }
     };
     let truncated = reply.is_truncated();
@@ -126,9 +185,30 @@ fn chaos(
     }
 }
 
+/// Where the owner of the next link of a CNAME chain sits, given the offset
+/// at which a one-record CNAME fragment was placed: its target name starts
+/// after the owner pointer (2 bytes) and type, class, TTL, RDLENGTH (10
+/// bytes). A target compressed to a bare pointer is followed to where it
+/// points, so no pointer ever points at a pointer.
+fn cname_target_offset(reply: &Reply<'_>, placed_at: usize) -> Option<u16> {
+    let target_at = placed_at + 12;
+    match reply.bytes_at(target_at)? {
+        [high, low] if high & 0xc0 == 0xc0 => Some(u16::from_be_bytes([high & 0x3f, low])),
+        _ if target_at <= MAX_POINTER => Some(target_at as u16),
+        _ => None,
+    }
+}
+
 /// Looks `qname` up and appends the answer; returns the rcode and AA.
 #[inline]
-fn resolve(snapshot: &Snapshot, qname: &[u8], qtype: u16, reply: &mut Reply<'_>) -> (Rcode, bool) {
+fn resolve<T: Trace>(
+    snapshot: &Snapshot,
+    qname: &[u8],
+    qtype: u16,
+    client: &Client,
+    context: &mut Context<'_, T>,
+    reply: &mut Reply<'_>,
+) -> (Rcode, bool) {
     let table = &snapshot.table;
     let fragments = table.fragments();
     let mut current: &[u8] = qname;
@@ -170,6 +250,82 @@ fn resolve(snapshot: &Snapshot, qname: &[u8], qtype: u16, reply: &mut Reply<'_>)
                 return (Rcode::NoError, chained);
             }
         }
+        if let Some(service) = node.service() {
+            let service = &snapshot.services.entries[service as usize];
+            let family = match qtype {
+                rtype::A => service.ipv4.as_ref(),
+                rtype::AAAA => service.ipv6.as_ref(),
+                _ => None,
+            }
+            .or(service.cname.as_ref());
+            if let Some(family) = family {
+                let service_fragments = &snapshot.services.fragments;
+                let mut chosen = Chosen::default();
+                let choice = family.pool.select(
+                    client,
+                    &snapshot.services.topology,
+                    context.worker,
+                    &mut chosen,
+                    context.trace,
+                );
+                match choice {
+                    Choice::Backends { scope_prefix } => {
+                        reply.set_scope_prefix(scope_prefix);
+                        let records = if chained {
+                            &family.chained
+                        } else {
+                            &family.direct
+                        };
+                        if family.targets.is_empty() {
+                            for &member in chosen.as_slice() {
+                                if let Some(&record) = records.get(usize::from(member)) {
+                                    reply.push(service_fragments.get(record), owner);
+                                }
+                            }
+                            return (Rcode::NoError, true);
+                        }
+                        // A CNAME service answers one target, then follows it.
+                        let member = chosen.as_slice().first().map(|&member| usize::from(member));
+                        let (Some(&record), Some(target)) = (
+                            member.and_then(|member| records.get(member)),
+                            member.and_then(|member| family.targets.get(member)),
+                        ) else {
+                            push_negative(snapshot, node.zone, chained, owner, reply);
+                            return (Rcode::NoError, true);
+                        };
+                        let Some(at) = reply.push(service_fragments.get(record), owner) else {
+                            return (Rcode::NoError, true);
+                        };
+                        links += 1;
+                        match cname_target_offset(reply, at) {
+                            Some(target_owner) if links <= MAX_CNAME_CHAIN => owner = target_owner,
+                            _ => return (Rcode::NoError, true),
+                        }
+                        current = target;
+                        continue;
+                    }
+                    Choice::Fallback => {
+                        let records: &[_] = match qtype {
+                            rtype::A => &service.fallback_ipv4,
+                            rtype::AAAA => &service.fallback_ipv6,
+                            _ => &[],
+                        };
+                        if records.is_empty() {
+                            push_negative(snapshot, node.zone, chained, owner, reply);
+                        }
+                        for &record in records {
+                            reply.push(service_fragments.get(record), owner);
+                        }
+                        return (Rcode::NoError, true);
+                    }
+                    Choice::Empty => {
+                        push_negative(snapshot, node.zone, chained, owner, reply);
+                        return (Rcode::NoError, true);
+                    }
+                    Choice::ServFail => return (Rcode::ServFail, false),
+                }
+            }
+        }
         if qtype != rtype::ANY {
             if let Some(set) = table.record_set(node, qtype) {
                 let fragment = if chained { set.chained } else { set.direct };
@@ -186,22 +342,14 @@ fn resolve(snapshot: &Snapshot, qname: &[u8], qtype: u16, reply: &mut Reply<'_>)
                 return (Rcode::NoError, true);
             };
             links += 1;
-            if links > MAX_CNAME_CHAIN {
-                return (Rcode::NoError, true);
-            }
-            // The target name starts after the owner pointer (2 bytes) and
-            // type, class, TTL, RDLENGTH (10 bytes). If it was compressed to
-            // a bare pointer, point where it points.
-            let target_at = at + 12;
-            owner = match reply.bytes_at(target_at) {
-                Some([high, low]) if high & 0xc0 == 0xc0 => u16::from_be_bytes([high & 0x3f, low]),
-                Some(_) if target_at <= crate::wire::fragment::MAX_POINTER => target_at as u16,
+            match cname_target_offset(reply, at) {
+                Some(target_owner) if links <= MAX_CNAME_CHAIN => owner = target_owner,
                 _ => return (Rcode::NoError, true),
-            };
+            }
             current = target;
             continue;
         }
-        if qtype == rtype::ANY && node.has_data() {
+        if qtype == rtype::ANY && (node.has_data() || node.service().is_some()) {
             reply.push(fragments.get(table.any_hinfo()), owner);
             return (Rcode::NoError, true);
         }
@@ -288,9 +436,18 @@ mod tests {
         message
     }
 
+    const SOURCE: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(192, 0, 2, 200));
+
     fn run(snapshot: &Snapshot, packet: &[u8], transport: Transport) -> Outcome {
         let mut out = vec![0u8; 65535];
-        handle(snapshot, packet, &mut out, transport)
+        handle(
+            snapshot,
+            packet,
+            &mut out,
+            transport,
+            SOURCE,
+            &mut WorkerState::new(1),
+        )
     }
 
     #[test]
@@ -315,7 +472,14 @@ mod tests {
             let mut out = vec![0u8; 1232];
             let Outcome::Reply {
                 len, rcode: got, ..
-            } = handle(&snapshot, &packet, &mut out, Transport::Udp)
+            } = handle(
+                &snapshot,
+                &packet,
+                &mut out,
+                Transport::Udp,
+                SOURCE,
+                &mut WorkerState::new(1),
+            )
             else {
                 panic!("{name}: dropped");
             };
@@ -331,8 +495,14 @@ mod tests {
         let snapshot = snapshot();
         let packet = query(9, "CHAIN.example.COM", 1, None);
         let mut out = vec![0u8; 512];
-        let Outcome::Reply { len, .. } = handle(&snapshot, &packet, &mut out, Transport::Udp)
-        else {
+        let Outcome::Reply { len, .. } = handle(
+            &snapshot,
+            &packet,
+            &mut out,
+            Transport::Udp,
+            SOURCE,
+            &mut WorkerState::new(1),
+        ) else {
             panic!("dropped");
         };
         let message = check_reply(&packet, &out[..len], 512);
@@ -418,8 +588,14 @@ mod tests {
                 packet
             };
             for transport in [Transport::Udp, Transport::Tcp] {
-                if let Outcome::Reply { len, .. } = handle(&snapshot, &packet, &mut out, transport)
-                {
+                if let Outcome::Reply { len, .. } = handle(
+                    &snapshot,
+                    &packet,
+                    &mut out,
+                    transport,
+                    SOURCE,
+                    &mut WorkerState::new(1),
+                ) {
                     let limit = if transport == Transport::Tcp {
                         65535
                     } else {

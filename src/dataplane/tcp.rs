@@ -17,7 +17,9 @@ use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token};
 use slab::Slab;
 
+use crate::balancer::WorkerState;
 use crate::dataplane::handler::{self, Outcome};
+use crate::dataplane::worker::worker_seed;
 use crate::snapshot::SharedSnapshot;
 use crate::stats::{Counters, Stats};
 use crate::wire::MAX_MESSAGE_LEN;
@@ -39,6 +41,7 @@ const TICK: Duration = Duration::from_millis(200);
 
 struct Connection {
     stream: TcpStream,
+    peer: std::net::IpAddr,
     read: Vec<u8>,
     write: Vec<u8>,
     written: usize,
@@ -59,6 +62,7 @@ pub struct TcpServer {
     stats: Arc<Stats>,
     reply: Box<[u8]>,
     counters: Counters,
+    balancer: WorkerState,
 }
 
 impl std::fmt::Debug for TcpServer {
@@ -96,6 +100,7 @@ impl TcpServer {
             stats,
             reply: vec![0; MAX_MESSAGE_LEN].into_boxed_slice(),
             counters: Counters::default(),
+            balancer: WorkerState::new(worker_seed(usize::MAX)),
         })
     }
 
@@ -134,7 +139,7 @@ impl TcpServer {
 
     fn accept(&mut self, listener: usize) {
         loop {
-            let (mut stream, _peer) = match self.listeners[listener].accept() {
+            let (mut stream, peer) = match self.listeners[listener].accept() {
                 Ok(accepted) => accepted,
                 Err(error) if error.kind() == io::ErrorKind::WouldBlock => return,
                 Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
@@ -158,6 +163,7 @@ impl TcpServer {
             }
             entry.insert(Connection {
                 stream,
+                peer: peer.ip(),
                 read: Vec::with_capacity(512),
                 write: Vec::new(),
                 written: 0,
@@ -238,7 +244,14 @@ impl TcpServer {
             let packet = &pending[2..2 + length];
             consumed += 2 + length;
             self.counters.received += 1;
-            match handler::handle(&snapshot, packet, &mut self.reply, Transport::Tcp) {
+            match handler::handle(
+                &snapshot,
+                packet,
+                &mut self.reply,
+                Transport::Tcp,
+                connection.peer,
+                &mut self.balancer,
+            ) {
                 Outcome::Reply {
                     len,
                     rcode,

@@ -17,6 +17,7 @@ use std::time::Duration;
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
 
+use crate::balancer::WorkerState;
 use crate::dataplane::handler::{self, Outcome};
 use crate::snapshot::SharedSnapshot;
 use crate::stats::{Counters, Stats};
@@ -39,6 +40,14 @@ pub const RECV_SIZE: usize = 4096;
 /// How long a blocked worker sleeps before looking at the shutdown flag.
 pub const WAKE_INTERVAL: Duration = Duration::from_millis(200);
 
+/// A seed that differs per worker and per start.
+pub fn worker_seed(index: usize) -> u64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_nanos() as u64);
+    nanos ^ (index as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15)
+}
+
 /// One worker's sockets, buffers and counters.
 pub struct Worker {
     index: usize,
@@ -46,6 +55,8 @@ pub struct Worker {
     batch: UdpBatch,
     snapshot: Arc<SharedSnapshot>,
     stats: Arc<Stats>,
+    /// This worker's RNG and round-robin counter for the policies.
+    balancer: WorkerState,
     /// Used to sleep when there are several sockets and none has traffic.
     poll: Option<(Poll, Events)>,
 }
@@ -88,6 +99,7 @@ impl Worker {
             batch: UdpBatch::new(BATCH_WIDTH, RECV_SIZE, reply_size),
             snapshot,
             stats,
+            balancer: WorkerState::new(worker_seed(index)),
             poll,
         })
     }
@@ -116,8 +128,16 @@ impl Worker {
                 counters.drop(DropReason::SourcePortZero);
                 continue;
             }
+            let source = datagram.peer.ip();
             let (query, reply) = self.batch.slot_mut(slot);
-            match handler::handle(&snapshot, query, reply, Transport::Udp) {
+            match handler::handle(
+                &snapshot,
+                query,
+                reply,
+                Transport::Udp,
+                source,
+                &mut self.balancer,
+            ) {
                 Outcome::Reply {
                     len,
                     rcode,

@@ -35,10 +35,17 @@ pub struct Node {
     cname: u32,
     wildcard: u32,
     referral: u32,
+    service: u32,
     is_cut: bool,
 }
 
 impl Node {
+    /// The load-balanced service answering at this name, if any (an index
+    /// into the snapshot's services).
+    pub fn service(&self) -> Option<u32> {
+        (self.service != NONE).then_some(self.service)
+    }
+
     /// The referral that applies at this name (a zone cut at or above it,
     /// below the apex), if any.
     pub fn referral(&self) -> Option<u32> {
@@ -200,8 +207,11 @@ impl NameTable {
         self.zones.len()
     }
 
-    /// Builds the table from checked zones. The zones' apexes must be unique.
-    pub fn build(zones: &[ZoneData]) -> NameTable {
+    /// Builds the table from checked zones, with a node for each service name
+    /// (`services[i]`, lowercase, gets service index `i`; names outside every
+    /// zone are skipped: the caller rejects them first). The zones' apexes
+    /// must be unique.
+    pub fn build(zones: &[ZoneData], services: &[&[u8]]) -> NameTable {
         let mut fragments = FragmentStore::new();
         let mut index = Index::default();
         let mut nodes = Vec::new();
@@ -232,9 +242,20 @@ impl NameTable {
                     .any(|child| name::is_at_or_below(owner, child))
             };
 
-            // Every owner and every ancestor up to the apex (empty non-terminals).
+            // Every owner and service name, and every ancestor up to the apex
+            // (empty non-terminals).
+            let mut service_of: HashMap<&[u8], u32> = HashMap::new();
+            for (index, service) in services.iter().enumerate() {
+                if name::is_at_or_below(service, &zone.apex) && ours(service) {
+                    service_of.insert(service, index as u32);
+                }
+            }
             let mut names: BTreeSet<&[u8]> = BTreeSet::new();
-            for owner in zone.nodes.keys().filter(|owner| ours(owner)) {
+            let owners = zone.nodes.keys().map(Vec::as_slice);
+            for owner in owners
+                .chain(service_of.keys().copied())
+                .filter(|owner| ours(owner))
+            {
                 let mut current: &[u8] = owner;
                 while names.insert(current) && current != zone.apex.as_slice() {
                     match name::parent(current) {
@@ -344,6 +365,7 @@ impl NameTable {
                     cname,
                     wildcard: NONE,
                     referral,
+                    service: service_of.get(owner).copied().unwrap_or(NONE),
                     is_cut,
                 });
             }

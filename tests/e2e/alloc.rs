@@ -367,12 +367,21 @@ fn handler_answers_every_kind_of_query_without_allocating() {
     let cases = cases();
     let mut out = vec![0u8; MAX_MESSAGE_LEN];
     let transports = [Transport::Udp, Transport::Tcp];
+    let source = std::net::IpAddr::from([198, 51, 100, 7]);
+    let mut worker = dnslb::balancer::WorkerState::new(7);
 
     // Warm up, check every outcome, and keep it to compare with later.
     let mut expected = Vec::new();
     for case in &cases {
         for transport in transports {
-            let outcome = handler::handle(&snapshot, &case.packet, &mut out, transport);
+            let outcome = handler::handle(
+                &snapshot,
+                &case.packet,
+                &mut out,
+                transport,
+                source,
+                &mut worker,
+            );
             match (outcome, case.expect) {
                 (Outcome::Reply { len, .. }, Expect::Reply { .. })
                     if transport == Transport::Udp =>
@@ -406,7 +415,14 @@ fn handler_answers_every_kind_of_query_without_allocating() {
             let mut expected = expected.iter();
             for case in &cases {
                 for transport in transports {
-                    let outcome = handler::handle(&snapshot, &case.packet, &mut out, transport);
+                    let outcome = handler::handle(
+                        &snapshot,
+                        &case.packet,
+                        &mut out,
+                        transport,
+                        source,
+                        &mut worker,
+                    );
                     if Some(&outcome) != expected.next() {
                         mismatches += 1;
                     }

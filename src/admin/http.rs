@@ -1,0 +1,163 @@
+//! Just enough HTTP/1.1 for the admin endpoints: one request per
+//! connection, parsed with `httparse`, bounded in size and time.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+/// Largest request head we read.
+const MAX_REQUEST: usize = 8192;
+/// How long a client may take to send its request or read the response.
+const TIMEOUT: Duration = Duration::from_secs(2);
+
+/// A parsed request.
+#[derive(Debug)]
+pub struct Request {
+    pub method: String,
+    pub path: String,
+    /// Query-string parameters, percent-decoded, in order.
+    pub query: Vec<(String, String)>,
+}
+
+/// A response with a JSON body.
+#[derive(Debug)]
+pub struct Response {
+    status: u16,
+    body: String,
+}
+
+impl Response {
+    /// A JSON response.
+    pub fn json(status: u16, body: &serde_json::Value) -> Response {
+        let mut body = serde_json::to_string_pretty(body).unwrap_or_else(|_| "{}".to_owned());
+        body.push('\n');
+        Response { status, body }
+    }
+
+    fn reason(&self) -> &'static str {
+        match self.status {
+            200 => "OK",
+            400 => "Bad Request",
+            404 => "Not Found",
+            405 => "Method Not Allowed",
+            413 => "Payload Too Large",
+            _ => "Error",
+        }
+    }
+}
+
+/// Reads one request from `stream`, answers it with `route`, closes.
+pub fn serve_connection(mut stream: TcpStream, route: impl FnOnce(&Request) -> Response) {
+    let _ = stream.set_nonblocking(false);
+    let _ = stream.set_read_timeout(Some(TIMEOUT));
+    let _ = stream.set_write_timeout(Some(TIMEOUT));
+    let response = match read_request(&mut stream) {
+        Ok(request) => route(&request),
+        Err(response) => response,
+    };
+    let head = format!(
+        "HTTP/1.1 {} {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        response.status,
+        response.reason(),
+        response.body.len()
+    );
+    let _ = stream.write_all(head.as_bytes());
+    let _ = stream.write_all(response.body.as_bytes());
+}
+
+fn bad_request(message: &str) -> Response {
+    Response::json(400, &serde_json::json!({ "error": message }))
+}
+
+fn read_request(stream: &mut TcpStream) -> Result<Request, Response> {
+    let mut buffer = Vec::with_capacity(1024);
+    let mut chunk = [0u8; 1024];
+    loop {
+        let read = stream
+            .read(&mut chunk)
+            .map_err(|_| bad_request("request not received in time"))?;
+        if read == 0 {
+            return Err(bad_request("connection closed before the request ended"));
+        }
+        buffer.extend_from_slice(&chunk[..read]);
+        let mut headers = [httparse::EMPTY_HEADER; 32];
+        let mut request = httparse::Request::new(&mut headers);
+        match request.parse(&buffer) {
+            Ok(httparse::Status::Complete(_)) => {
+                let method = request.method.unwrap_or("").to_owned();
+                let target = request.path.unwrap_or("/");
+                let (path, query) = target.split_once('?').unwrap_or((target, ""));
+                return Ok(Request {
+                    method,
+                    path: path.to_owned(),
+                    query: parse_query(query),
+                });
+            }
+            Ok(httparse::Status::Partial) if buffer.len() < MAX_REQUEST => continue,
+            Ok(httparse::Status::Partial) => {
+                return Err(Response::json(
+                    413,
+                    &serde_json::json!({ "error": "request head too large" }),
+                ));
+            }
+            Err(error) => return Err(bad_request(&format!("malformed request: {error}"))),
+        }
+    }
+}
+
+/// `a=1&b=x%2Fy` into pairs, percent- and plus-decoded.
+fn parse_query(query: &str) -> Vec<(String, String)> {
+    query
+        .split('&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            (percent_decode(key), percent_decode(value))
+        })
+        .collect()
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut index = 0;
+    while index < bytes.len() {
+        match bytes[index] {
+            b'+' => out.push(b' '),
+            b'%' if index + 2 < bytes.len() => {
+                let hex = std::str::from_utf8(&bytes[index + 1..index + 3]).unwrap_or("");
+                match u8::from_str_radix(hex, 16) {
+                    Ok(byte) => {
+                        out.push(byte);
+                        index += 2;
+                    }
+                    Err(_) => out.push(b'%'),
+                }
+            }
+            byte => out.push(byte),
+        }
+        index += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_strings_decode() {
+        assert_eq!(
+            parse_query("name=www.example.com&type=A&ecs=198.51.100.0%2F24&x=a+b&flag"),
+            vec![
+                ("name".to_owned(), "www.example.com".to_owned()),
+                ("type".to_owned(), "A".to_owned()),
+                ("ecs".to_owned(), "198.51.100.0/24".to_owned()),
+                ("x".to_owned(), "a b".to_owned()),
+                ("flag".to_owned(), String::new()),
+            ]
+        );
+        assert_eq!(percent_decode("100%"), "100%");
+        assert_eq!(percent_decode("%zz"), "%zz");
+    }
+}

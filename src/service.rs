@@ -1,0 +1,365 @@
+//! Load-balanced services inside a snapshot: for each service name, one
+//! selection [`Pool`] per answer kind (A from IPv4 backends, AAAA from IPv6
+//! backends, or CNAME from name backends) and every backend's record
+//! pre-rendered, so answering is `Pool::select` plus a few copies.
+//!
+//! Built off the fast path from the config and the loaded zones. A service
+//! must sit inside one of our zones, not below a delegation, and must not
+//! collide with static data: a static A (AAAA) at a name whose service has
+//! IPv4 (IPv6) backends, a static CNAME at a service name, or any static
+//! data at a CNAME service's name is an error naming the config line.
+
+use std::net::IpAddr;
+
+use crate::balancer::{BackendInfo, Policy, Pool, PoolSpec, RegionId, Topology, WhenAllDown};
+use crate::config::{
+    BackendTarget, Config, LoadError, PolicyName, ServiceConfig, WhenAllDownConfig,
+};
+use crate::wire::fragment::{FragmentId, FragmentStore, Owner, RdataPart, Section};
+use crate::wire::name;
+use crate::zone::{CLASS_IN, ZoneData, rtype};
+
+/// One answer kind of a service: its pool and its backends' records.
+#[derive(Debug)]
+pub struct Family {
+    /// The selection tables.
+    pub pool: Pool,
+    /// Index into the service's `backends` of each pool member.
+    pub members: Vec<usize>,
+    /// Each member's record, for an owner that is the query name.
+    pub direct: Vec<FragmentId>,
+    /// Each member's record, for an owner reached along a CNAME chain.
+    pub chained: Vec<FragmentId>,
+    /// For CNAME services: each member's lowercase target, to follow.
+    pub targets: Vec<Box<[u8]>>,
+}
+
+/// A backend as configured, with the state its pool was built from.
+#[derive(Clone, Debug)]
+pub struct Backend {
+    pub target: BackendTarget,
+    pub info: BackendInfo,
+}
+
+/// One load-balanced name.
+#[derive(Debug)]
+pub struct Service {
+    /// Lowercase wire-format name.
+    pub name: Box<[u8]>,
+    pub policy: Policy,
+    pub answers: usize,
+    pub ttl: u32,
+    pub when_all_down: WhenAllDown,
+    pub backends: Vec<Backend>,
+    /// A from the IPv4 backends.
+    pub ipv4: Option<Family>,
+    /// AAAA from the IPv6 backends.
+    pub ipv6: Option<Family>,
+    /// CNAME from the name backends (answers every type, as a CNAME does).
+    pub cname: Option<Family>,
+    /// `when_all_down = "fallback"` answers, A and AAAA.
+    pub fallback_ipv4: Vec<FragmentId>,
+    pub fallback_ipv6: Vec<FragmentId>,
+}
+
+/// Every service, the topology geo uses, and the rendered records.
+#[derive(Debug)]
+pub struct Services {
+    pub entries: Vec<Service>,
+    pub topology: Topology,
+    /// Region names by `RegionId`.
+    pub regions: Vec<String>,
+    pub fragments: FragmentStore,
+}
+
+impl Services {
+    /// Lowercase names of the services, in index order (for the name table).
+    pub fn names(&self) -> Vec<&[u8]> {
+        self.entries.iter().map(|service| &*service.name).collect()
+    }
+
+    /// Builds every service of `config`, checked against `zones`.
+    pub fn build(config: &Config, zones: &[ZoneData]) -> Result<Services, Vec<LoadError>> {
+        let mut errors = Vec::new();
+        let networks: Vec<(ipnet::IpNet, RegionId)> = config
+            .topology
+            .networks
+            .iter()
+            .map(|&(network, region)| (network, region as RegionId))
+            .collect();
+        let topology = Topology::build(
+            &networks,
+            config
+                .topology
+                .default_region
+                .map(|region| region as RegionId),
+        );
+        let region_fallbacks: Vec<Vec<RegionId>> = config
+            .regions
+            .iter()
+            .map(|region| {
+                region
+                    .fallback
+                    .iter()
+                    .map(|&index| index as RegionId)
+                    .collect()
+            })
+            .collect();
+        let mut fragments = FragmentStore::new();
+        let mut entries = Vec::with_capacity(config.services.len());
+        for (index, service) in config.services.iter().enumerate() {
+            let lowercase = name::to_lowercase(service.name.as_slice());
+            if let Err(message) = check_placement(service, &lowercase, zones) {
+                errors.push(LoadError {
+                    file: config.path.clone(),
+                    line: Some(service.line),
+                    key: format!("service[{index}].name"),
+                    message,
+                });
+                continue;
+            }
+            let backends: Vec<Backend> = service
+                .backends
+                .iter()
+                .map(|backend| Backend {
+                    target: backend.target.clone(),
+                    info: BackendInfo {
+                        weight: backend.weight,
+                        priority: backend.priority,
+                        region: backend.region.map(|region| region as RegionId),
+                        up: true,
+                        load: 0.0,
+                    },
+                })
+                .collect();
+            entries.push(build_service(
+                service,
+                lowercase,
+                backends,
+                &region_fallbacks,
+                &mut fragments,
+            ));
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        Ok(Services {
+            entries,
+            topology,
+            regions: config
+                .regions
+                .iter()
+                .map(|region| region.name.clone())
+                .collect(),
+            fragments,
+        })
+    }
+}
+
+/// The policy name of the config as the balancer's enum.
+fn policy(name: PolicyName) -> Policy {
+    match name {
+        PolicyName::RoundRobin => Policy::RoundRobin,
+        PolicyName::Weighted => Policy::Weighted,
+        PolicyName::Hash => Policy::Hash,
+        PolicyName::Priority => Policy::Priority,
+        PolicyName::Geo => Policy::Geo,
+        PolicyName::LeastLoaded => Policy::LeastLoaded,
+    }
+}
+
+fn when_all_down(action: WhenAllDownConfig) -> WhenAllDown {
+    match action {
+        WhenAllDownConfig::All => WhenAllDown::All,
+        WhenAllDownConfig::Fallback => WhenAllDown::Fallback,
+        WhenAllDownConfig::Empty => WhenAllDown::Empty,
+        WhenAllDownConfig::ServFail => WhenAllDown::ServFail,
+    }
+}
+
+/// Checks that a service lies in a zone of ours, above any delegation, and
+/// collides with no static data.
+fn check_placement(
+    service: &ServiceConfig,
+    lowercase: &[u8],
+    zones: &[ZoneData],
+) -> Result<(), String> {
+    let display = name::display(lowercase);
+    let Some(zone) = zones
+        .iter()
+        .filter(|zone| name::is_at_or_below(lowercase, &zone.apex))
+        .max_by_key(|zone| zone.apex.len())
+    else {
+        return Err(format!("{display} is in none of the zones served"));
+    };
+    let mut current = lowercase;
+    while current != zone.apex.as_slice() {
+        if zone.record_set(current, rtype::NS).is_some() {
+            return Err(format!(
+                "{display} is at or below the delegation {}",
+                name::display(current)
+            ));
+        }
+        match name::parent(current) {
+            Some(parent) => current = parent,
+            None => break,
+        }
+    }
+    let has = |family_is_ipv4: bool| {
+        service.backends.iter().any(|backend| match backend.target {
+            BackendTarget::Address(address) => address.is_ipv4() == family_is_ipv4,
+            BackendTarget::Name(_) => false,
+        })
+    };
+    let names = service
+        .backends
+        .iter()
+        .any(|backend| matches!(backend.target, BackendTarget::Name(_)));
+    let conflict = |rtype: u16| {
+        zone.record_set(lowercase, rtype).map(|set| {
+            format!(
+                "{display} has a static {} record at line {} of {}, the service answers it",
+                domain::base::iana::Rtype::from_int(rtype),
+                set.location.line,
+                zone.files[set.location.file].display()
+            )
+        })
+    };
+    if let Some(message) = conflict(rtype::CNAME) {
+        return Err(message);
+    }
+    if has(true) {
+        if let Some(message) = conflict(rtype::A) {
+            return Err(message);
+        }
+    }
+    if has(false) {
+        if let Some(message) = conflict(rtype::AAAA) {
+            return Err(message);
+        }
+    }
+    if names
+        && zone
+            .nodes
+            .get(lowercase)
+            .is_some_and(|sets| !sets.is_empty())
+    {
+        return Err(format!(
+            "{display} answers a CNAME, so it can have no static data (RFC 1034 section 3.6.2)"
+        ));
+    }
+    Ok(())
+}
+
+fn address_record(fragments: &mut FragmentStore, address: IpAddr, ttl: u32) -> FragmentId {
+    let mut builder = fragments.builder(Section::Answer, None);
+    match address {
+        IpAddr::V4(address) => builder.record(
+            Owner::Pointer,
+            rtype::A,
+            CLASS_IN,
+            ttl,
+            &[RdataPart::Bytes(&address.octets())],
+        ),
+        IpAddr::V6(address) => builder.record(
+            Owner::Pointer,
+            rtype::AAAA,
+            CLASS_IN,
+            ttl,
+            &[RdataPart::Bytes(&address.octets())],
+        ),
+    }
+    builder.finish()
+}
+
+fn build_service(
+    service: &ServiceConfig,
+    lowercase: Vec<u8>,
+    backends: Vec<Backend>,
+    region_fallbacks: &[Vec<RegionId>],
+    fragments: &mut FragmentStore,
+) -> Service {
+    let policy = policy(service.policy);
+    let when_all_down = when_all_down(service.when_all_down);
+    let mut family = |select: &dyn Fn(&BackendTarget) -> bool| -> Option<Family> {
+        let members: Vec<usize> = (0..backends.len())
+            .filter(|&index| select(&backends[index].target))
+            .collect();
+        if members.is_empty() {
+            return None;
+        }
+        let infos: Vec<BackendInfo> = members
+            .iter()
+            .map(|&index| backends[index].info.clone())
+            .collect();
+        let pool = Pool::build(&PoolSpec {
+            policy,
+            answers: service.answers,
+            backends: &infos,
+            hash_prefix_v4: service.hash_prefix_v4,
+            hash_prefix_v6: service.hash_prefix_v6,
+            region_fallbacks,
+            when_all_down,
+        });
+        let mut direct = Vec::with_capacity(members.len());
+        let mut chained = Vec::with_capacity(members.len());
+        let mut targets = Vec::new();
+        for &index in &members {
+            match &backends[index].target {
+                BackendTarget::Address(address) => {
+                    let record = address_record(fragments, *address, service.ttl);
+                    direct.push(record);
+                    chained.push(record);
+                }
+                BackendTarget::Name(target) => {
+                    for (question, list) in [(Some(&*lowercase), &mut direct), (None, &mut chained)]
+                    {
+                        let mut builder = fragments.builder(Section::Answer, question);
+                        builder.record(
+                            Owner::Pointer,
+                            rtype::CNAME,
+                            CLASS_IN,
+                            service.ttl,
+                            &[RdataPart::CompressibleName(target.as_slice())],
+                        );
+                        list.push(builder.finish());
+                    }
+                    targets.push(name::to_lowercase(target.as_slice()).into_boxed_slice());
+                }
+            }
+        }
+        Some(Family {
+            pool,
+            members,
+            direct,
+            chained,
+            targets,
+        })
+    };
+    let ipv4 = family(&|target| matches!(target, BackendTarget::Address(IpAddr::V4(_))));
+    let ipv6 = family(&|target| matches!(target, BackendTarget::Address(IpAddr::V6(_))));
+    let cname = family(&|target| matches!(target, BackendTarget::Name(_)));
+    let fallback = |fragments: &mut FragmentStore, want_ipv4: bool| -> Vec<FragmentId> {
+        service
+            .fallback
+            .iter()
+            .filter(|address| address.is_ipv4() == want_ipv4)
+            .map(|&address| address_record(fragments, address, service.ttl))
+            .collect()
+    };
+    let fallback_ipv4 = fallback(fragments, true);
+    let fallback_ipv6 = fallback(fragments, false);
+    Service {
+        name: lowercase.into_boxed_slice(),
+        policy,
+        answers: service.answers,
+        ttl: service.ttl,
+        when_all_down,
+        backends,
+        ipv4,
+        ipv6,
+        cname,
+        fallback_ipv4,
+        fallback_ipv6,
+    }
+}
