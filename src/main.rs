@@ -90,9 +90,10 @@ fn check(path: PathBuf) -> anyhow::Result<ExitCode> {
             }
             let summary = snapshot.summary;
             println!(
-                "{}: ok: {} zones, {} records, {} names, built in {:.1?}",
+                "{}: ok: {} zones, {} services, {} records, {} names, built in {:.1?}",
                 path.display(),
                 summary.zones,
+                summary.services,
                 summary.records,
                 summary.names,
                 summary.build_time
