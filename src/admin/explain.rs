@@ -183,7 +183,7 @@ fn describe_service(snapshot: &Snapshot, service: &Service) -> Value {
             json!({
                 "target": match &backend.target {
                     crate::config::BackendTarget::Address(address) => address.to_string(),
-                    crate::config::BackendTarget::Name(target) => target.to_string(),
+                    crate::config::BackendTarget::Name(target) => name::display(target.as_slice()),
                 },
                 "weight": backend.info.weight,
                 "priority": backend.info.priority,

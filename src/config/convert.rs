@@ -272,7 +272,8 @@ impl Checker<'_> {
                 }
             },
         };
-        if server.is_some_and(|server| server.listen.contains(&listen)) {
+        // Port 0 asks the kernel for a fresh port each time, so it never clashes.
+        if listen.port() != 0 && server.is_some_and(|server| server.listen.contains(&listen)) {
             self.error(
                 Some(&span),
                 KEY,

@@ -296,6 +296,10 @@ fn resolve<T: Trace>(
                         let Some(at) = reply.push(service_fragments.get(record), owner) else {
                             return (Rcode::NoError, true);
                         };
+                        if qtype == rtype::CNAME {
+                            // Asked for the CNAME itself: it is the answer.
+                            return (Rcode::NoError, true);
+                        }
                         links += 1;
                         match cname_target_offset(reply, at) {
                             Some(target_owner) if links <= MAX_CNAME_CHAIN => owner = target_owner,

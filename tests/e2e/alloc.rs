@@ -1,6 +1,8 @@
 //! The data plane allocates nothing: the pure handler answering every kind
-//! of query (UDP and TCP limits), and a real UDP worker's batch, from
-//! `recvmmsg` through parsing, lookup and reply building to `sendmmsg`,
+//! of query (UDP and TCP limits) and every balancing policy (with and
+//! without EDNS Client Subnet, IPv4 and IPv6 subnets, CNAME services, every
+//! when_all_down action), and a real UDP worker's batches, from `recvmmsg`
+//! through parsing, lookup, selection and reply building to `sendmmsg`,
 //! counted by the test binary's global allocator.
 
 use std::collections::HashMap;
@@ -22,7 +24,7 @@ use domain::base::iana::{Class, Rtype};
 use crate::client::{self, Edns};
 use crate::count_allocations;
 use crate::packets;
-use crate::server;
+use crate::services;
 
 /// How often the handler test answers every case while counting.
 const ROUNDS: usize = 100;
@@ -75,8 +77,234 @@ fn case_in(label: &'static str, name: &str, rtype: Rtype, expect: Expect) -> Cas
     case(label, name, rtype, Class::IN, None, expect)
 }
 
-/// Every kind of query the server handles, built before counting starts.
+/// A class IN case with EDNS and, when given, an ECS option for `ecs`
+/// (`"ADDRESS/PREFIX"`).
+fn case_ecs(
+    label: &'static str,
+    name: &str,
+    rtype: Rtype,
+    ecs: Option<&str>,
+    expect: Expect,
+) -> Case {
+    Case {
+        label,
+        packet: client::ecs_message(0, name, rtype, ecs.map(services::subnet)),
+        expect,
+    }
+}
+
+/// Every policy, family and all-down action of the services config, with
+/// and without ECS (IPv4 and IPv6 subnets).
+fn service_cases() -> Vec<Case> {
+    let ok = |answers| reply(Rcode::NoError, answers);
+    let geo = "geo.example.com";
+    vec![
+        case_ecs("weighted", "weighted.example.com", Rtype::A, None, ok(1)),
+        case_ecs(
+            "weighted with ECS",
+            "weighted.example.com",
+            Rtype::A,
+            Some("198.51.100.0/24"),
+            ok(1),
+        ),
+        case_in(
+            "weighted without EDNS",
+            "weighted.example.com",
+            Rtype::A,
+            ok(1),
+        ),
+        case_ecs(
+            "weighted 2 A",
+            "weighted2.example.com",
+            Rtype::A,
+            None,
+            ok(2),
+        ),
+        case_ecs(
+            "weighted 2 AAAA with IPv6 ECS",
+            "weighted2.example.com",
+            Rtype::AAAA,
+            Some("2001:db8:e0::/56"),
+            ok(2),
+        ),
+        case_ecs("round_robin", "rr.example.com", Rtype::A, None, ok(1)),
+        case_ecs("hash by source", "hash.example.com", Rtype::A, None, ok(2)),
+        case_ecs(
+            "hash ECS /24",
+            "hash.example.com",
+            Rtype::A,
+            Some("10.20.30.0/24"),
+            ok(2),
+        ),
+        case_ecs(
+            "hash ECS /32",
+            "hash.example.com",
+            Rtype::A,
+            Some("10.20.30.40/32"),
+            ok(2),
+        ),
+        case_ecs(
+            "hash ECS /0",
+            "hash.example.com",
+            Rtype::A,
+            Some("0.0.0.0/0"),
+            ok(2),
+        ),
+        case_ecs(
+            "hash IPv6 ECS /56",
+            "hash.example.com",
+            Rtype::A,
+            Some("2001:db8:1:100::/56"),
+            ok(2),
+        ),
+        case_ecs("priority", "priority.example.com", Rtype::A, None, ok(2)),
+        case_ecs("least_loaded", "least.example.com", Rtype::A, None, ok(1)),
+        case_ecs("geo by source", geo, Rtype::A, None, ok(1)),
+        case_ecs("geo eu", geo, Rtype::A, Some("198.51.100.0/24"), ok(1)),
+        case_ecs("geo us", geo, Rtype::A, Some("203.0.113.0/24"), ok(1)),
+        case_ecs(
+            "geo topology file",
+            geo,
+            Rtype::A,
+            Some("100.64.5.0/24"),
+            ok(1),
+        ),
+        case_ecs("geo nested /24", geo, Rtype::A, Some("10.1.2.0/24"), ok(1)),
+        case_ecs(
+            "geo around nested",
+            geo,
+            Rtype::A,
+            Some("10.1.128.0/24"),
+            ok(1),
+        ),
+        case_ecs(
+            "geo no network",
+            geo,
+            Rtype::A,
+            Some("192.0.2.128/25"),
+            ok(1),
+        ),
+        case_ecs(
+            "geo region fallback",
+            geo,
+            Rtype::A,
+            Some("172.16.0.0/12"),
+            ok(1),
+        ),
+        case_ecs(
+            "geo IPv6 ECS",
+            geo,
+            Rtype::A,
+            Some("2001:db8:a::/48"),
+            ok(1),
+        ),
+        case_ecs("geo AAAA", geo, Rtype::AAAA, Some("198.51.100.0/24"), ok(1)),
+        case_ecs(
+            "IPv4-only AAAA",
+            "v4only.example.com",
+            Rtype::AAAA,
+            None,
+            ok(0),
+        ),
+        case_ecs("service TXT", "v4only.example.com", Rtype::TXT, None, ok(0)),
+        case_ecs("static A beside", "sip.example.com", Rtype::A, None, ok(1)),
+        case_ecs(
+            "IPv6-only AAAA",
+            "sip.example.com",
+            Rtype::AAAA,
+            None,
+            ok(1),
+        ),
+        case_ecs(
+            "CNAME service A",
+            "cname.example.com",
+            Rtype::A,
+            None,
+            ok(1),
+        ),
+        case_ecs(
+            "CNAME service AAAA",
+            "cname.example.com",
+            Rtype::AAAA,
+            Some("198.51.100.0/24"),
+            ok(1),
+        ),
+        case_ecs(
+            "CNAME service MX",
+            "cname.example.com",
+            Rtype::MX,
+            None,
+            ok(1),
+        ),
+        case_ecs(
+            "CNAME service followed",
+            "to-mail.example.com",
+            Rtype::A,
+            None,
+            ok(2),
+        ),
+        case_ecs(
+            "CNAME service to NODATA",
+            "to-mail.example.com",
+            Rtype::AAAA,
+            None,
+            ok(1),
+        ),
+        case_ecs(
+            "CNAME service to geo",
+            "to-geo.example.com",
+            Rtype::A,
+            Some("203.0.113.0/24"),
+            ok(2),
+        ),
+        case_ecs(
+            "all down: all",
+            "down-all.example.com",
+            Rtype::A,
+            None,
+            ok(1),
+        ),
+        case_ecs(
+            "all down: fallback",
+            "down-fallback.example.com",
+            Rtype::A,
+            None,
+            ok(1),
+        ),
+        case_ecs(
+            "all down: no IPv6 fallback",
+            "down-fallback.example.com",
+            Rtype::AAAA,
+            None,
+            ok(0),
+        ),
+        case_ecs(
+            "all down: empty",
+            "down-empty.example.com",
+            Rtype::A,
+            Some("198.51.100.0/24"),
+            ok(0),
+        ),
+        case_ecs(
+            "all down: servfail",
+            "down-servfail.example.com",
+            Rtype::A,
+            Some("198.51.100.0/24"),
+            reply(Rcode::ServFail, 0),
+        ),
+    ]
+}
+
+/// Every kind of query the server handles, built before counting starts:
+/// zone data and errors, then every service case.
 fn cases() -> Vec<Case> {
+    let mut cases = zone_cases();
+    cases.extend(service_cases());
+    cases
+}
+
+/// Every kind of query answered from zone data, and the errors.
+fn zone_cases() -> Vec<Case> {
     let edns = |udp_payload, version, dnssec_ok| {
         Some(Edns {
             udp_payload,
@@ -306,13 +534,17 @@ fn cases() -> Vec<Case> {
     ]
 }
 
-/// Loads the test zones (with a CHAOS version configured) into a snapshot.
+/// Loads the test zones (with a CHAOS version configured) and the services
+/// (the `down-*` ones marked down) into a snapshot.
 fn snapshot() -> Snapshot {
     let dir = tempfile::tempdir().expect("temporary directory");
-    let path = server::write_config(dir.path(), r#"version = "dnslb-test""#);
+    let path = services::write_config(dir.path(), r#"version = "dnslb-test""#, None);
     let config = dnslb::config::load(&path).expect("valid test config");
-    let (snapshot, warnings) = Snapshot::build(&config, 1).expect("zones load");
+    let (mut snapshot, warnings) = Snapshot::build(&config, 1).expect("zones load");
     assert!(warnings.is_empty(), "{warnings:?}");
+    for name in services::DOWN_SERVICES {
+        services::mark_all_down(&mut snapshot, name);
+    }
     snapshot
 }
 
@@ -526,8 +758,9 @@ impl WorkerHarness {
     }
 }
 
-/// Every case once, each with its own ID counting from `first_id`: about
-/// [`BATCH_WIDTH`] packets, so one or two `recvmmsg` batches.
+/// Every case once, each with its own ID counting from `first_id`: a few
+/// times [`BATCH_WIDTH`] packets, so several `recvmmsg` batches, the last
+/// one partly filled.
 fn batch(cases: &[Case], first_id: u16) -> (Vec<Vec<u8>>, HashMap<u16, &Case>) {
     let mut packets = Vec::new();
     let mut sent = HashMap::new();
@@ -544,7 +777,14 @@ fn batch(cases: &[Case], first_id: u16) -> (Vec<Vec<u8>>, HashMap<u16, &Case>) {
 #[test]
 fn worker_batch_from_recvmmsg_to_sendmmsg_does_not_allocate() {
     let cases = cases();
-    assert!(cases.len() >= BATCH_WIDTH, "at least one full batch");
+    assert!(
+        cases.len() > 2 * BATCH_WIDTH,
+        "full batches and a partial one"
+    );
+    assert!(
+        cases.len() % BATCH_WIDTH != 0,
+        "full batches and a partial one"
+    );
     let mut harness = WorkerHarness::new();
     for (round, first_id) in [(0, 1000u16), (1, 2000)] {
         let (packets, sent) = batch(&cases, first_id);

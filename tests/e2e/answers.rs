@@ -10,7 +10,7 @@ use crate::client::{self, Reply};
 use crate::server::TestServer;
 
 /// The SOA of example.com as negative answers carry it: TTL min(3600, 300).
-const EXAMPLE_SOA: &str = "example.com. 300 IN SOA ns1.example.com. hostmaster.example.com. 2026112501 7200 900 1209600 300";
+pub const EXAMPLE_SOA: &str = "example.com. 300 IN SOA ns1.example.com. hostmaster.example.com. 2026112501 7200 900 1209600 300";
 /// The SOA of second.test as negative answers carry it: TTL min(600, 60).
 const SECOND_SOA: &str =
     "second.test. 60 IN SOA ns1.second.test. hostmaster.second.test. 1 7200 900 1209600 60";

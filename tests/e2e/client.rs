@@ -4,15 +4,16 @@
 //! `Message` into records rendered as text for exact comparisons.
 
 use std::io::{self, Read, Write};
-use std::net::{SocketAddr, TcpStream, UdpSocket};
+use std::net::{IpAddr, SocketAddr, TcpStream, UdpSocket};
 use std::str::FromStr;
 use std::time::Duration;
 
 use domain::base::iana::{Class, OptRcode, Rtype};
 use domain::base::message::RecordSection;
 use domain::base::name::ParsedName;
+use domain::base::opt::ClientSubnet;
 use domain::base::wire::ParseError;
-use domain::base::{Message, MessageBuilder, Name, ParsedRecord};
+use domain::base::{Message, MessageBuilder, Name, ParsedRecord, Record};
 use domain::net::client::protocol::{TcpConnect, UdpConnect};
 use domain::net::client::request::{RequestMessage, RequestMessageMulti, SendRequest};
 use domain::net::client::{dgram, dgram_stream, stream};
@@ -59,6 +60,43 @@ pub fn message(id: u16, name: &str, rtype: Rtype, class: Class, edns: Option<Edn
             })
             .expect("OPT fits");
     }
+    additional.finish()
+}
+
+/// The wire bytes of a query for `name`/`rtype` in class IN with message ID
+/// `id`, EDNS (payload 1232) and, when `subnet` is given, an EDNS Client
+/// Subnet option (RFC 7871) for that address and source prefix length
+/// (built by `domain`, which zeroes the address bits past the prefix).
+pub fn ecs_message(id: u16, name: &str, rtype: Rtype, subnet: Option<(IpAddr, u8)>) -> Vec<u8> {
+    ecs_message_with_scope(id, name, rtype, subnet, 0)
+}
+
+/// As [`ecs_message`] with SCOPE PREFIX-LENGTH `scope`, which a query must
+/// leave 0.
+pub fn ecs_message_with_scope(
+    id: u16,
+    name: &str,
+    rtype: Rtype,
+    subnet: Option<(IpAddr, u8)>,
+    scope: u8,
+) -> Vec<u8> {
+    let mut builder = MessageBuilder::new_vec();
+    builder.header_mut().set_id(id);
+    let mut question = builder.question();
+    let name = Name::<Vec<u8>>::from_str(name).expect("valid query name");
+    question
+        .push((name, rtype, Class::IN))
+        .expect("question fits");
+    let mut additional = question.additional();
+    additional
+        .opt(|opt| {
+            opt.set_udp_payload_size(1232);
+            if let Some((address, source_prefix)) = subnet {
+                opt.client_subnet(source_prefix, scope, address)?;
+            }
+            Ok(())
+        })
+        .expect("OPT fits");
     additional.finish()
 }
 
@@ -316,6 +354,28 @@ impl Reply {
         self.message.opt().map(|opt| opt.udp_payload_size())
     }
 
+    /// The EDNS Client Subnet option of our OPT record, when it has one.
+    pub fn client_subnet(&self) -> Option<ClientSubnet> {
+        self.message.opt()?.opt().client_subnet()
+    }
+
+    /// Whether the reply has an OPT record carrying no option at all.
+    pub fn opt_without_options(&self) -> bool {
+        self.message.opt().is_some_and(|opt| opt.opt().is_empty())
+    }
+
+    /// The addresses of the A and AAAA records of the answer section, in
+    /// order.
+    pub fn addresses(&self) -> Vec<IpAddr> {
+        records(self.message.answer())
+            .filter_map(|record| match parse_data(record).into_data() {
+                AllRecordData::A(a) => Some(IpAddr::V4(a.addr())),
+                AllRecordData::Aaaa(aaaa) => Some(IpAddr::V6(aaaa.addr())),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// How many OPT records the additional section holds.
     pub fn opt_count(&self) -> usize {
         records(self.message.additional())
@@ -333,12 +393,20 @@ fn records<'a>(
         .map(|record| record.expect("record parses"))
 }
 
-/// One record as `owner. ttl class type data`.
-fn render(record: ParsedRecord<'_, Vec<u8>>) -> String {
-    let record = record
+/// A record of a reply with its data parsed.
+type DataRecord<'a> = Record<ParsedName<&'a [u8]>, AllRecordData<&'a [u8], ParsedName<&'a [u8]>>>;
+
+/// A record with its data parsed; panics when it does not parse.
+fn parse_data(record: ParsedRecord<'_, Vec<u8>>) -> DataRecord<'_> {
+    record
         .into_record::<AllRecordData<&[u8], ParsedName<&[u8]>>>()
         .expect("record data parses")
-        .expect("every record type is known");
+        .expect("every record type is known")
+}
+
+/// One record as `owner. ttl class type data`.
+fn render(record: ParsedRecord<'_, Vec<u8>>) -> String {
+    let record = parse_data(record);
     format!(
         "{}. {} {} {} {}",
         record.owner(),

@@ -1,7 +1,8 @@
 //! End-to-end tests of dnslb: real servers on loopback ports queried with
 //! `domain`'s client transports (answers, EDNS, malformed packets, TCP
-//! behaviour), plus the proof that the data plane answers without
-//! allocating, measured by the counting global allocator defined here.
+//! behaviour, load-balanced services and the admin `/explain`), plus the
+//! proof that the data plane answers without allocating, measured by the
+//! counting global allocator defined here.
 //!
 //! Every test starts its own server on ephemeral ports, so tests run in
 //! parallel; each ends by checking that its server still answers.
@@ -15,6 +16,7 @@ mod edns;
 mod malformed;
 mod packets;
 mod server;
+mod services;
 mod tcp;
 
 use std::alloc::{GlobalAlloc, Layout, System};

@@ -40,6 +40,12 @@ a.e.w     A     192.0.2.91
 /// Writes the zone files and `dnslb.toml` into `dir` and returns the config
 /// path. `server_settings` are extra lines for the `[server]` table.
 pub fn write_config(dir: &Path, server_settings: &str) -> PathBuf {
+    write_config_with(dir, server_settings, "")
+}
+
+/// As [`write_config`], with `extra` (more tables: `[admin]`, regions,
+/// services) appended after the zones.
+pub fn write_config_with(dir: &Path, server_settings: &str, extra: &str) -> PathBuf {
     std::fs::write(dir.join("example.com.zone"), EXAMPLE_ZONE).expect("write example.com.zone");
     std::fs::write(dir.join("second.test.zone"), SECOND_ZONE).expect("write second.test.zone");
     let config = format!(
@@ -55,7 +61,7 @@ file = "example.com.zone"
 [[zone]]
 name = "second.test"
 file = "second.test.zone"
-"#
+{extra}"#
     );
     let path = dir.join("dnslb.toml");
     std::fs::write(&path, config).expect("write dnslb.toml");
@@ -77,8 +83,14 @@ impl TestServer {
 
     /// A server with extra `[server]` lines, such as `version = "x"`.
     pub fn start_with(server_settings: &str) -> TestServer {
+        TestServer::start_in(|dir| write_config(dir, server_settings))
+    }
+
+    /// A server on the config `write` puts into a new temporary directory
+    /// (and returns the path of), kept until the server is dropped.
+    pub fn start_in(write: impl FnOnce(&Path) -> PathBuf) -> TestServer {
         let dir = tempfile::tempdir().expect("temporary directory");
-        let path = write_config(dir.path(), server_settings);
+        let path = write(dir.path());
         let config = dnslb::config::load(&path).expect("valid test config");
         let running = dnslb::runtime::start(&config).expect("server starts");
         assert!(
@@ -109,6 +121,13 @@ impl TestServer {
         let address = self.running().addresses[1];
         assert!(address.is_ipv6());
         address
+    }
+
+    /// The admin HTTP listener's address; panics without `[admin]`.
+    pub fn admin(&self) -> SocketAddr {
+        self.running()
+            .admin_address
+            .expect("the config has an [admin] table")
     }
 
     /// The server's counters.
