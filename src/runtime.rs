@@ -173,13 +173,15 @@ pub fn start(config: &Config) -> Result<Running, StartError> {
 
     let snapshot = Arc::new(SharedSnapshot::new(snapshot));
     let admin = match &config.admin {
-        Some(admin) => Some(AdminServer::bind(admin.listen, snapshot.clone()).map_err(
-            |error| StartError::Bind {
-                address: admin.listen,
-                transport: "admin http",
-                error,
-            },
-        )?),
+        Some(admin) => Some(
+            AdminServer::bind(admin.listen, snapshot.clone(), Arc::new(config.clone())).map_err(
+                |error| StartError::Bind {
+                    address: admin.listen,
+                    transport: "admin http",
+                    error,
+                },
+            )?,
+        ),
         None => None,
     };
     let admin_address = admin.as_ref().and_then(|admin| admin.local_addr().ok());

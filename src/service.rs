@@ -9,7 +9,10 @@
 //! IPv4 (IPv6) backends, a static CNAME at a service name, or any static
 //! data at a CNAME service's name is an error naming the config line.
 
+use std::collections::HashMap;
 use std::net::IpAddr;
+use std::str::FromStr;
+use std::sync::Arc;
 
 use crate::balancer::{BackendInfo, Policy, Pool, PoolSpec, RegionId, Topology, WhenAllDown};
 use crate::config::{
@@ -66,7 +69,8 @@ pub struct Service {
 #[derive(Debug)]
 pub struct Services {
     pub entries: Vec<Service>,
-    pub topology: Topology,
+    /// Shared between snapshots that differ only in backend state.
+    pub topology: Arc<Topology>,
     /// Region names by `RegionId`.
     pub regions: Vec<String>,
     pub fragments: FragmentStore,
@@ -78,22 +82,63 @@ impl Services {
         self.entries.iter().map(|service| &*service.name).collect()
     }
 
-    /// Builds every service of `config`, checked against `zones`.
+    /// Builds every service of `config`, checked against `zones`, with every
+    /// backend up and idle.
     pub fn build(config: &Config, zones: &[ZoneData]) -> Result<Services, Vec<LoadError>> {
         let mut errors = Vec::new();
-        let networks: Vec<(ipnet::IpNet, RegionId)> = config
-            .topology
-            .networks
+        for (index, service) in config.services.iter().enumerate() {
+            let lowercase = name::to_lowercase(service.name.as_slice());
+            if let Err(message) = check_placement(service, &lowercase, zones) {
+                errors.push(LoadError {
+                    file: config.path.clone(),
+                    line: Some(service.line),
+                    key: format!("service[{index}].name"),
+                    message,
+                });
+            }
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        let topology = Arc::new(build_topology(config));
+        Ok(Services::assemble(config, topology, &BackendLoads::new()))
+    }
+
+    /// The same services with new backend loads: pools rebuilt, zones and
+    /// topology shared. `self` must have been built from `config`.
+    pub fn with_loads(&self, config: &Config, loads: &BackendLoads) -> Services {
+        Services::assemble(config, self.topology.clone(), loads)
+    }
+
+    /// Finds a service by lowercase wire name and a backend by its address
+    /// or name as text; returns (service index, backend index).
+    pub fn find_backend(&self, service_name: &[u8], backend: &str) -> Option<(usize, usize)> {
+        let service_index = self
+            .entries
             .iter()
-            .map(|&(network, region)| (network, region as RegionId))
-            .collect();
-        let topology = Topology::build(
-            &networks,
-            config
-                .topology
-                .default_region
-                .map(|region| region as RegionId),
+            .position(|service| &*service.name == service_name)?;
+        let service = &self.entries[service_index];
+        let wanted_address = backend.parse::<IpAddr>().ok();
+        let wanted_name = name::to_lowercase(
+            domain::base::Name::<Vec<u8>>::from_str(backend)
+                .map(|name| name.into_octets())
+                .unwrap_or_default()
+                .as_slice(),
         );
+        let backend_index =
+            service
+                .backends
+                .iter()
+                .position(|candidate| match &candidate.target {
+                    BackendTarget::Address(address) => Some(*address) == wanted_address,
+                    BackendTarget::Name(target) => {
+                        name::to_lowercase(target.as_slice()) == wanted_name
+                    }
+                })?;
+        Some((service_index, backend_index))
+    }
+
+    fn assemble(config: &Config, topology: Arc<Topology>, loads: &BackendLoads) -> Services {
         let region_fallbacks: Vec<Vec<RegionId>> = config
             .regions
             .iter()
@@ -107,28 +152,23 @@ impl Services {
             .collect();
         let mut fragments = FragmentStore::new();
         let mut entries = Vec::with_capacity(config.services.len());
-        for (index, service) in config.services.iter().enumerate() {
+        for (service_index, service) in config.services.iter().enumerate() {
             let lowercase = name::to_lowercase(service.name.as_slice());
-            if let Err(message) = check_placement(service, &lowercase, zones) {
-                errors.push(LoadError {
-                    file: config.path.clone(),
-                    line: Some(service.line),
-                    key: format!("service[{index}].name"),
-                    message,
-                });
-                continue;
-            }
             let backends: Vec<Backend> = service
                 .backends
                 .iter()
-                .map(|backend| Backend {
+                .enumerate()
+                .map(|(backend_index, backend)| Backend {
                     target: backend.target.clone(),
                     info: BackendInfo {
                         weight: backend.weight,
                         priority: backend.priority,
                         region: backend.region.map(|region| region as RegionId),
                         up: true,
-                        load: 0.0,
+                        load: loads
+                            .get(&(service_index, backend_index))
+                            .copied()
+                            .unwrap_or(0.0),
                     },
                 })
                 .collect();
@@ -140,10 +180,7 @@ impl Services {
                 &mut fragments,
             ));
         }
-        if !errors.is_empty() {
-            return Err(errors);
-        }
-        Ok(Services {
+        Services {
             entries,
             topology,
             regions: config
@@ -152,8 +189,28 @@ impl Services {
                 .map(|region| region.name.clone())
                 .collect(),
             fragments,
-        })
+        }
     }
+}
+
+/// Backend loads (0.0 idle to 1.0 saturated) pushed through the admin API,
+/// by (service index, backend index); absent means 0.
+pub type BackendLoads = HashMap<(usize, usize), f32>;
+
+fn build_topology(config: &Config) -> Topology {
+    let networks: Vec<(ipnet::IpNet, RegionId)> = config
+        .topology
+        .networks
+        .iter()
+        .map(|&(network, region)| (network, region as RegionId))
+        .collect();
+    Topology::build(
+        &networks,
+        config
+            .topology
+            .default_region
+            .map(|region| region as RegionId),
+    )
 }
 
 /// The policy name of the config as the balancer's enum.

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use arc_swap::{ArcSwap, Guard};
 
 use crate::config::{Config, LoadErrors};
-use crate::service::Services;
+use crate::service::{BackendLoads, Services};
 use crate::wire::fragment::{FragmentId, FragmentStore, Owner, RdataPart, Section};
 use crate::zone::{self, CLASS_CH, NameTable, Warning, rtype};
 
@@ -84,12 +84,13 @@ pub struct Snapshot {
     pub udp_payload: u16,
     /// Whether EDNS Client Subnet in queries is honoured (and echoed).
     pub client_subnet: bool,
-    /// All zones' names and pre-rendered RRsets.
-    pub table: NameTable,
+    /// All zones' names and pre-rendered RRsets (shared between snapshots
+    /// that differ only in backend state).
+    pub table: Arc<NameTable>,
     /// Load-balanced services, their pools and the topology.
     pub services: Services,
     /// CHAOS TXT answers.
-    pub chaos: ChaosAnswers,
+    pub chaos: Arc<ChaosAnswers>,
     pub summary: BuildSummary,
 }
 
@@ -131,12 +132,31 @@ impl Snapshot {
             generation,
             udp_payload: config.server.udp_payload,
             client_subnet: config.server.ecs,
-            table,
+            table: Arc::new(table),
             services,
-            chaos,
+            chaos: Arc::new(chaos),
             summary,
         };
         Ok((snapshot, warnings))
+    }
+
+    /// A snapshot with the same zones and new backend loads, numbered
+    /// `generation`. `config` must be the one `self` was built from.
+    pub fn with_backend_loads(
+        &self,
+        config: &Config,
+        loads: &BackendLoads,
+        generation: u64,
+    ) -> Snapshot {
+        Snapshot {
+            generation,
+            udp_payload: self.udp_payload,
+            client_subnet: self.client_subnet,
+            table: self.table.clone(),
+            services: self.services.with_loads(config, loads),
+            chaos: self.chaos.clone(),
+            summary: self.summary,
+        }
     }
 }
 

@@ -341,11 +341,14 @@ fn rendezvous_score(hash: u64, inverse_weight: f64) -> f64 {
     unit.ln() * inverse_weight
 }
 
+/// hash: how far below the exact tie point [`entry_threshold`] sits, as a
+/// fraction: far more than the rounding of `exp` and `ln` (about 1e-16), so
+/// skipping members below the threshold never changes the answer.
+const THRESHOLD_MARGIN: f64 = 1e-9;
+
 /// hash: the smallest raw hash with which a member of weight `weight` could
-/// still enter `best`. Below it the member's score is certainly no better than
-/// the lowest kept one: the threshold sits a relative 1e-9 below the exact
-/// tie point, far more than the rounding of `exp` and `ln`, so skipping those
-/// members changes nothing.
+/// still enter `best`; below it the member's score is certainly no better
+/// than the lowest kept one (see [`THRESHOLD_MARGIN`]).
 #[inline]
 fn entry_threshold(best: &TopList<f64>, weight: f64) -> u64 {
     if !best.is_full() {
@@ -353,28 +356,29 @@ fn entry_threshold(best: &TopList<f64>, weight: f64) -> u64 {
     }
     // The uniform value at which ln(u) / weight ties the lowest kept score.
     let tie = (best.lowest() * weight).exp();
-    let steps = tie * (1.0 - 1e-9) * (1u64 << 53) as f64 - 1.0;
+    let steps = tie * (1.0 - THRESHOLD_MARGIN) * (1u64 << 53) as f64 - 1.0;
     if steps.is_nan() || steps <= 0.0 {
         return 0;
     }
     (steps as u64).min((1 << 53) - 1) << 11
 }
 
-/// hash: the `wanted` members with the highest raw hashes for `key`, best
-/// first. The first `wanted` go in unconditionally; after that a member only
-/// costs a comparison with the lowest kept hash unless it beats it.
+/// hash: the `wanted` members with the highest raw hashes for `key` of at
+/// least `floor`, best first. A member only costs a comparison with the
+/// lowest hash that can still enter.
 #[inline]
-fn highest_raw_hashes(key: u64, members: &[u16], seeds: &[u64], wanted: usize) -> TopList<u64> {
+fn highest_raw_hashes(
+    key: u64,
+    members: &[u16],
+    seeds: &[u64],
+    wanted: usize,
+    floor: u64,
+) -> TopList<u64> {
     let mut best = TopList::new(wanted, 0);
-    let mut candidates = members.iter().zip(seeds);
-    for (&index, &seed) in candidates.by_ref().take(best.capacity) {
-        best.insert(mix64(key ^ seed), index);
-    }
-    let mut lowest = best.lowest();
-    for (&index, &seed) in candidates {
+    let mut lowest = floor;
+    for (&index, &seed) in members.iter().zip(seeds) {
         let hash = mix64(key ^ seed);
-        if hash > lowest {
-            best.insert(hash, index);
+        if hash >= lowest && best.offer(hash, index) && best.is_full() {
             lowest = best.lowest();
         }
     }
@@ -476,6 +480,12 @@ impl<S: Copy + PartialOrd> TopList<S> {
     #[inline]
     fn lowest(&self) -> S {
         self.scores[self.len.saturating_sub(1)]
+    }
+
+    /// The kept (score, backend index) pairs, best first.
+    #[inline]
+    fn entries(&self) -> impl Iterator<Item = (&S, &u16)> {
+        self.scores.iter().zip(&self.indices).take(self.len)
     }
 
     /// Replaces `out` with the kept indices, best first.
@@ -828,7 +838,7 @@ impl Pool {
         let wanted = self.answers.min(set.len());
         if set.weight_classes.len() == 1 {
             // One weight: the raw hash order is the score order.
-            highest_raw_hashes(key, &set.members, &set.hash_seeds, wanted).copy_into(out);
+            highest_raw_hashes(key, &set.members, &set.hash_seeds, wanted, 0).copy_into(out);
         } else {
             let mut best = TopList::new(wanted, f64::NEG_INFINITY);
             let mut class_start = 0;
@@ -836,16 +846,13 @@ impl Pool {
                 let members = set.members.get(class_start..class.end).unwrap_or(&[]);
                 let seeds = set.hash_seeds.get(class_start..class.end).unwrap_or(&[]);
                 class_start = class.end;
-                // Most members cannot enter the list: a comparison of raw
-                // hashes tells, and only the rest pay for a logarithm.
-                let mut threshold = entry_threshold(&best, class.weight);
-                for (&index, &seed) in members.iter().zip(seeds) {
-                    let hash = mix64(key ^ seed);
-                    if hash >= threshold
-                        && best.offer(rendezvous_score(hash, class.inverse_weight), index)
-                    {
-                        threshold = entry_threshold(&best, class.weight);
-                    }
+                // Within a class the raw hash orders the scores, so only the
+                // class's best few (and only those that can beat the lowest
+                // score kept so far) need a logarithm.
+                let floor = entry_threshold(&best, class.weight);
+                let class_best = highest_raw_hashes(key, members, seeds, wanted, floor);
+                for (&hash, &index) in class_best.entries() {
+                    best.offer(rendezvous_score(hash, class.inverse_weight), index);
                 }
             }
             best.copy_into(out);

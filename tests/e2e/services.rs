@@ -585,6 +585,73 @@ async fn least_loaded_with_no_load_follows_the_weights() {
     server.finish().await;
 }
 
+/// `POST target` over HTTP/1.1, no body.
+fn post(admin: SocketAddr, target: &str) -> (u16, Value) {
+    let request = format!(
+        "POST {target} HTTP/1.1\r\nHost: {admin}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    );
+    http(admin, request.as_bytes())
+}
+
+#[tokio::test]
+async fn least_loaded_follows_loads_pushed_through_the_admin_api() {
+    let server = start("", None);
+    let admin = server.admin();
+    for (backend, load) in [("192.0.2.153", "1.0"), ("192.0.2.152", "0.5")] {
+        let (status, body) = post(
+            admin,
+            &format!("/backends/least.example.com/{backend}/load?value={load}"),
+        );
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["backend"], backend);
+    }
+    // Spare capacity x weight: 1 x 1, 0.5 x 3, and the floor 0.02 x 6.
+    let spare = [1.0, 1.5, 0.12];
+    let total: f64 = spare.iter().sum();
+    let mut asker = Asker::new(server.ipv4());
+    let observed = shares(&mut asker, "least.example.com", 4000);
+    assert_shares(
+        "least_loaded with loads",
+        &observed,
+        &[
+            ("192.0.2.151", spare[0] / total),
+            ("192.0.2.152", spare[1] / total),
+            ("192.0.2.153", spare[2] / total),
+        ],
+    );
+    // /explain shows the loads.
+    let (status, body) = get(admin, "/explain?name=least.example.com&type=A");
+    assert_eq!(status, 200);
+    let loads: Vec<f64> = body["services"][0]["backends"]
+        .as_array()
+        .expect("backends")
+        .iter()
+        .map(|backend| backend["load"].as_f64().expect("load"))
+        .collect();
+    assert_eq!(loads, [0.0, 0.5, 1.0]);
+    // Bad pushes are refused and change nothing.
+    for (target, status) in [
+        (
+            "/backends/least.example.com/192.0.2.151/load?value=1.5",
+            400,
+        ),
+        ("/backends/least.example.com/192.0.2.151/load", 400),
+        ("/backends/least.example.com/192.0.2.99/load?value=0.5", 404),
+        ("/backends/nope.example.com/192.0.2.151/load?value=0.5", 404),
+    ] {
+        assert_eq!(post(admin, target).0, status, "{target}");
+    }
+    assert_eq!(
+        get(
+            admin,
+            "/backends/least.example.com/192.0.2.151/load?value=0.5"
+        )
+        .0,
+        405
+    );
+    server.finish().await;
+}
+
 /// ECS subnet, the backend geo must answer with, and the scope it returns.
 const GEO_CASES: &[(&str, &str, u8)] = &[
     // A region's own network.

@@ -1,0 +1,138 @@
+#!/usr/bin/env bash
+# compare.sh: closed-loop UDP load from dnslb-loadgen against several servers
+# already listening, in interleaved rounds (A B C A B C ...), each target's
+# answered qps as a ratio to the reflector's qps of the same round, then each
+# target's median ratio and median qps. See ../../shared/BENCHMARKING.md for the
+# method: only ratios measured in one run, medians over rounds, mean anything on
+# a shared machine.
+set -euo pipefail
+
+usage() {
+    cat <<'EOF'
+usage: benches/compare.sh [options] NAME=ADDR:PORT ...
+
+Measures each target with `dnslb-loadgen run --json` (closed loop), round
+after round, and prints its answered qps and its ratio to the target named
+`reflect` (the denominator: start one with `dnslb-loadgen reflect`; without a
+target of that name, the first target is the denominator).
+
+The load runs pinned to one CPU (--load-cpu, default 0). Start the servers
+pinned to another, normally CPU 1, before running this script, e.g.:
+
+  taskset -c 1 target/release/dnslb-loadgen reflect --listen 127.0.0.1:5399 &
+  taskset -c 1 target/release/dnslb serve --config dnslb-bench.toml &   # workers = 1, cpus = [1]
+  benches/compare.sh reflect=127.0.0.1:5399 dnslb=127.0.0.1:5390
+
+options:
+  --rounds N        rounds (default 5)
+  --seconds S       seconds per measurement (default 3)
+  --load-cpu CPU    CPU the generator is pinned to (default 0)
+  --window W        queries outstanding (default 128)
+  --sockets K       source sockets (default 4)
+  --batch B         queries per sendmmsg (default 32)
+  --loadgen PATH    the generator (default: target/release/dnslb-loadgen)
+  --args "ARGS"     more arguments for `dnslb-loadgen run`, e.g. "--qname www.example.com --edns 1232"
+  -h, --help        this text
+EOF
+}
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+rounds=5 seconds=3 load_cpu=0 window=128 sockets=4 batch=32
+loadgen="$root/target/release/dnslb-loadgen"
+extra=""
+targets=()
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --rounds) rounds=$2; shift 2 ;;
+        --seconds) seconds=$2; shift 2 ;;
+        --load-cpu) load_cpu=$2; shift 2 ;;
+        --window) window=$2; shift 2 ;;
+        --sockets) sockets=$2; shift 2 ;;
+        --batch) batch=$2; shift 2 ;;
+        --loadgen) loadgen=$2; shift 2 ;;
+        --args) extra=$2; shift 2 ;;
+        -h|--help) usage; exit 0 ;;
+        -*) echo "compare.sh: unknown option $1" >&2; usage >&2; exit 2 ;;
+        *=*) targets+=("$1"); shift ;;
+        *) echo "compare.sh: expected NAME=ADDR:PORT, got $1" >&2; exit 2 ;;
+    esac
+done
+[ ${#targets[@]} -gt 0 ] || { usage >&2; exit 2; }
+for number in "$rounds" "$seconds" "$load_cpu" "$window" "$sockets" "$batch"; do
+    [[ "$number" =~ ^[0-9]+$ ]] || { echo "compare.sh: $number is not a number" >&2; exit 2; }
+done
+[ -x "$loadgen" ] || {
+    echo "compare.sh: no generator at $loadgen (cargo build --release -p dnslb-loadgen)" >&2
+    exit 2
+}
+command -v taskset >/dev/null || { echo "compare.sh: taskset is missing (util-linux)" >&2; exit 2; }
+
+# qps of a JSON report on stdin.
+if command -v jq >/dev/null; then
+    qps_of() { jq -r '.qps'; }
+else
+    qps_of() { python3 -c 'import json,sys; print(json.load(sys.stdin)["qps"])'; }
+fi
+
+names=()
+denominator=0
+for index in "${!targets[@]}"; do
+    names+=("${targets[$index]%%=*}")
+done
+for index in "${!names[@]}"; do
+    if [ "${names[$index]}" = reflect ]; then denominator=$index; break; fi
+done
+[ "${names[$denominator]}" = reflect ] ||
+    echo "compare.sh: no target named reflect; ratios are to ${names[0]}" >&2
+
+results=$(mktemp)
+trap 'rm -f "$results"' EXIT
+
+echo "load on CPU $load_cpu: window $window, $sockets sockets, batch $batch, $rounds rounds of ${seconds}s"
+for round in $(seq "$rounds"); do
+    declare -A round_qps=()
+    for index in "${!targets[@]}"; do
+        name=${names[$index]} address=${targets[$index]#*=}
+        # shellcheck disable=SC2086 # $extra is a list of arguments
+        if report=$(taskset -c "$load_cpu" "$loadgen" run --server "$address" \
+            --duration "${seconds}s" --window "$window" --sockets "$sockets" \
+            --batch "$batch" --cpu "$load_cpu" --json $extra); then
+            qps=$(printf '%s' "$report" | qps_of)
+        else
+            echo "compare.sh: round $round: $name ($address) failed" >&2
+            qps=0
+        fi
+        round_qps[$name]=${qps%.*}
+    done
+    reference=${round_qps[${names[$denominator]}]}
+    line="round $round:"
+    for name in "${names[@]}"; do
+        qps=${round_qps[$name]}
+        ratio=$(awk -v q="$qps" -v r="$reference" 'BEGIN { printf "%.3f", (r > 0 ? q / r : 0) }')
+        line+=$(printf '  %s %s qps (%s)' "$name" "$qps" "$ratio")
+        echo "$name $qps $ratio" >>"$results"
+    done
+    echo "$line"
+    unset round_qps
+done
+
+echo "median over $rounds rounds (ratio to ${names[$denominator]}):"
+for name in "${names[@]}"; do
+    awk -v name="$name" 'BEGIN { n = 0 }
+        $1 == name { qps[n] = $2; ratio[n] = $3; n++ }
+        function median(values, count,    i, j, t, sorted) {
+            for (i = 0; i < count; i++) sorted[i] = values[i]
+            for (i = 1; i < count; i++)
+                for (j = i; j > 0 && sorted[j - 1] > sorted[j]; j--) {
+                    t = sorted[j]; sorted[j] = sorted[j - 1]; sorted[j - 1] = t
+                }
+            return count % 2 ? sorted[(count - 1) / 2] : (sorted[count / 2 - 1] + sorted[count / 2]) / 2
+        }
+        function low(values, count,    i, m) { m = values[0]; for (i = 1; i < count; i++) if (values[i] < m) m = values[i]; return m }
+        function high(values, count,    i, m) { m = values[0]; for (i = 1; i < count; i++) if (values[i] > m) m = values[i]; return m }
+        END {
+            printf "  %-12s ratio %.3f (%.3f-%.3f)  qps %.0f (%.0f-%.0f)\n", name,
+                median(ratio, n), low(ratio, n), high(ratio, n),
+                median(qps, n), low(qps, n), high(qps, n)
+        }' "$results"
+done
