@@ -220,17 +220,7 @@ fn resolve<T: Trace>(
         let node_id = match table.lookup(current) {
             Lookup::NotOurs if chained => return (Rcode::NoError, true),
             Lookup::NotOurs => return (Rcode::Refused, false),
-            Lookup::Referral(id) => {
-                let referral = table.referral(id);
-                let fragment = if chained {
-                    referral.chained
-                } else {
-                    referral.direct
-                };
-                reply.push(fragments.get(fragment), owner);
-                // The CNAME chain before it is ours; the referral is not.
-                return (Rcode::NoError, chained);
-            }
+            Lookup::Referral(id) => return push_referral(snapshot, id, chained, owner, reply),
             Lookup::NxDomain { zone } => {
                 push_negative(snapshot, zone, chained, owner, reply);
                 return (Rcode::NxDomain, true);
@@ -240,14 +230,7 @@ fn resolve<T: Trace>(
         let node = table.node(node_id);
         if node.is_cut() && qtype != rtype::DS {
             if let Some(id) = node.referral() {
-                let referral = table.referral(id);
-                let fragment = if chained {
-                    referral.chained
-                } else {
-                    referral.direct
-                };
-                reply.push(fragments.get(fragment), owner);
-                return (Rcode::NoError, chained);
+                return push_referral(snapshot, id, chained, owner, reply);
             }
         }
         if let Some(service) = node.service() {
@@ -360,6 +343,26 @@ fn resolve<T: Trace>(
         push_negative(snapshot, node.zone, chained, owner, reply);
         return (Rcode::NoError, true);
     }
+}
+
+/// Appends the referral `id`; the reply is authoritative only for the CNAME
+/// chain that led there, if any.
+fn push_referral(
+    snapshot: &Snapshot,
+    id: u32,
+    chained: bool,
+    owner: u16,
+    reply: &mut Reply<'_>,
+) -> (Rcode, bool) {
+    let table = &snapshot.table;
+    let referral = table.referral(id);
+    let fragment = if chained {
+        referral.chained
+    } else {
+        referral.direct
+    };
+    reply.push(table.fragments().get(fragment), owner);
+    (Rcode::NoError, chained)
 }
 
 fn push_negative(snapshot: &Snapshot, zone: u32, chained: bool, owner: u16, reply: &mut Reply<'_>) {
