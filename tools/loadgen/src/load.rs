@@ -1,0 +1,256 @@
+//! `run`: turns the flags into a packet set, opens the sockets, splits sockets,
+//! window and rate over the threads, runs each thread pinned to its CPU, prints a
+//! progress line each second when stderr is a terminal, then the report.
+//!
+//! Invariants: every input error (query file, flags, server address, sockets) is
+//! reported before the first query is sent; SIGINT/SIGTERM stop sending early and
+//! the report still comes, covering the time actually spent.
+
+use std::io::IsTerminal;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+
+use crate::args::RunArgs;
+use crate::engine::{self, Outcome, Pacing, Plan, Progress, Transport};
+use crate::io::set_timer_slack;
+use crate::packet::{DEFAULT_EDNS_PAYLOAD, Edns, Encoding, PacketSet, parse_ecs};
+use crate::query;
+use crate::report::{self, Report, Setup};
+use crate::tcp::TcpTransport;
+use crate::udp::UdpTransport;
+
+/// The first address `text` (ADDR:PORT or HOST:PORT) resolves to.
+pub fn resolve(text: &str) -> anyhow::Result<SocketAddr> {
+    let address = text
+        .to_socket_addrs()
+        .with_context(|| format!("invalid server {text:?}: expected ADDR:PORT or HOST:PORT"))?
+        .next()
+        .with_context(|| format!("server {text:?} resolves to no address"))?;
+    if address.port() == 0 {
+        bail!("invalid server {text:?}: port 0");
+    }
+    Ok(address)
+}
+
+/// `total` split into `parts` shares differing by at most one; share `index`.
+fn share(total: usize, parts: usize, index: usize) -> usize {
+    total / parts + usize::from(index < total % parts)
+}
+
+/// The CPU of each thread: `--cpu` cycled, or the CPUs this process may use.
+fn thread_cpus(args: &RunArgs) -> anyhow::Result<Vec<Option<usize>>> {
+    let allowed = crate::allowed_cpus();
+    let cpus: Vec<usize> = match &args.cpu {
+        Some(list) => {
+            if list.0.is_empty() {
+                bail!("--cpu names no CPU");
+            }
+            for cpu in &list.0 {
+                if !allowed.contains(cpu) {
+                    bail!("--cpu {cpu}: not a CPU this process may use (allowed: {allowed:?})");
+                }
+            }
+            list.0.clone()
+        }
+        None => allowed,
+    };
+    Ok((0..args.threads)
+        .map(|thread| (!cpus.is_empty()).then(|| cpus[thread % cpus.len()]))
+        .collect())
+}
+
+/// Runs `run`.
+pub fn run(args: &RunArgs) -> anyhow::Result<()> {
+    args.check()?;
+    let queries = match &args.queries {
+        Some(path) => query::read_file(path)?,
+        None => vec![query::single(&args.qname, &args.qtype)?],
+    };
+    let subnets = match &args.ecs {
+        Some(text) => parse_ecs(text)?,
+        None => Vec::new(),
+    };
+    let edns = (args.edns.is_some() || args.ecs.is_some() || args.dnssec).then(|| Edns {
+        payload: args.edns.unwrap_or(DEFAULT_EDNS_PAYLOAD),
+        dnssec: args.dnssec,
+    });
+    let encoding = Encoding {
+        recursion_desired: args.rd,
+        edns,
+    };
+    let packets = PacketSet::build(&queries, &encoding, &subnets)?;
+    let server = resolve(&args.server)?;
+    let cpus = thread_cpus(args)?;
+
+    let threads = args.threads;
+    let plans: Vec<Plan> = (0..threads)
+        .map(|thread| Plan {
+            pacing: match args.rate {
+                Some(rate) => Pacing::Open {
+                    rate,
+                    thread,
+                    threads,
+                },
+                None => Pacing::Closed {
+                    window: share(args.window, threads, thread),
+                },
+            },
+            duration: args.duration,
+            timeout: args.timeout,
+            batch: args.batch,
+            first_packet: thread * packets.len() / threads,
+        })
+        .collect();
+
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(signal, Arc::clone(&stop))
+            .context("cannot install a signal handler")?;
+    }
+
+    let outcomes = if args.tcp {
+        let transports = (0..threads)
+            .map(|thread| {
+                TcpTransport::connect(server, share(args.sockets, threads, thread), args.batch)
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        run_threads(transports, &packets, &plans, &cpus, &stop)?
+    } else {
+        let transports = (0..threads)
+            .map(|thread| {
+                UdpTransport::connect(server, share(args.sockets, threads, thread), args.batch)
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        run_threads(transports, &packets, &plans, &cpus, &stop)?
+    };
+
+    let totals = report::merge(outcomes);
+    let setup = Setup {
+        server: server.to_string(),
+        transport: if args.tcp { "tcp" } else { "udp" },
+        mode: if args.rate.is_some() {
+            "open"
+        } else {
+            "closed"
+        },
+        window: args.window,
+        sockets: args.sockets,
+        threads,
+        batch: args.batch,
+        timeout_ms: u64::try_from(args.timeout.as_millis()).unwrap_or(u64::MAX),
+        rate_asked: args.rate,
+        packets: packets.len(),
+    };
+    if let Some(path) = &args.histogram {
+        std::fs::write(path, report::hgrm(&totals.histogram))
+            .with_context(|| format!("cannot write the histogram to {}", path.display()))?;
+    }
+    let report = Report::new(setup, &totals);
+    if args.json {
+        println!("{}", serde_json::to_string(&report)?);
+    } else {
+        println!("{}", report.text());
+    }
+    Ok(())
+}
+
+/// Runs one thread per transport and returns their outcomes, printing progress
+/// meanwhile.
+fn run_threads<T: Transport + Send>(
+    transports: Vec<T>,
+    packets: &PacketSet,
+    plans: &[Plan],
+    cpus: &[Option<usize>],
+    stop: &AtomicBool,
+) -> anyhow::Result<Vec<Outcome>> {
+    let progress: Vec<Arc<Progress>> = plans.iter().map(|_| Arc::default()).collect();
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = transports
+            .into_iter()
+            .zip(plans)
+            .zip(cpus)
+            .zip(&progress)
+            .enumerate()
+            .map(|(thread, (((mut transport, plan), cpu), progress))| {
+                std::thread::Builder::new()
+                    .name(format!("loadgen-{thread}"))
+                    .spawn_scoped(scope, move || {
+                        if let Some(cpu) = *cpu
+                            && let Err(error) = crate::pin(cpu)
+                        {
+                            eprintln!("warning: thread {thread} not pinned: {error:#}");
+                        }
+                        set_timer_slack(1);
+                        engine::run(&mut transport, packets, plan, stop, progress)
+                    })
+            })
+            .collect::<Result<_, _>>()
+            .context("cannot start a generator thread")?;
+        report_progress(&handles, &progress);
+        handles
+            .into_iter()
+            .map(|handle| {
+                handle
+                    .join()
+                    .map_err(|_| anyhow::anyhow!("a generator thread panicked"))
+            })
+            .collect()
+    })
+}
+
+/// Prints a progress line on stderr each second while the threads run, when
+/// stderr is a terminal.
+fn report_progress<T>(
+    handles: &[std::thread::ScopedJoinHandle<'_, T>],
+    progress: &[Arc<Progress>],
+) {
+    let terminal = std::io::stderr().is_terminal();
+    let start = Instant::now();
+    let mut next = Duration::from_secs(1);
+    let mut last_answered = 0;
+    while !handles.iter().all(|handle| handle.is_finished()) {
+        std::thread::sleep(Duration::from_millis(50));
+        if !terminal || start.elapsed() < next {
+            continue;
+        }
+        let total = |field: fn(&Progress) -> u64| progress.iter().map(|p| field(p)).sum::<u64>();
+        let sent = total(|p| p.sent.load(Ordering::Relaxed));
+        let answered = total(|p| p.answered.load(Ordering::Relaxed));
+        let lost = total(|p| p.lost.load(Ordering::Relaxed));
+        eprintln!(
+            "{:>4}s  sent {sent}  answered {answered}  lost {lost}  qps {}",
+            next.as_secs(),
+            answered - last_answered
+        );
+        last_answered = answered;
+        next += Duration::from_secs(1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shares_add_up() {
+        assert_eq!((0..3).map(|index| share(128, 3, index)).sum::<usize>(), 128);
+        assert_eq!(share(4, 4, 3), 1);
+        assert_eq!(share(5, 2, 0), 3);
+    }
+
+    #[test]
+    fn servers_resolve_or_fail_clearly() {
+        assert_eq!(
+            resolve("127.0.0.1:53").unwrap(),
+            "127.0.0.1:53".parse::<SocketAddr>().unwrap()
+        );
+        assert_eq!(resolve("[::1]:5353").unwrap().port(), 5353);
+        assert!(resolve("127.0.0.1").is_err());
+        assert!(resolve("127.0.0.1:0").is_err());
+        assert!(resolve("127.0.0.1:99999").is_err());
+    }
+}

@@ -1,0 +1,81 @@
+//! `dnslb-loadgen`: the load generator bundled with dnslb.
+//!
+//! * `run` sends DNS queries to a server over UDP (`sendmmsg`/`recvmmsg`
+//!   batches over several source sockets) or TCP, closed loop (a window of
+//!   outstanding queries) or open loop (a rate, latency from the scheduled send
+//!   time), matches every reply to its query, and reports answers by rcode,
+//!   losses, bad replies, qps and latency percentiles (text, `--json`, `.hgrm`).
+//! * `reflect` is the ceiling: it echoes datagrams back with the QR bit set.
+//!
+//! Invariants: `unsafe` code lives only in [`io`]; the send/receive/match loop
+//! ([`engine`]) allocates nothing; errors reach `main`, which prints them on
+//! stderr and exits with status 1.
+
+#[allow(unsafe_code)]
+mod io;
+
+mod args;
+mod engine;
+mod inflight;
+mod load;
+mod packet;
+mod query;
+mod reflect;
+mod report;
+mod tcp;
+mod udp;
+
+use std::process::ExitCode;
+
+use anyhow::bail;
+use clap::Parser;
+
+use crate::args::{Cli, Command};
+
+/// The CPUs this process may run on, ascending (empty when the kernel will not say).
+pub fn allowed_cpus() -> Vec<usize> {
+    let mut cpus: Vec<usize> = core_affinity::get_core_ids()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|core| core.id)
+        .collect();
+    cpus.sort_unstable();
+    cpus.dedup();
+    cpus
+}
+
+/// Pins the calling thread to `cpu`.
+pub fn pin(cpu: usize) -> anyhow::Result<()> {
+    // core_affinity would panic indexing past the end of a cpu_set_t.
+    let set_size = usize::try_from(libc::CPU_SETSIZE).unwrap_or(0);
+    if cpu >= set_size || !core_affinity::set_for_current(core_affinity::CoreId { id: cpu }) {
+        bail!("cannot pin to CPU {cpu} (allowed: {:?})", allowed_cpus());
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match &cli.command {
+        Command::Run(args) => load::run(args),
+        Command::Reflect(args) => {
+            if (1..=1024).contains(&args.batch) {
+                reflect::run(&reflect::ReflectOptions {
+                    listen: args.listen,
+                    batch: args.batch,
+                    cpu: args.cpu,
+                    duration: args.duration,
+                })
+            } else {
+                Err(anyhow::anyhow!("--batch must be 1 to 1024"))
+            }
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("dnslb-loadgen: error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,121 @@
+//! The UDP transport: `--sockets` sockets, each connected to the server from its
+//! own ephemeral port (so each is its own 4-tuple, and `SO_REUSEPORT` on the
+//! server spreads them over its workers), sending with one `sendmmsg` and
+//! receiving with one `recvmmsg` per call, never blocking.
+//!
+//! Invariants: every buffer is allocated in [`UdpTransport::connect`]; a connected
+//! socket only accepts datagrams from the server's address.
+
+use std::net::{SocketAddr, UdpSocket};
+use std::os::fd::AsRawFd;
+use std::time::Duration;
+
+use anyhow::Context;
+use socket2::{Domain, Protocol, Socket, Type};
+
+use crate::engine::Transport;
+use crate::io::{Poller, RecvBatch, SendBatch, Wait};
+use crate::packet::MAX_QUERY_SIZE;
+
+/// Socket buffer size asked for (the kernel caps it at `net.core.rmem_max`).
+const SOCKET_BUFFER: usize = 8 << 20;
+
+/// Largest reply read; longer ones are truncated to this (enough for the header
+/// and question the generator checks).
+const REPLY_SLOT: usize = 4096;
+
+/// UDP sockets connected to one server.
+#[derive(Debug)]
+pub struct UdpTransport {
+    sockets: Vec<UdpSocket>,
+    send: SendBatch,
+    receive: RecvBatch,
+    poller: Poller,
+    errors: u64,
+}
+
+/// A non-blocking UDP socket connected to `server`, with large buffers.
+pub fn connected_socket(server: SocketAddr) -> anyhow::Result<UdpSocket> {
+    let socket = Socket::new(
+        Domain::for_address(server),
+        Type::DGRAM,
+        Some(Protocol::UDP),
+    )
+    .context("cannot create a UDP socket")?;
+    // Best effort: a smaller buffer only makes bursts likelier to drop.
+    let _ = socket.set_recv_buffer_size(SOCKET_BUFFER);
+    let _ = socket.set_send_buffer_size(SOCKET_BUFFER);
+    socket
+        .connect(&server.into())
+        .with_context(|| format!("cannot connect a UDP socket to {server}"))?;
+    socket.set_nonblocking(true)?;
+    Ok(socket.into())
+}
+
+impl UdpTransport {
+    /// Opens `sockets` sockets to `server`, batches of `batch` queries.
+    pub fn connect(server: SocketAddr, sockets: usize, batch: usize) -> anyhow::Result<Self> {
+        let sockets = (0..sockets)
+            .map(|_| connected_socket(server))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let descriptors: Vec<_> = sockets.iter().map(AsRawFd::as_raw_fd).collect();
+        Ok(UdpTransport {
+            poller: Poller::new(&descriptors),
+            sockets,
+            send: SendBatch::new(batch, MAX_QUERY_SIZE),
+            receive: RecvBatch::new(batch.max(32), REPLY_SLOT),
+            errors: 0,
+        })
+    }
+}
+
+impl Transport for UdpTransport {
+    fn sockets(&self) -> usize {
+        self.sockets.len()
+    }
+
+    fn room(&mut self, _socket: usize) -> usize {
+        self.send.capacity()
+    }
+
+    fn stage(&mut self, _socket: usize, index: usize, packet: &[u8], id: u16) {
+        let slot = self.send.slot_mut(index, packet.len());
+        slot.copy_from_slice(packet);
+        slot[..2].copy_from_slice(&id.to_be_bytes());
+    }
+
+    fn send(&mut self, socket: usize, count: usize) -> usize {
+        let outcome = self.send.send(&self.sockets[socket], count);
+        if outcome.error.is_some() {
+            self.errors += 1;
+        }
+        outcome.sent
+    }
+
+    fn receive<F: FnMut(&[u8])>(&mut self, socket: usize, mut on_reply: F) -> usize {
+        match self.receive.recv(&self.sockets[socket], Wait::NoWait) {
+            Ok(count) => {
+                for index in 0..count {
+                    on_reply(self.receive.payload(index));
+                }
+                count
+            }
+            Err(_) => {
+                // ECONNREFUSED and the like, from an ICMP error: the queries it
+                // concerns time out and are counted lost.
+                self.errors += 1;
+                0
+            }
+        }
+    }
+
+    fn wait(&mut self, timeout: Duration) {
+        if self.poller.wait(timeout).is_err() {
+            self.errors += 1;
+        }
+    }
+
+    fn errors(&self) -> u64 {
+        self.errors
+    }
+}
