@@ -15,9 +15,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use crate::balancer::{BackendInfo, Policy, Pool, PoolSpec, RegionId, Topology, WhenAllDown};
-use crate::config::{
-    BackendTarget, Config, LoadError, PolicyName, ServiceConfig, WhenAllDownConfig,
-};
+use crate::config::{BackendTarget, Config, LoadError, ServiceConfig};
 use crate::wire::fragment::{FragmentId, FragmentStore, Owner, RdataPart, Section};
 use crate::wire::name;
 use crate::zone::{CLASS_IN, ZoneData, rtype};
@@ -213,27 +211,6 @@ fn build_topology(config: &Config) -> Topology {
     )
 }
 
-/// The policy name of the config as the balancer's enum.
-fn policy(name: PolicyName) -> Policy {
-    match name {
-        PolicyName::RoundRobin => Policy::RoundRobin,
-        PolicyName::Weighted => Policy::Weighted,
-        PolicyName::Hash => Policy::Hash,
-        PolicyName::Priority => Policy::Priority,
-        PolicyName::Geo => Policy::Geo,
-        PolicyName::LeastLoaded => Policy::LeastLoaded,
-    }
-}
-
-fn when_all_down(action: WhenAllDownConfig) -> WhenAllDown {
-    match action {
-        WhenAllDownConfig::All => WhenAllDown::All,
-        WhenAllDownConfig::Fallback => WhenAllDown::Fallback,
-        WhenAllDownConfig::Empty => WhenAllDown::Empty,
-        WhenAllDownConfig::ServFail => WhenAllDown::ServFail,
-    }
-}
-
 /// Checks that a service lies in a zone of ours, above any delegation, and
 /// collides with no static data.
 fn check_placement(
@@ -336,8 +313,8 @@ fn build_service(
     region_fallbacks: &[Vec<RegionId>],
     fragments: &mut FragmentStore,
 ) -> Service {
-    let policy = policy(service.policy);
-    let when_all_down = when_all_down(service.when_all_down);
+    let policy = service.policy;
+    let when_all_down = service.when_all_down;
     let mut family = |select: &dyn Fn(&BackendTarget) -> bool| -> Option<Family> {
         let members: Vec<usize> = (0..backends.len())
             .filter(|&index| select(&backends[index].target))

@@ -198,7 +198,7 @@ fn describe_service(snapshot: &Snapshot, service: &Service) -> Value {
         "policy": service.policy.name(),
         "answers": service.answers,
         "ttl": service.ttl,
-        "when_all_down": format!("{:?}", service.when_all_down).to_ascii_lowercase(),
+        "when_all_down": service.when_all_down.name(),
         "backends": backends,
     })
 }
@@ -226,7 +226,7 @@ fn describe_event(snapshot: &Snapshot, event: &TraceEvent) -> Value {
         }
         TraceEvent::AllDown { action } => json!({
             "event": "all_down",
-            "action": format!("{action:?}").to_ascii_lowercase(),
+            "action": action.name(),
         }),
         TraceEvent::Candidates { count } => json!({ "event": "candidates", "count": count }),
         TraceEvent::Picked { index, reason } => json!({

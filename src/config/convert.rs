@@ -34,12 +34,12 @@ use super::{
     BACKENDS_MIN, BackendConfig, BackendTarget, CHAOS_TEXT_MAX_BYTES, CPU_INDEX_MAX, Config,
     ECS_DEFAULT, FALLBACK_MAX, HASH_PREFIX_V4_DEFAULT, HASH_PREFIX_V4_MAX, HASH_PREFIX_V4_MIN,
     HASH_PREFIX_V6_DEFAULT, HASH_PREFIX_V6_MAX, HASH_PREFIX_V6_MIN, LISTEN_MAX, PRIORITY_DEFAULT,
-    PRIORITY_MAX, PRIORITY_MIN, PolicyName, REGION_NAME_MAX_BYTES, RegionConfig,
-    SERVICE_TTL_DEFAULT, SERVICE_TTL_MAX, SERVICE_TTL_MIN, ServerConfig, ServiceConfig,
-    TCP_IDLE_TIMEOUT_DEFAULT, TCP_IDLE_TIMEOUT_MAX, TCP_IDLE_TIMEOUT_MIN,
-    TCP_MAX_CONNECTIONS_DEFAULT, TCP_MAX_CONNECTIONS_MAX, TCP_MAX_CONNECTIONS_MIN, TopologyConfig,
-    UDP_PAYLOAD_DEFAULT, UDP_PAYLOAD_MAX, UDP_PAYLOAD_MIN, WEIGHT_DEFAULT, WEIGHT_MAX, WEIGHT_MIN,
-    WORKERS_MAX, WORKERS_MIN, WhenAllDownConfig, Workers, ZoneConfig,
+    PRIORITY_MAX, PRIORITY_MIN, Policy, REGION_NAME_MAX_BYTES, RegionConfig, SERVICE_TTL_DEFAULT,
+    SERVICE_TTL_MAX, SERVICE_TTL_MIN, ServerConfig, ServiceConfig, TCP_IDLE_TIMEOUT_DEFAULT,
+    TCP_IDLE_TIMEOUT_MAX, TCP_IDLE_TIMEOUT_MIN, TCP_MAX_CONNECTIONS_DEFAULT,
+    TCP_MAX_CONNECTIONS_MAX, TCP_MAX_CONNECTIONS_MIN, TopologyConfig, UDP_PAYLOAD_DEFAULT,
+    UDP_PAYLOAD_MAX, UDP_PAYLOAD_MIN, WEIGHT_DEFAULT, WEIGHT_MAX, WEIGHT_MIN, WORKERS_MAX,
+    WORKERS_MIN, WhenAllDown, Workers, ZoneConfig,
 };
 
 /// Checks `raw` (parsed from `text`, the file at `path`) and builds the
@@ -936,7 +936,7 @@ impl Checker<'_> {
         let key = |field: &str| format!("service[{index}].{field}");
         let policy = match &raw.policy {
             None => {
-                let choices: Vec<&str> = PolicyName::ALL.iter().map(|(text, _)| *text).collect();
+                let choices: Vec<&str> = Policy::ALL.iter().map(|policy| policy.name()).collect();
                 self.error(
                     Some(header),
                     &key("policy"),
@@ -944,9 +944,13 @@ impl Checker<'_> {
                 );
                 None
             }
-            Some(policy) => self.choice(&key("policy"), policy, &PolicyName::ALL),
+            Some(policy) => self.choice(
+                &key("policy"),
+                policy,
+                &Policy::ALL.map(|policy| (policy.name(), policy)),
+            ),
         };
-        if let (Some(PolicyName::Geo), Some(raw_policy)) = (policy, &raw.policy) {
+        if let (Some(Policy::Geo), Some(raw_policy)) = (policy, &raw.policy) {
             if region_names.is_empty() {
                 self.error(
                     Some(&raw_policy.span()),
@@ -965,8 +969,12 @@ impl Checker<'_> {
             Some(value) => self.integer(&key("ttl"), value, SERVICE_TTL_MIN..=SERVICE_TTL_MAX),
         };
         let when_all_down = match &raw.when_all_down {
-            None => Some(WhenAllDownConfig::All),
-            Some(value) => self.choice(&key("when_all_down"), value, &WhenAllDownConfig::ALL),
+            None => Some(WhenAllDown::All),
+            Some(value) => self.choice(
+                &key("when_all_down"),
+                value,
+                &WhenAllDown::ALL.map(|action| (action.name(), action)),
+            ),
         };
         let fallback = self.service_fallback(
             &key("fallback"),
@@ -1048,10 +1056,10 @@ impl Checker<'_> {
         key: &str,
         header: &Range<usize>,
         raw: Option<Spanned<Vec<Spanned<String>>>>,
-        when_all_down: Option<WhenAllDownConfig>,
+        when_all_down: Option<WhenAllDown>,
         raw_when_all_down: Option<&Spanned<String>>,
     ) -> Option<Vec<IpAddr>> {
-        let wanted = when_all_down == Some(WhenAllDownConfig::Fallback);
+        let wanted = when_all_down == Some(WhenAllDown::Fallback);
         let Some(raw) = raw else {
             if wanted {
                 let span = raw_when_all_down.map(Spanned::span);
@@ -1083,7 +1091,7 @@ impl Checker<'_> {
                     format!(
                         "is set, but when_all_down is {:?}: the fallback addresses are used \
                          only with when_all_down = \"fallback\"",
-                        when_all_down.as_str()
+                        when_all_down.name()
                     ),
                 );
             }

@@ -233,80 +233,9 @@ pub struct TopologyConfig {
     pub default_region: Option<usize>,
 }
 
-/// `service[i].policy`: how a service picks its backends.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum PolicyName {
-    /// `"round_robin"`: each healthy backend in turn.
-    RoundRobin,
-    /// `"weighted"`: at random, in proportion to the backends' weights.
-    Weighted,
-    /// `"hash"`: by a hash of the client's subnet, so a client keeps its
-    /// backend.
-    Hash,
-    /// `"priority"`: the healthy backends of the lowest priority only.
-    Priority,
-    /// `"geo"`: the backends of the client's region, then its fallbacks.
-    Geo,
-    /// `"least_loaded"`: the backends reporting the least load.
-    LeastLoaded,
-}
-
-impl PolicyName {
-    /// Every policy with its name in the config file.
-    pub const ALL: [(&'static str, PolicyName); 6] = [
-        ("round_robin", PolicyName::RoundRobin),
-        ("weighted", PolicyName::Weighted),
-        ("hash", PolicyName::Hash),
-        ("priority", PolicyName::Priority),
-        ("geo", PolicyName::Geo),
-        ("least_loaded", PolicyName::LeastLoaded),
-    ];
-
-    /// The policy's name as written in the config file.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PolicyName::RoundRobin => "round_robin",
-            PolicyName::Weighted => "weighted",
-            PolicyName::Hash => "hash",
-            PolicyName::Priority => "priority",
-            PolicyName::Geo => "geo",
-            PolicyName::LeastLoaded => "least_loaded",
-        }
-    }
-}
-
-/// `service[i].when_all_down`: the answer when no backend is healthy.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum WhenAllDownConfig {
-    /// `"all"`: answer from every backend, as if all were healthy.
-    All,
-    /// `"fallback"`: answer with `service[i].fallback`.
-    Fallback,
-    /// `"empty"`: answer NOERROR with no records.
-    Empty,
-    /// `"servfail"`: answer SERVFAIL.
-    ServFail,
-}
-
-impl WhenAllDownConfig {
-    /// Every choice with its name in the config file.
-    pub const ALL: [(&'static str, WhenAllDownConfig); 4] = [
-        ("all", WhenAllDownConfig::All),
-        ("fallback", WhenAllDownConfig::Fallback),
-        ("empty", WhenAllDownConfig::Empty),
-        ("servfail", WhenAllDownConfig::ServFail),
-    ];
-
-    /// The choice's name as written in the config file.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            WhenAllDownConfig::All => "all",
-            WhenAllDownConfig::Fallback => "fallback",
-            WhenAllDownConfig::Empty => "empty",
-            WhenAllDownConfig::ServFail => "servfail",
-        }
-    }
-}
+/// The policies and all-down actions, as the balancer defines them (their
+/// `name()` is the config spelling).
+pub use crate::balancer::{Policy, WhenAllDown};
 
 /// One `[[service]]` entry: a name answered from a balanced set of backends.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -315,7 +244,7 @@ pub struct ServiceConfig {
     /// distinct among services.
     pub name: Name<Bytes>,
     /// `service[i].policy`: how backends are picked.
-    pub policy: PolicyName,
+    pub policy: Policy,
     /// `service[i].answers`: addresses per response;
     /// [`ANSWERS_MIN`]..=[`ANSWERS_MAX`], and 1 with name backends.
     pub answers: usize,
@@ -323,9 +252,9 @@ pub struct ServiceConfig {
     /// [`SERVICE_TTL_MIN`]..=[`SERVICE_TTL_MAX`].
     pub ttl: u32,
     /// `service[i].when_all_down`: the answer with no healthy backend.
-    pub when_all_down: WhenAllDownConfig,
+    pub when_all_down: WhenAllDown,
     /// `service[i].fallback`: the addresses answered when all backends are
-    /// down and `when_all_down` is [`WhenAllDownConfig::Fallback`] (then
+    /// down and `when_all_down` is [`WhenAllDown::Fallback`] (then
     /// non-empty; otherwise empty); distinct, at most [`FALLBACK_MAX`].
     pub fallback: Vec<IpAddr>,
     /// `service[i].hash_prefix_v4`: the IPv4 client subnet length hashed;
@@ -1414,10 +1343,10 @@ mod tests {
             b"\x03www\x07example\x03com\x00"
         );
         assert_eq!(service.line, 11);
-        assert_eq!(service.policy, PolicyName::Weighted);
+        assert_eq!(service.policy, Policy::Weighted);
         assert_eq!(service.answers, ANSWERS_DEFAULT);
         assert_eq!(service.ttl, SERVICE_TTL_DEFAULT);
-        assert_eq!(service.when_all_down, WhenAllDownConfig::All);
+        assert_eq!(service.when_all_down, WhenAllDown::All);
         assert!(service.fallback.is_empty());
         assert_eq!(service.hash_prefix_v4, HASH_PREFIX_V4_DEFAULT);
         assert_eq!(service.hash_prefix_v6, HASH_PREFIX_V6_DEFAULT);
@@ -1504,13 +1433,12 @@ mod tests {
 
     #[test]
     fn service_policy() {
-        for (written, policy) in PolicyName::ALL {
+        for (written, policy) in Policy::ALL.map(|policy| (policy.name(), policy)) {
             let text = regions_with(&format!(
                 "[[service]]\nname = \"www.example.com\"\npolicy = {written:?}\n\
                  backends = [{{ address = \"192.0.2.1\" }}]"
             ));
             assert_eq!(accepted(&text).services[0].policy, policy);
-            assert_eq!(policy.as_str(), written);
         }
         let error = rejected_once(
             &regions_with(
@@ -1588,8 +1516,8 @@ mod tests {
 
     #[test]
     fn service_when_all_down_and_fallback() {
-        for (written, choice) in WhenAllDownConfig::ALL {
-            let keys = if choice == WhenAllDownConfig::Fallback {
+        for (written, choice) in WhenAllDown::ALL.map(|choice| (choice.name(), choice)) {
+            let keys = if choice == WhenAllDown::Fallback {
                 format!(
                     "when_all_down = {written:?}\nfallback = [\"192.0.2.99\", \"2001:db8::99\"]"
                 )
@@ -1598,8 +1526,7 @@ mod tests {
             };
             let service = &accepted(&service_keys(&keys)).services[0];
             assert_eq!(service.when_all_down, choice);
-            assert_eq!(choice.as_str(), written);
-            if choice == WhenAllDownConfig::Fallback {
+            if choice == WhenAllDown::Fallback {
                 let expected: Vec<IpAddr> = vec![
                     IpAddr::from([192, 0, 2, 99]),
                     IpAddr::from([0x2001, 0xdb8, 0, 0, 0, 0, 0, 0x99]),
@@ -2013,9 +1940,9 @@ mod tests {
         let lb = &config.services[0];
         assert_eq!(lb.name, name("lb.example.com"));
         assert_eq!(Some(lb.line), example_line("name = \"lb.example.com\""));
-        assert_eq!(lb.policy, PolicyName::Weighted);
+        assert_eq!(lb.policy, Policy::Weighted);
         assert_eq!((lb.answers, lb.ttl), (2, 30));
-        assert_eq!(lb.when_all_down, WhenAllDownConfig::All);
+        assert_eq!(lb.when_all_down, WhenAllDown::All);
         assert!(lb.fallback.is_empty());
         assert_eq!((lb.hash_prefix_v4, lb.hash_prefix_v6), (24, 56));
         let backends: Vec<(BackendTarget, u32, u32, Option<usize>)> = lb
@@ -2044,9 +1971,9 @@ mod tests {
 
         let geo = &config.services[1];
         assert_eq!(geo.name, name("geo.example.com"));
-        assert_eq!(geo.policy, PolicyName::Geo);
+        assert_eq!(geo.policy, Policy::Geo);
         assert_eq!((geo.answers, geo.ttl), (1, 30));
-        assert_eq!(geo.when_all_down, WhenAllDownConfig::Fallback);
+        assert_eq!(geo.when_all_down, WhenAllDown::Fallback);
         assert_eq!(geo.fallback, vec![IpAddr::from([192, 0, 2, 99])]);
         let backends: Vec<(BackendTarget, Option<usize>)> = geo
             .backends
