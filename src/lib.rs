@@ -23,6 +23,7 @@ pub mod admin;
 pub mod balancer;
 pub mod config;
 pub mod dataplane;
+pub mod health;
 pub mod runtime;
 pub mod service;
 pub mod snapshot;
