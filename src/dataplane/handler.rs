@@ -199,6 +199,17 @@ fn cname_target_offset(reply: &Reply<'_>, placed_at: usize) -> Option<u16> {
     }
 }
 
+/// Counts one more CNAME link placed at `placed_at` and returns where its
+/// target (the next owner) sits, or `None` when the chain must stop here:
+/// past [`MAX_CNAME_CHAIN`] links, or a target out of pointer reach.
+fn next_link(reply: &Reply<'_>, placed_at: usize, links: &mut usize) -> Option<u16> {
+    *links += 1;
+    if *links > MAX_CNAME_CHAIN {
+        return None;
+    }
+    cname_target_offset(reply, placed_at)
+}
+
 /// Looks `qname` up and appends the answer; returns the rcode and AA.
 #[inline]
 fn resolve<T: Trace>(
@@ -283,10 +294,9 @@ fn resolve<T: Trace>(
                             // Asked for the CNAME itself: it is the answer.
                             return (Rcode::NoError, true);
                         }
-                        links += 1;
-                        match cname_target_offset(reply, at) {
-                            Some(target_owner) if links <= MAX_CNAME_CHAIN => owner = target_owner,
-                            _ => return (Rcode::NoError, true),
+                        match next_link(reply, at, &mut links) {
+                            Some(target_owner) => owner = target_owner,
+                            None => return (Rcode::NoError, true),
                         }
                         current = target;
                         continue;
@@ -328,10 +338,9 @@ fn resolve<T: Trace>(
             let Some(target) = cname.target.as_deref() else {
                 return (Rcode::NoError, true);
             };
-            links += 1;
-            match cname_target_offset(reply, at) {
-                Some(target_owner) if links <= MAX_CNAME_CHAIN => owner = target_owner,
-                _ => return (Rcode::NoError, true),
+            match next_link(reply, at, &mut links) {
+                Some(target_owner) => owner = target_owner,
+                None => return (Rcode::NoError, true),
             }
             current = target;
             continue;
