@@ -306,27 +306,53 @@ impl Checker<'_> {
         if entries.is_empty() {
             self.error(Some(&list_span), KEY, "must list at least one address");
         }
-        if entries.len() > LISTEN_MAX {
+        let addresses = self.distinct_addresses::<SocketAddr>(
+            KEY,
+            &list_span,
+            &entries,
+            LISTEN_MAX,
+            (
+                "a socket address",
+                "\"192.0.2.1:53\" or \"[2001:db8::1]:53\"",
+            ),
+        );
+        (self.errors.len() == errors_before).then_some(addresses)
+    }
+
+    /// Parses a list of addresses (socket addresses or IP addresses): at most
+    /// `max`, each parsing, none twice. `what` names the kind and gives an
+    /// example for the error messages. Errors are recorded; the addresses
+    /// that parsed are returned.
+    fn distinct_addresses<T>(
+        &mut self,
+        key: &str,
+        list_span: &Range<usize>,
+        entries: &[Spanned<String>],
+        max: usize,
+        (kind, example): (&str, &str),
+    ) -> Vec<T>
+    where
+        T: FromStr + PartialEq,
+        T::Err: std::fmt::Display,
+    {
+        if entries.len() > max {
             self.error(
-                Some(&list_span),
-                KEY,
+                Some(list_span),
+                key,
                 format!(
-                    "lists {} addresses, more than the maximum {LISTEN_MAX}",
+                    "lists {} addresses, more than the maximum {max}",
                     entries.len()
                 ),
             );
         }
-        let mut addresses: Vec<(SocketAddr, usize)> = Vec::with_capacity(entries.len());
-        for entry in &entries {
+        let mut addresses: Vec<(T, usize)> = Vec::with_capacity(entries.len());
+        for entry in entries {
             let text = entry.get_ref();
-            match SocketAddr::from_str(text) {
+            match T::from_str(text) {
                 Err(error) => self.error(
                     Some(&entry.span()),
-                    KEY,
-                    format!(
-                        "{text:?} is not a socket address ({error}); \
-                         write \"192.0.2.1:53\" or \"[2001:db8::1]:53\""
-                    ),
+                    key,
+                    format!("{text:?} is not {kind} ({error}); write {example}"),
                 ),
                 Ok(address) => {
                     if let Some((_, first_line)) =
@@ -335,7 +361,7 @@ impl Checker<'_> {
                         let first_line = *first_line;
                         self.error(
                             Some(&entry.span()),
-                            KEY,
+                            key,
                             format!(
                                 "duplicate address {text:?} (already listed on line {first_line})"
                             ),
@@ -346,8 +372,7 @@ impl Checker<'_> {
                 }
             }
         }
-        (self.errors.len() == errors_before)
-            .then(|| addresses.into_iter().map(|(address, _)| address).collect())
+        addresses.into_iter().map(|(address, _)| address).collect()
     }
 
     /// Converts `server.workers`: `"auto"` (the default) or an integer in
@@ -1096,48 +1121,14 @@ impl Checker<'_> {
                 );
             }
         }
-        if entries.len() > FALLBACK_MAX {
-            self.error(
-                Some(&list_span),
-                key,
-                format!(
-                    "lists {} addresses, more than the maximum {FALLBACK_MAX}",
-                    entries.len()
-                ),
-            );
-        }
-        let mut addresses: Vec<(IpAddr, usize)> = Vec::with_capacity(entries.len());
-        for entry in &entries {
-            let text = entry.get_ref();
-            match IpAddr::from_str(text) {
-                Err(error) => self.error(
-                    Some(&entry.span()),
-                    key,
-                    format!(
-                        "{text:?} is not an IP address ({error}); \
-                         write \"192.0.2.1\" or \"2001:db8::1\""
-                    ),
-                ),
-                Ok(address) => {
-                    if let Some((_, first_line)) =
-                        addresses.iter().find(|(seen, _)| *seen == address)
-                    {
-                        let first_line = *first_line;
-                        self.error(
-                            Some(&entry.span()),
-                            key,
-                            format!(
-                                "duplicate address {address} (already listed on line {first_line})"
-                            ),
-                        );
-                    } else {
-                        addresses.push((address, self.line(&entry.span())));
-                    }
-                }
-            }
-        }
-        (self.errors.len() == errors_before)
-            .then(|| addresses.into_iter().map(|(address, _)| address).collect())
+        let addresses = self.distinct_addresses::<IpAddr>(
+            key,
+            &list_span,
+            &entries,
+            FALLBACK_MAX,
+            ("an IP address", "\"192.0.2.1\" or \"2001:db8::1\""),
+        );
+        (self.errors.len() == errors_before).then_some(addresses)
     }
 
     /// Converts `service[index].backends`: required,
