@@ -79,6 +79,11 @@ pub struct RunArgs {
     #[arg(long, default_value = "1s", value_parser = parse_duration)]
     pub timeout: Duration,
 
+    /// Send every UDP query as its own message instead of merging runs of
+    /// equal-sized queries into one segmented (UDP GSO) send.
+    #[arg(long)]
+    pub no_gso: bool,
+
     /// Queries over TCP (RFC 7766 framing, pipelined).
     #[arg(long)]
     pub tcp: bool,

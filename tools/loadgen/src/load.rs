@@ -122,7 +122,12 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
     } else {
         let transports = (0..threads)
             .map(|thread| {
-                UdpTransport::connect(server, share(args.sockets, threads, thread), args.batch)
+                UdpTransport::connect(
+                    server,
+                    share(args.sockets, threads, thread),
+                    args.batch,
+                    !args.no_gso,
+                )
             })
             .collect::<anyhow::Result<Vec<_>>>()?;
         run_threads(transports, &packets, &plans, &cpus, &stop)?

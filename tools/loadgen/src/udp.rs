@@ -1,7 +1,8 @@
 //! The UDP transport: `--sockets` sockets, each connected to the server from its
 //! own ephemeral port (so each is its own 4-tuple, and `SO_REUSEPORT` on the
 //! server spreads them over its workers), sending with one `sendmmsg` and
-//! receiving with one `recvmmsg` per call, never blocking.
+//! receiving with one `recvmmsg` per call, never blocking. Runs of equal-sized
+//! queries go out as one segmented send (UDP GSO) unless `--no-gso`.
 //!
 //! Invariants: every buffer is allocated in [`UdpTransport::connect`]; a connected
 //! socket only accepts datagrams from the server's address.
@@ -53,8 +54,15 @@ pub fn connected_socket(server: SocketAddr) -> anyhow::Result<UdpSocket> {
 }
 
 impl UdpTransport {
-    /// Opens `sockets` sockets to `server`, batches of `batch` queries.
-    pub fn connect(server: SocketAddr, sockets: usize, batch: usize) -> anyhow::Result<Self> {
+    /// Opens `sockets` sockets to `server`, batches of `batch` queries, runs of
+    /// equal-sized queries sent segmented (UDP GSO) when `segment`.
+    pub fn connect(
+        server: SocketAddr,
+        sockets: usize,
+        batch: usize,
+        segment: bool,
+    ) -> anyhow::Result<Self> {
+        let send = SendBatch::new(batch, MAX_QUERY_SIZE);
         let sockets = (0..sockets)
             .map(|_| connected_socket(server))
             .collect::<anyhow::Result<Vec<_>>>()?;
@@ -62,7 +70,11 @@ impl UdpTransport {
         Ok(UdpTransport {
             poller: Poller::new(&descriptors),
             sockets,
-            send: SendBatch::new(batch, MAX_QUERY_SIZE),
+            send: if segment {
+                send
+            } else {
+                send.without_segmentation()
+            },
             receive: RecvBatch::new(batch.max(32), REPLY_SLOT),
             errors: 0,
         })
