@@ -2,9 +2,12 @@
 //!
 //! [`state`] is the rise/fall state machine: pure code driven by probe
 //! results and `now`, with no sockets and no clock of its own, so it is
-//! tested on its own. The probes that feed it (TCP, HTTP, DNS on one `mio`
-//! poll) and the publication of state changes as snapshot swaps build on it.
+//! tested on its own. [`spec`] is what a check is (kind, port, pace,
+//! thresholds), as the config resolves it. The probes that feed the state
+//! machine (TCP, HTTP, DNS on one `mio` poll) build on both.
 
+pub mod spec;
 pub mod state;
 
+pub use spec::{DnsProbe, HealthCheck, HttpProbe, ProbeKind};
 pub use state::{BackendHealth, Health, Thresholds};
