@@ -25,21 +25,31 @@ use toml::Spanned;
 use super::error::{LoadError, LoadErrors};
 use super::locate::LineIndex;
 use super::raw::{
-    RawAdmin, RawBackend, RawConfig, RawRegion, RawServer, RawService, RawTopology, RawWorkers,
-    RawZone,
+    RawAdmin, RawBackend, RawConfig, RawHealth, RawRegion, RawServer, RawService, RawTopology,
+    RawWorkers, RawZone,
 };
 use super::source::Source;
 use super::{
-    ADMIN_LISTEN_DEFAULT, ANSWERS_DEFAULT, ANSWERS_MAX, ANSWERS_MIN, AdminConfig, BACKENDS_MAX,
-    BACKENDS_MIN, BackendConfig, BackendTarget, CHAOS_TEXT_MAX_BYTES, CPU_INDEX_MAX, Config,
-    ECS_DEFAULT, FALLBACK_MAX, HASH_PREFIX_V4_DEFAULT, HASH_PREFIX_V4_MAX, HASH_PREFIX_V4_MIN,
-    HASH_PREFIX_V6_DEFAULT, HASH_PREFIX_V6_MAX, HASH_PREFIX_V6_MIN, LISTEN_MAX, PRIORITY_DEFAULT,
-    PRIORITY_MAX, PRIORITY_MIN, Policy, REGION_NAME_MAX_BYTES, RegionConfig, SERVICE_TTL_DEFAULT,
+    ADMIN_LISTEN_DEFAULT, ADMIN_TOKEN_MAX_BYTES, ADMIN_TOKEN_MIN_BYTES, ANSWERS_DEFAULT,
+    ANSWERS_MAX, ANSWERS_MIN, AdminConfig, BACKENDS_MAX, BACKENDS_MIN, BackendConfig,
+    BackendTarget, CHAOS_TEXT_MAX_BYTES, CPU_INDEX_MAX, Config, ECS_DEFAULT, FALLBACK_MAX,
+    HASH_PREFIX_V4_DEFAULT, HASH_PREFIX_V4_MAX, HASH_PREFIX_V4_MIN, HASH_PREFIX_V6_DEFAULT,
+    HASH_PREFIX_V6_MAX, HASH_PREFIX_V6_MIN, LISTEN_MAX, PRIORITY_DEFAULT, PRIORITY_MAX,
+    PRIORITY_MIN, Policy, REGION_NAME_MAX_BYTES, RegionConfig, SERVICE_TTL_DEFAULT,
     SERVICE_TTL_MAX, SERVICE_TTL_MIN, ServerConfig, ServiceConfig, TCP_IDLE_TIMEOUT_DEFAULT,
     TCP_IDLE_TIMEOUT_MAX, TCP_IDLE_TIMEOUT_MIN, TCP_MAX_CONNECTIONS_DEFAULT,
     TCP_MAX_CONNECTIONS_MAX, TCP_MAX_CONNECTIONS_MIN, TopologyConfig, UDP_PAYLOAD_DEFAULT,
     UDP_PAYLOAD_MAX, UDP_PAYLOAD_MIN, WEIGHT_DEFAULT, WEIGHT_MAX, WEIGHT_MIN, WORKERS_MAX,
     WORKERS_MIN, WhenAllDown, Workers, ZoneConfig,
+};
+
+mod health;
+
+pub use health::{
+    HEALTH_DNS_PORT_DEFAULT, HEALTH_FALL_DEFAULT, HEALTH_HTTP_PORT_DEFAULT,
+    HEALTH_INTERVAL_DEFAULT, HEALTH_INTERVAL_MAX, HEALTH_INTERVAL_MIN, HEALTH_RISE_DEFAULT,
+    HEALTH_TEXT_MAX_BYTES, HEALTH_THRESHOLD_MAX, HEALTH_THRESHOLD_MIN, HEALTH_TIMEOUT_DEFAULT,
+    HEALTH_TIMEOUT_MAX, HEALTH_TIMEOUT_MIN,
 };
 
 /// Checks `raw` (parsed from `text`, the file at `path`) and builds the
@@ -66,6 +76,12 @@ pub(super) fn convert(
     // they were found in); problems with no line come first. The topology
     // file's problems follow the config file's.
     checker.errors.sort_by_key(|error| error.line);
+    // A service's health key is resolved once per backend: report each
+    // problem once.
+    let mut seen = std::collections::HashSet::new();
+    checker
+        .errors
+        .retain(|error| seen.insert((error.line, error.key.clone(), error.message.clone())));
     checker.errors.append(&mut checker.topology_file_errors);
     match server {
         Some(server) if checker.errors.is_empty() => Ok(Config {
@@ -254,7 +270,29 @@ impl Checker<'_> {
         const KEY: &str = "admin.listen";
         let raw = raw?;
         let header = raw.span();
-        let (listen, span) = match raw.into_inner().listen {
+        let raw = raw.into_inner();
+        let token = match raw.token {
+            None => None,
+            Some(token) => {
+                let text = token.get_ref();
+                if text.len() < ADMIN_TOKEN_MIN_BYTES
+                    || text.len() > ADMIN_TOKEN_MAX_BYTES
+                    || !text.bytes().all(|byte| byte.is_ascii_graphic())
+                {
+                    self.error(
+                        Some(&token.span()),
+                        "admin.token",
+                        format!(
+                            "must be {ADMIN_TOKEN_MIN_BYTES} to {ADMIN_TOKEN_MAX_BYTES} printable \
+                             ASCII characters without spaces (e.g. from `openssl rand -hex 32`)"
+                        ),
+                    );
+                    return None;
+                }
+                Some(text.clone())
+            }
+        };
+        let (listen, span) = match raw.listen {
             None => (ADMIN_LISTEN_DEFAULT, header),
             Some(listen) => match SocketAddr::from_str(listen.get_ref()) {
                 Ok(address) => (address, listen.span()),
@@ -281,7 +319,18 @@ impl Checker<'_> {
             );
             return None;
         }
-        Some(AdminConfig { listen })
+        if !listen.ip().is_loopback() && token.is_none() {
+            self.error(
+                Some(&span),
+                KEY,
+                format!(
+                    "{listen} is not a loopback address: set admin.token so that only \
+                     holders of the token can drain, reload or change loads"
+                ),
+            );
+            return None;
+        }
+        Some(AdminConfig { listen, token })
     }
 
     /// Converts `server.listen`: required, 1..=[`LISTEN_MAX`] distinct
@@ -1025,7 +1074,14 @@ impl Checker<'_> {
             ),
         };
         let backends_span = raw.backends.as_ref().map(Spanned::span);
-        let backends = self.backends(index, header, raw.backends, name, region_names);
+        let backends = self.backends(
+            index,
+            header,
+            raw.backends,
+            raw.health.as_ref(),
+            name,
+            region_names,
+        );
         if let Some(backends) = &backends {
             let names_backends = backends
                 .iter()
@@ -1140,9 +1196,11 @@ impl Checker<'_> {
         index: usize,
         header: &Range<usize>,
         raw: Option<Spanned<Vec<Spanned<RawBackend>>>>,
+        health: Option<&Spanned<RawHealth>>,
         service_name: Option<&Name<Bytes>>,
         region_names: &[Option<String>],
     ) -> Option<Vec<BackendConfig>> {
+        let service_key = format!("service[{index}]");
         let key = format!("service[{index}].backends");
         let Some(raw) = raw else {
             self.error(
@@ -1176,8 +1234,13 @@ impl Checker<'_> {
         let mut backends: Vec<(BackendConfig, usize)> = Vec::with_capacity(entries.len());
         for (backend_index, entry) in entries.into_iter().enumerate() {
             let key = format!("{key}[{backend_index}]");
-            let Some((backend, line)) = self.backend(&key, entry, service_name, region_names)
-            else {
+            let Some((backend, line)) = self.backend(
+                &key,
+                entry,
+                (&service_key, health),
+                service_name,
+                region_names,
+            ) else {
                 continue;
             };
             if let Some((_, first_line)) = backends
@@ -1230,6 +1293,7 @@ impl Checker<'_> {
         &mut self,
         key: &str,
         raw: Spanned<RawBackend>,
+        (service_key, service_health): (&str, Option<&Spanned<RawHealth>>),
         service_name: Option<&Name<Bytes>>,
         region_names: &[Option<String>],
     ) -> Option<(BackendConfig, usize)> {
@@ -1287,6 +1351,14 @@ impl Checker<'_> {
                 .region_reference(&format!("{key}.region"), region, region_names)
                 .map(Some),
         };
+        let health = self.backend_health(
+            service_key,
+            key,
+            service_health,
+            raw.health.as_ref(),
+            service_name,
+            raw.name.is_some(),
+        );
         let (target, target_span) = target?;
         Some((
             BackendConfig {
@@ -1294,6 +1366,7 @@ impl Checker<'_> {
                 weight: weight?,
                 priority: priority?,
                 region: region?,
+                health: health?,
             },
             self.line(&target_span),
         ))

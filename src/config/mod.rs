@@ -43,8 +43,16 @@ use bytes::Bytes;
 use domain::base::Name;
 use ipnet::IpNet;
 
+pub use convert::{
+    HEALTH_DNS_PORT_DEFAULT, HEALTH_FALL_DEFAULT, HEALTH_HTTP_PORT_DEFAULT,
+    HEALTH_INTERVAL_DEFAULT, HEALTH_INTERVAL_MAX, HEALTH_INTERVAL_MIN, HEALTH_RISE_DEFAULT,
+    HEALTH_TEXT_MAX_BYTES, HEALTH_THRESHOLD_MAX, HEALTH_THRESHOLD_MIN, HEALTH_TIMEOUT_DEFAULT,
+    HEALTH_TIMEOUT_MAX, HEALTH_TIMEOUT_MIN,
+};
 pub use error::{LoadError, LoadErrors};
 pub use source::Source;
+
+use crate::health::HealthCheck;
 
 /// Most addresses `server.listen` may hold.
 pub const LISTEN_MAX: usize = 64;
@@ -85,6 +93,9 @@ pub const ADMIN_LISTEN_DEFAULT: SocketAddr =
     SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 8053));
 /// Longest `region[i].name`, in bytes (one DNS label).
 pub const REGION_NAME_MAX_BYTES: usize = 63;
+/// `admin.token` length bounds.
+pub const ADMIN_TOKEN_MIN_BYTES: usize = 16;
+pub const ADMIN_TOKEN_MAX_BYTES: usize = 256;
 /// Fewest `service[i].answers`.
 pub const ANSWERS_MIN: usize = 1;
 /// Most `service[i].answers`.
@@ -204,8 +215,13 @@ pub struct ServerConfig {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AdminConfig {
     /// `admin.listen`: where to serve the admin API; default
-    /// [`ADMIN_LISTEN_DEFAULT`]; not one of `server.listen`.
+    /// [`ADMIN_LISTEN_DEFAULT`]; not one of `server.listen`; a loopback
+    /// address unless `token` is set.
     pub listen: SocketAddr,
+    /// `admin.token`: when set, mutating endpoints require
+    /// `Authorization: Bearer <token>`;
+    /// [`ADMIN_TOKEN_MIN_BYTES`]..=[`ADMIN_TOKEN_MAX_BYTES`] printable ASCII.
+    pub token: Option<String>,
 }
 
 /// One `[[region]]` entry: a named group of clients and backends.
@@ -281,6 +297,9 @@ pub struct BackendConfig {
     pub priority: u32,
     /// `region`: an index into [`Config::regions`].
     pub region: Option<usize>,
+    /// `health`: the service's `health` with this backend's keys applied;
+    /// `None` when not probed (always up unless drained).
+    pub health: Option<HealthCheck>,
 }
 
 /// What a backend answers with.
@@ -949,7 +968,8 @@ mod tests {
         assert_eq!(
             accepted(&server_with("[admin]")).admin,
             Some(AdminConfig {
-                listen: ADMIN_LISTEN_DEFAULT
+                listen: ADMIN_LISTEN_DEFAULT,
+                token: None,
             })
         );
         assert_eq!(
@@ -959,7 +979,8 @@ mod tests {
         assert_eq!(
             accepted(&server_with("[admin]\nlisten = \"[::1]:9000\"")).admin,
             Some(AdminConfig {
-                listen: SocketAddr::from(([0, 0, 0, 0, 0, 0, 0, 1], 9000))
+                listen: SocketAddr::from(([0, 0, 0, 0, 0, 0, 0, 1], 9000)),
+                token: None,
             })
         );
     }
@@ -1357,6 +1378,7 @@ mod tests {
                 weight: WEIGHT_DEFAULT,
                 priority: PRIORITY_DEFAULT,
                 region: None,
+                health: None,
             }]
         );
         assert_eq!((ANSWERS_DEFAULT, SERVICE_TTL_DEFAULT), (1, 30));
@@ -1608,12 +1630,14 @@ mod tests {
                     weight: WEIGHT_MAX,
                     priority: PRIORITY_MAX,
                     region: Some(1),
+                    health: None,
                 },
                 BackendConfig {
                     target: address("2001:db8::1"),
                     weight: WEIGHT_MIN,
                     priority: PRIORITY_MIN,
                     region: Some(0),
+                    health: None,
                 },
             ]
         );
@@ -1848,10 +1872,195 @@ mod tests {
     fn unknown_service_key_rejected() {
         rejected_once(&service_keys("answer = 2"), "service[0].answer", 13);
         rejected_once(
-            &service_keys("health = { kind = \"tcp\" }"),
-            "service[0].health",
+            &service_keys("health = { kind = \"tcp\", port = 80, retries = 2 }"),
+            "service[0].health.retries",
             13,
         );
+    }
+
+    // ----- health
+
+    /// The checks of `service`'s backends, which must be accepted.
+    fn checks(text: &str) -> Vec<Option<HealthCheck>> {
+        accepted(text).services[0]
+            .backends
+            .iter()
+            .map(|backend| backend.health.clone())
+            .collect()
+    }
+
+    #[test]
+    fn health_defaults_per_kind() {
+        use crate::health::{HttpProbe, ProbeKind};
+        assert_eq!(checks(&service_keys("")), vec![None]);
+        assert_eq!(
+            checks(&service_keys("health = { kind = \"none\" }")),
+            vec![None]
+        );
+        let tcp = checks(&service_keys("health = { kind = \"tcp\", port = 443 }"))[0]
+            .clone()
+            .unwrap();
+        assert_eq!(tcp.kind, ProbeKind::Tcp);
+        assert_eq!(tcp.port, 443);
+        assert_eq!(tcp.interval, HEALTH_INTERVAL_DEFAULT);
+        assert_eq!(tcp.timeout, HEALTH_TIMEOUT_DEFAULT);
+        assert_eq!(tcp.thresholds.rise.get(), HEALTH_RISE_DEFAULT);
+        assert_eq!(tcp.thresholds.fall.get(), HEALTH_FALL_DEFAULT);
+        let http = checks(&service_keys("health = { kind = \"http\" }"))[0]
+            .clone()
+            .unwrap();
+        assert_eq!(http.port, HEALTH_HTTP_PORT_DEFAULT);
+        assert_eq!(
+            http.kind,
+            ProbeKind::Http(HttpProbe {
+                path: "/".into(),
+                host: "www.example.com".into(),
+                expect: vec![200],
+                body_contains: None,
+                load_header: None,
+            })
+        );
+        let dns = checks(&service_keys(
+            "health = { kind = \"dns\", qname = \"Example.COM\", qtype = \"SOA\", rcode = \"nxdomain\" }",
+        ))[0]
+            .clone()
+            .unwrap();
+        assert_eq!(dns.port, HEALTH_DNS_PORT_DEFAULT);
+        assert_eq!(
+            dns.kind,
+            ProbeKind::Dns(crate::health::DnsProbe {
+                qname: b"\x07example\x03com\x00".to_vec(),
+                qtype: 6,
+                rcode: 3,
+            })
+        );
+    }
+
+    #[test]
+    fn health_backend_keys_override_the_services() {
+        use crate::health::ProbeKind;
+        let text = service(
+            "health = { kind = \"http\", port = 8080, path = \"/healthz\", expect = [200, 204], \
+             interval = \"2s\", timeout = \"1s\", rise = 1, fall = 5, load_header = \"X-Load\" }\n\
+             backends = [\n\
+               { address = \"192.0.2.1\" },\n\
+               { address = \"192.0.2.2\", health = { port = 9090, fall = 2 } },\n\
+               { address = \"192.0.2.3\", health = { kind = \"tcp\", port = 22 } },\n\
+               { address = \"192.0.2.4\", health = { kind = \"none\" } },\n\
+             ]",
+        );
+        let checks = checks(&text);
+        let first = checks[0].clone().unwrap();
+        assert_eq!((first.port, first.interval), (8080, Duration::from_secs(2)));
+        assert_eq!(
+            (first.thresholds.rise.get(), first.thresholds.fall.get()),
+            (1, 5)
+        );
+        let ProbeKind::Http(http) = &first.kind else {
+            panic!("expected http, got {first:?}")
+        };
+        assert_eq!(http.path, "/healthz");
+        assert_eq!(http.expect, vec![200, 204]);
+        assert_eq!(http.load_header.as_deref(), Some("X-Load"));
+        let second = checks[1].clone().unwrap();
+        assert_eq!((second.port, second.thresholds.fall.get()), (9090, 2));
+        assert_eq!(second.kind, first.kind);
+        let third = checks[2].clone().unwrap();
+        assert_eq!((third.kind.clone(), third.port), (ProbeKind::Tcp, 22));
+        assert_eq!(third.interval, Duration::from_secs(2));
+        assert_eq!(checks[3], None);
+    }
+
+    #[test]
+    fn health_errors_name_the_key_where_the_value_was_written() {
+        let error = rejected_once(
+            &service_keys(
+                "health = { kind = \"tcp\", port = 80, interval = \"1s\", timeout = \"1s\" }",
+            ),
+            "service[0].health.timeout",
+            13,
+        );
+        assert!(error.message.contains("not below the interval"), "{error}");
+        rejected_once(
+            &service_keys("health = { kind = \"tcp\" }"),
+            "service[0].health.port",
+            13,
+        );
+        rejected_once(
+            &service_keys("health = { kind = \"udp\" }"),
+            "service[0].health.kind",
+            13,
+        );
+        rejected_once(
+            &service_keys("health = { kind = \"tcp\", port = 80, rise = 0 }"),
+            "service[0].health.rise",
+            13,
+        );
+        rejected_once(
+            &service_keys("health = { kind = \"tcp\", port = 70000 }"),
+            "service[0].health.port",
+            13,
+        );
+        rejected_once(
+            &service_keys("health = { kind = \"tcp\", port = 80, path = \"/x\" }"),
+            "service[0].health.path",
+            13,
+        );
+        rejected_once(
+            &service_keys("health = { kind = \"http\", path = \"healthz\" }"),
+            "service[0].health.path",
+            13,
+        );
+        rejected_once(
+            &service_keys("health = { kind = \"http\", expect = [200, 999] }"),
+            "service[0].health.expect",
+            13,
+        );
+        rejected_once(
+            &service_keys("health = { kind = \"dns\" }"),
+            "service[0].health.qname",
+            13,
+        );
+        rejected_once(
+            &service_keys("health = { kind = \"dns\", qname = \"a.b\", rcode = \"FINE\" }"),
+            "service[0].health.rcode",
+            13,
+        );
+        rejected_once(
+            &service_keys("health = { timeout = \"1s\" }"),
+            "service[0].health.kind",
+            13,
+        );
+        // A service problem is reported once, however many backends share it.
+        let text = service(
+            "health = { kind = \"tcp\", port = 0 }\nbackends = [{ address = \"192.0.2.1\" }, \
+             { address = \"192.0.2.2\" }]",
+        );
+        rejected_once(&text, "service[0].health.port", 13);
+        // A backend's override is named at the backend.
+        let text = service(
+            "health = { kind = \"tcp\", port = 80, interval = \"500ms\" }\nbackends = [\
+             { address = \"192.0.2.1\", health = { timeout = \"600ms\" } }]",
+        );
+        rejected_once(&text, "service[0].backends[0].health.timeout", 14);
+    }
+
+    #[test]
+    fn admin_token_and_non_loopback_listener() {
+        let error = rejected_once(
+            &server_with("[admin]\nlisten = \"0.0.0.0:8053\""),
+            "admin.listen",
+            4,
+        );
+        assert!(error.message.contains("admin.token"), "{error}");
+        let config = accepted(&server_with(
+            "[admin]\nlisten = \"0.0.0.0:8053\"\ntoken = \"0123456789abcdef0123\"",
+        ));
+        assert_eq!(
+            config.admin.and_then(|admin| admin.token).as_deref(),
+            Some("0123456789abcdef0123")
+        );
+        rejected_once(&server_with("[admin]\ntoken = \"short\""), "admin.token", 4);
     }
 
     // ----- the shipped example
@@ -1902,7 +2111,8 @@ mod tests {
         assert_eq!(
             config.admin,
             Some(AdminConfig {
-                listen: SocketAddr::from(([127, 0, 0, 1], 8053))
+                listen: SocketAddr::from(([127, 0, 0, 1], 8053)),
+                token: None,
             })
         );
         assert_eq!(

@@ -73,6 +73,8 @@ pub(super) struct RawServer {
 pub(super) struct RawAdmin {
     /// `listen`: a socket address as a string.
     pub(super) listen: Option<Spanned<String>>,
+    /// `token`: the bearer token mutating endpoints require.
+    pub(super) token: Option<Spanned<String>>,
 }
 
 /// One `[[zone]]` entry.
@@ -129,6 +131,43 @@ pub(super) struct RawService {
     pub(super) hash_prefix_v6: Option<Spanned<i64>>,
     /// `backends`: the backends, usually an inline array of inline tables.
     pub(super) backends: Option<Spanned<Vec<Spanned<RawBackend>>>>,
+    /// `health`: how every backend is checked (a backend may override keys).
+    pub(super) health: Option<Spanned<RawHealth>>,
+}
+
+/// A `health` table, of a service or of one backend (whose keys override the
+/// service's, one by one).
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawHealth {
+    /// `kind`: "tcp", "http", "dns" or "none".
+    pub(super) kind: Option<Spanned<String>>,
+    /// `port`: the port probed.
+    pub(super) port: Option<Spanned<i64>>,
+    /// `interval`: a humantime duration string.
+    pub(super) interval: Option<Spanned<String>>,
+    /// `timeout`: a humantime duration string.
+    pub(super) timeout: Option<Spanned<String>>,
+    /// `rise`: successes in a row to come up.
+    pub(super) rise: Option<Spanned<i64>>,
+    /// `fall`: failures in a row to go down.
+    pub(super) fall: Option<Spanned<i64>>,
+    /// `path`: http request path.
+    pub(super) path: Option<Spanned<String>>,
+    /// `host`: http Host header.
+    pub(super) host: Option<Spanned<String>>,
+    /// `expect`: http statuses counted healthy.
+    pub(super) expect: Option<Spanned<Vec<Spanned<i64>>>>,
+    /// `body_contains`: text the http body must contain.
+    pub(super) body_contains: Option<Spanned<String>>,
+    /// `load_header`: http response header carrying the backend's load.
+    pub(super) load_header: Option<Spanned<String>>,
+    /// `qname`: dns query name.
+    pub(super) qname: Option<Spanned<String>>,
+    /// `qtype`: dns query type.
+    pub(super) qtype: Option<Spanned<String>>,
+    /// `rcode`: dns response code expected.
+    pub(super) rcode: Option<Spanned<String>>,
 }
 
 /// One entry of `service[i].backends`.
@@ -145,6 +184,8 @@ pub(super) struct RawBackend {
     pub(super) priority: Option<Spanned<i64>>,
     /// `region`: a region name.
     pub(super) region: Option<Spanned<String>>,
+    /// `health`: keys overriding the service's `health`.
+    pub(super) health: Option<Spanned<RawHealth>>,
 }
 
 /// The `workers` value as written: any string (checked for `"auto"` in
