@@ -1,8 +1,10 @@
 //! End-to-end tests of dnslb: real servers on loopback ports queried with
 //! `domain`'s client transports (answers, EDNS, malformed packets, TCP
-//! behaviour, load-balanced services and the admin `/explain`), plus the
-//! proof that the data plane answers without allocating, measured by the
-//! counting global allocator defined here.
+//! behaviour, load-balanced services and the admin `/explain`), health
+//! checks against real TCP and HTTP backends with the admin API and reload
+//! (and no query lost while backends flap), plus the proof that the data
+//! plane answers without allocating, measured by the counting global
+//! allocator defined here.
 //!
 //! Every test starts its own server on ephemeral ports, so tests run in
 //! parallel; each ends by checking that its server still answers.
@@ -13,6 +15,7 @@ mod alloc;
 mod answers;
 mod client;
 mod edns;
+mod health;
 mod malformed;
 mod packets;
 mod server;
