@@ -20,4 +20,5 @@
 
 pub mod batch;
 pub mod cpu;
+pub mod limits;
 pub mod socket;
