@@ -22,6 +22,7 @@
 pub mod admin;
 pub mod balancer;
 pub mod config;
+pub mod control;
 pub mod dataplane;
 pub mod health;
 pub mod runtime;

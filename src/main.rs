@@ -10,7 +10,7 @@ use dnslb::config::{self, Config};
 use dnslb::snapshot::Snapshot;
 use dnslb::wire::answer::Transport;
 use dnslb::wire::{DropReason, Rcode};
-use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
 /// A high-performance authoritative DNS load balancer.
@@ -116,7 +116,8 @@ fn serve(path: Option<PathBuf>) -> anyhow::Result<ExitCode> {
         }
     };
     // Block the signals before any thread starts, so they reach the iterator.
-    let mut signals = Signals::new([SIGINT, SIGTERM]).context("installing signal handlers")?;
+    let mut signals =
+        Signals::new([SIGINT, SIGTERM, SIGHUP]).context("installing signal handlers")?;
     let running = match dnslb::runtime::start(&config) {
         Ok(running) => running,
         Err(dnslb::runtime::StartError::Config(errors)) => {
@@ -128,8 +129,15 @@ fn serve(path: Option<PathBuf>) -> anyhow::Result<ExitCode> {
     for warning in &running.warnings {
         tracing::warn!("{warning}");
     }
-    if let Some(signal) = signals.forever().next() {
+    for signal in signals.forever() {
+        if signal == SIGHUP {
+            // Reload logs its outcome (each error with file, line and key);
+            // on error the running config stays.
+            let _ = running.control.reload();
+            continue;
+        }
         tracing::info!(signal, "shutting down");
+        break;
     }
     let stats = running.stats.clone();
     running.shutdown();

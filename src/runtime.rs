@@ -1,7 +1,9 @@
 //! Start-up and shutdown, in order: load the config's zones into the first
-//! snapshot, bind every socket, pin and spawn one UDP worker per CPU, start
-//! the TCP thread; on shutdown, set the flag, let workers finish their
-//! batch, join them.
+//! snapshot, hand it to the control plane, bind every socket, pin and spawn
+//! one UDP worker per CPU, start the TCP thread, the health thread (probes
+//! feeding the control plane) and the admin thread; on shutdown, set the
+//! flag, let every thread finish what it has in hand, join them. Reload
+//! (SIGHUP in `main`, `POST /reload`) goes through [`Control::reload`].
 
 use std::io;
 use std::net::{SocketAddr, TcpListener, UdpSocket};
@@ -11,8 +13,10 @@ use std::thread::JoinHandle;
 
 use crate::admin::AdminServer;
 use crate::config::{Config, LoadErrors, Workers};
+use crate::control::Control;
 use crate::dataplane::tcp::{TcpLimits, TcpServer};
 use crate::dataplane::worker::{WAKE_INTERVAL, Worker};
+use crate::health::engine::HealthEngine;
 use crate::snapshot::{SharedSnapshot, Snapshot};
 use crate::stats::Stats;
 use crate::sys::{cpu, socket};
@@ -66,6 +70,8 @@ pub struct Running {
     pub stats: Arc<Stats>,
     /// The published snapshot.
     pub snapshot: Arc<SharedSnapshot>,
+    /// The control plane: health states, drains, loads, reload.
+    pub control: Arc<Control>,
     /// Warnings from loading the zones.
     pub warnings: Vec<Warning>,
     shutdown: Arc<AtomicBool>,
@@ -162,9 +168,11 @@ fn bind_address(address: SocketAddr, workers: usize) -> Result<Bound, StartError
 
 /// Loads, binds and starts everything `config` describes.
 pub fn start(config: &Config) -> Result<Running, StartError> {
-    let (snapshot, warnings) = Snapshot::build(config, 1).map_err(StartError::Config)?;
-    let summary = snapshot.summary;
     let cpus = worker_cpus(config)?;
+    // Each UDP worker and the TCP thread count into their own slots.
+    let (snapshot, warnings) =
+        Snapshot::build_for_writers(config, 1, cpus.len() + 1).map_err(StartError::Config)?;
+    let summary = snapshot.summary;
     let mut bound = Vec::with_capacity(config.server.listen.len());
     for &address in &config.server.listen {
         bound.push(bind_address(address, cpus.len())?);
@@ -172,20 +180,33 @@ pub fn start(config: &Config) -> Result<Running, StartError> {
     let addresses: Vec<SocketAddr> = bound.iter().map(|bound| bound.address).collect();
 
     let snapshot = Arc::new(SharedSnapshot::new(snapshot));
+    let control = Arc::new(Control::new(config.clone(), snapshot.clone()));
+    let stats = Arc::new(Stats::new(cpus.len()));
     let admin = match &config.admin {
         Some(admin) => Some(
-            AdminServer::bind(admin.listen, snapshot.clone(), Arc::new(config.clone())).map_err(
-                |error| StartError::Bind {
-                    address: admin.listen,
-                    transport: "admin http",
-                    error,
-                },
-            )?,
+            AdminServer::bind(
+                admin.listen,
+                admin.token.clone(),
+                control.clone(),
+                stats.clone(),
+            )
+            .map_err(|error| StartError::Bind {
+                address: admin.listen,
+                transport: "admin http",
+                error,
+            })?,
         ),
         None => None,
     };
     let admin_address = admin.as_ref().and_then(|admin| admin.local_addr().ok());
-    let stats = Arc::new(Stats::new(cpus.len()));
+    // Probes hold a socket each while in flight: with thousands of backends
+    // the default soft limit of 1024 descriptors is too low.
+    if let Err(error) = crate::sys::limits::raise_open_files_limit() {
+        tracing::warn!(%error, "could not raise the open files limit");
+    }
+    let (engine, engine_handle) =
+        HealthEngine::new(control.probe_targets()).map_err(StartError::Thread)?;
+    control.attach_engine(engine_handle);
     let shutdown = Arc::new(AtomicBool::new(false));
     let mut threads = Vec::new();
     let reply_size = usize::from(config.server.udp_payload).max(crate::wire::CLASSIC_UDP_LIMIT);
@@ -233,6 +254,17 @@ pub fn start(config: &Config) -> Result<Running, StartError> {
             })
             .map_err(StartError::Thread)?;
         threads.push(thread);
+        let control_health = control.clone();
+        let shutdown_health = shutdown.clone();
+        let thread = std::thread::Builder::new()
+            .name("dnslb-health".into())
+            .spawn(move || {
+                engine.run(&shutdown_health, |outcomes| {
+                    control_health.apply_probes(outcomes);
+                })
+            })
+            .map_err(StartError::Thread)?;
+        threads.push(thread);
         if let Some(admin) = admin {
             let shutdown_admin = shutdown.clone();
             let thread = std::thread::Builder::new()
@@ -269,6 +301,7 @@ pub fn start(config: &Config) -> Result<Running, StartError> {
         worker_cpus: cpus,
         stats,
         snapshot,
+        control,
         warnings,
         shutdown,
         threads,

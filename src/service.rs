@@ -9,13 +9,14 @@
 //! IPv4 (IPv6) backends, a static CNAME at a service name, or any static
 //! data at a CNAME service's name is an error naming the config line.
 
-use std::collections::HashMap;
 use std::net::IpAddr;
 use std::str::FromStr;
 use std::sync::Arc;
 
 use crate::balancer::{BackendInfo, Policy, Pool, PoolSpec, RegionId, Topology, WhenAllDown};
 use crate::config::{BackendTarget, Config, LoadError, ServiceConfig};
+use crate::health::Health;
+use crate::stats::ServiceCounters;
 use crate::wire::fragment::{FragmentId, FragmentStore, Owner, RdataPart, Section};
 use crate::wire::name;
 use crate::zone::{CLASS_IN, ZoneData, rtype};
@@ -39,8 +40,43 @@ pub struct Family {
 #[derive(Clone, Debug)]
 pub struct Backend {
     pub target: BackendTarget,
+    /// What the pool was built from (`up` is healthy and not drained).
     pub info: BackendInfo,
+    /// Its health and drain state in this snapshot.
+    pub state: BackendState,
 }
+
+/// The state of one backend that a snapshot is built from: its health (from
+/// the probes), whether an operator drained it, and its reported load.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct BackendState {
+    pub health: Health,
+    pub drained: bool,
+    /// 0.0 (idle) to 1.0 (saturated), for `least_loaded`.
+    pub load: f32,
+}
+
+impl Default for BackendState {
+    /// Up (backends start up, as gdnsd's do), not drained, idle.
+    fn default() -> BackendState {
+        BackendState {
+            health: Health::Up,
+            drained: false,
+            load: 0.0,
+        }
+    }
+}
+
+impl BackendState {
+    /// Whether the backend may be answered.
+    pub fn available(&self) -> bool {
+        self.health == Health::Up && !self.drained
+    }
+}
+
+/// Every backend's state, by service index then backend index, in config
+/// order; a missing entry is the default state.
+pub type BackendStates = Vec<Vec<BackendState>>;
 
 /// One load-balanced name.
 #[derive(Debug)]
@@ -61,6 +97,9 @@ pub struct Service {
     /// `when_all_down = "fallback"` answers, A and AAAA.
     pub fallback_ipv4: Vec<FragmentId>,
     pub fallback_ipv6: Vec<FragmentId>,
+    /// Queries this service answered, per data-plane thread; carried over
+    /// from snapshot to snapshot while the service exists.
+    pub counters: Arc<ServiceCounters>,
 }
 
 /// Every service, the topology geo uses, and the rendered records.
@@ -72,6 +111,8 @@ pub struct Services {
     /// Region names by `RegionId`.
     pub regions: Vec<String>,
     pub fragments: FragmentStore,
+    /// Data-plane threads counting into each service's counters.
+    pub writers: usize,
 }
 
 impl Services {
@@ -81,8 +122,12 @@ impl Services {
     }
 
     /// Builds every service of `config`, checked against `zones`, with every
-    /// backend up and idle.
-    pub fn build(config: &Config, zones: &[ZoneData]) -> Result<Services, Vec<LoadError>> {
+    /// backend up and idle, and counters for `writers` data-plane threads.
+    pub fn build(
+        config: &Config,
+        zones: &[ZoneData],
+        writers: usize,
+    ) -> Result<Services, Vec<LoadError>> {
         let mut errors = Vec::new();
         for (index, service) in config.services.iter().enumerate() {
             let lowercase = name::to_lowercase(service.name.as_slice());
@@ -99,13 +144,44 @@ impl Services {
             return Err(errors);
         }
         let topology = Arc::new(build_topology(config));
-        Ok(Services::assemble(config, topology, &BackendLoads::new()))
+        Ok(Services::assemble(
+            config,
+            topology,
+            &BackendStates::new(),
+            None,
+            writers,
+        ))
     }
 
-    /// The same services with new backend loads: pools rebuilt, zones and
-    /// topology shared. `self` must have been built from `config`.
-    pub fn with_loads(&self, config: &Config, loads: &BackendLoads) -> Services {
-        Services::assemble(config, self.topology.clone(), loads)
+    /// The same services with new backend states: pools rebuilt; zones,
+    /// topology and counters shared. `self` must have been built from
+    /// `config`.
+    pub fn with_states(&self, config: &Config, states: &BackendStates) -> Services {
+        Services::assemble(
+            config,
+            self.topology.clone(),
+            states,
+            Some(self),
+            self.writers,
+        )
+    }
+
+    /// Takes over the counters of the services of `previous` that have the
+    /// same name (after a reload), so counts survive it.
+    pub fn adopt_counters(&mut self, previous: &Services) {
+        for service in &mut self.entries {
+            if let Some(counters) = previous.counters_of(&service.name) {
+                service.counters = counters;
+            }
+        }
+    }
+
+    fn counters_of(&self, name: &[u8]) -> Option<Arc<ServiceCounters>> {
+        self.entries
+            .iter()
+            .find(|service| &*service.name == name)
+            .filter(|service| service.counters.writers() == self.writers)
+            .map(|service| service.counters.clone())
     }
 
     /// Finds a service by lowercase wire name and a backend by its address
@@ -136,7 +212,13 @@ impl Services {
         Some((service_index, backend_index))
     }
 
-    fn assemble(config: &Config, topology: Arc<Topology>, loads: &BackendLoads) -> Services {
+    fn assemble(
+        config: &Config,
+        topology: Arc<Topology>,
+        states: &BackendStates,
+        previous: Option<&Services>,
+        writers: usize,
+    ) -> Services {
         let region_fallbacks: Vec<Vec<RegionId>> = config
             .regions
             .iter()
@@ -156,26 +238,35 @@ impl Services {
                 .backends
                 .iter()
                 .enumerate()
-                .map(|(backend_index, backend)| Backend {
-                    target: backend.target.clone(),
-                    info: BackendInfo {
-                        weight: backend.weight,
-                        priority: backend.priority,
-                        region: backend.region.map(|region| region as RegionId),
-                        up: true,
-                        load: loads
-                            .get(&(service_index, backend_index))
-                            .copied()
-                            .unwrap_or(0.0),
-                    },
+                .map(|(backend_index, backend)| {
+                    let state = states
+                        .get(service_index)
+                        .and_then(|service| service.get(backend_index))
+                        .copied()
+                        .unwrap_or_default();
+                    Backend {
+                        target: backend.target.clone(),
+                        info: BackendInfo {
+                            weight: backend.weight,
+                            priority: backend.priority,
+                            region: backend.region.map(|region| region as RegionId),
+                            up: state.available(),
+                            load: state.load,
+                        },
+                        state,
+                    }
                 })
                 .collect();
+            let counters = previous
+                .and_then(|previous| previous.counters_of(&lowercase))
+                .unwrap_or_else(|| Arc::new(ServiceCounters::new(writers)));
             entries.push(build_service(
                 service,
                 lowercase,
                 backends,
                 &region_fallbacks,
                 &mut fragments,
+                counters,
             ));
         }
         Services {
@@ -187,13 +278,10 @@ impl Services {
                 .map(|region| region.name.clone())
                 .collect(),
             fragments,
+            writers,
         }
     }
 }
-
-/// Backend loads (0.0 idle to 1.0 saturated) pushed through the admin API,
-/// by (service index, backend index); absent means 0.
-pub type BackendLoads = HashMap<(usize, usize), f32>;
 
 fn build_topology(config: &Config) -> Topology {
     let networks: Vec<(ipnet::IpNet, RegionId)> = config
@@ -312,6 +400,7 @@ fn build_service(
     backends: Vec<Backend>,
     region_fallbacks: &[Vec<RegionId>],
     fragments: &mut FragmentStore,
+    counters: Arc<ServiceCounters>,
 ) -> Service {
     let policy = service.policy;
     let when_all_down = service.when_all_down;
@@ -395,5 +484,6 @@ fn build_service(
         cname,
         fallback_ipv4,
         fallback_ipv6,
+        counters,
     }
 }

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use arc_swap::{ArcSwap, Guard};
 
 use crate::config::{Config, LoadErrors};
-use crate::service::{BackendLoads, Services};
+use crate::service::{BackendStates, Services};
 use crate::wire::fragment::{FragmentId, FragmentStore, Owner, RdataPart, Section};
 use crate::zone::{self, CLASS_CH, NameTable, Warning, rtype};
 
@@ -97,7 +97,19 @@ pub struct Snapshot {
 impl Snapshot {
     /// Loads every zone the config names and builds a snapshot. All zone
     /// errors are collected; warnings are returned beside the snapshot.
+    /// Per-service counters have one writer slot (for `check`, tests and
+    /// benches); a server uses [`Snapshot::build_for_writers`].
     pub fn build(config: &Config, generation: u64) -> Result<(Snapshot, Vec<Warning>), LoadErrors> {
+        Snapshot::build_for_writers(config, generation, 1)
+    }
+
+    /// [`Snapshot::build`] with per-service counters for `writers`
+    /// data-plane threads (UDP workers, then TCP).
+    pub fn build_for_writers(
+        config: &Config,
+        generation: u64,
+        writers: usize,
+    ) -> Result<(Snapshot, Vec<Warning>), LoadErrors> {
         let started = Instant::now();
         let mut zones = Vec::with_capacity(config.zones.len());
         let mut warnings = Vec::new();
@@ -114,7 +126,7 @@ impl Snapshot {
         if !errors.is_empty() {
             return Err(LoadErrors(errors));
         }
-        let services = Services::build(config, &zones).map_err(LoadErrors)?;
+        let services = Services::build(config, &zones, writers).map_err(LoadErrors)?;
         let table = NameTable::build(&zones, &services.names());
         let chaos = ChaosAnswers::build(
             config.server.identity.as_deref(),
@@ -140,22 +152,28 @@ impl Snapshot {
         Ok((snapshot, warnings))
     }
 
-    /// A snapshot with the same zones and new backend loads, numbered
-    /// `generation`. `config` must be the one `self` was built from.
-    pub fn with_backend_loads(
+    /// A snapshot with the same zones and new backend states (health,
+    /// drain, load), numbered `generation`. `config` must be the one `self`
+    /// was built from.
+    pub fn with_backend_states(
         &self,
         config: &Config,
-        loads: &BackendLoads,
+        states: &BackendStates,
         generation: u64,
     ) -> Snapshot {
+        let started = Instant::now();
+        let services = self.services.with_states(config, states);
         Snapshot {
             generation,
             udp_payload: self.udp_payload,
             client_subnet: self.client_subnet,
             table: self.table.clone(),
-            services: self.services.with_loads(config, loads),
+            services,
             chaos: self.chaos.clone(),
-            summary: self.summary,
+            summary: BuildSummary {
+                build_time: started.elapsed(),
+                ..self.summary
+            },
         }
     }
 }
@@ -190,5 +208,11 @@ impl SharedSnapshot {
     /// Replaces the snapshot in one swap.
     pub fn store(&self, snapshot: Snapshot) {
         self.current.store(Arc::new(snapshot));
+    }
+
+    /// Replaces the snapshot in one swap and returns the one it replaced, so
+    /// the caller decides where it is freed (not on a worker).
+    pub fn replace(&self, snapshot: Snapshot) -> Arc<Snapshot> {
+        self.current.swap(Arc::new(snapshot))
     }
 }

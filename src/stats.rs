@@ -113,6 +113,48 @@ impl SharedCounters {
     }
 }
 
+/// Answers given by one service: one single-writer, cache-padded slot per
+/// data-plane thread (UDP workers, then the TCP thread), summed by readers.
+/// Lives in the service inside the snapshot, and is carried over to the next
+/// snapshot for as long as the service exists, so counts survive swaps.
+#[derive(Debug)]
+pub struct ServiceCounters {
+    slots: Box<[CachePadded<AtomicU64>]>,
+}
+
+impl ServiceCounters {
+    /// Zeroed counters for `writers` threads.
+    pub fn new(writers: usize) -> ServiceCounters {
+        ServiceCounters {
+            slots: (0..writers.max(1))
+                .map(|_| CachePadded::new(AtomicU64::new(0)))
+                .collect(),
+        }
+    }
+
+    /// Counts one answer by `writer` (only that thread writes its slot); a
+    /// writer without a slot is not counted.
+    #[inline]
+    pub fn count(&self, writer: usize) {
+        if let Some(slot) = self.slots.get(writer) {
+            bump(slot, 1);
+        }
+    }
+
+    /// The sum over all writers.
+    pub fn total(&self) -> u64 {
+        self.slots
+            .iter()
+            .map(|slot| slot.load(Ordering::Relaxed))
+            .sum()
+    }
+
+    /// How many writers have a slot.
+    pub fn writers(&self) -> usize {
+        self.slots.len()
+    }
+}
+
 /// Counters of all UDP workers and the TCP thread.
 #[derive(Debug)]
 pub struct Stats {
@@ -134,6 +176,11 @@ impl Stats {
     /// The block UDP worker `index` writes.
     pub fn udp_worker(&self, index: usize) -> &SharedCounters {
         &self.udp_workers[index]
+    }
+
+    /// How many UDP workers count here.
+    pub fn udp_workers(&self) -> usize {
+        self.udp_workers.len()
     }
 
     /// The block the TCP thread writes.

@@ -188,7 +188,9 @@ fn describe_service(snapshot: &Snapshot, service: &Service) -> Value {
                 "weight": backend.info.weight,
                 "priority": backend.info.priority,
                 "region": region_name(snapshot, backend.info.region),
-                "state": if backend.info.up { "up" } else { "down" },
+                "state": backend.state.health.name(),
+                "drained": backend.state.drained,
+                "available": backend.info.up,
                 "load": backend.info.load,
             })
         })

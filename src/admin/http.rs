@@ -17,12 +17,15 @@ pub struct Request {
     pub path: String,
     /// Query-string parameters, percent-decoded, in order.
     pub query: Vec<(String, String)>,
+    /// The `Authorization` header's value, when sent.
+    pub authorization: Option<String>,
 }
 
-/// A response with a JSON body.
+/// A response: a status and a body of one content type.
 #[derive(Debug)]
 pub struct Response {
     status: u16,
+    content_type: &'static str,
     body: String,
 }
 
@@ -31,14 +34,29 @@ impl Response {
     pub fn json(status: u16, body: &serde_json::Value) -> Response {
         let mut body = serde_json::to_string_pretty(body).unwrap_or_else(|_| "{}".to_owned());
         body.push('\n');
-        Response { status, body }
+        Response {
+            status,
+            content_type: "application/json",
+            body,
+        }
+    }
+
+    /// A Prometheus text-format response (exposition format 0.0.4).
+    pub fn prometheus(body: String) -> Response {
+        Response {
+            status: 200,
+            content_type: "text/plain; version=0.0.4; charset=utf-8",
+            body,
+        }
     }
 
     fn reason(&self) -> &'static str {
         match self.status {
             200 => "OK",
             400 => "Bad Request",
+            401 => "Unauthorized",
             404 => "Not Found",
+            409 => "Conflict",
             405 => "Method Not Allowed",
             413 => "Payload Too Large",
             _ => "Error",
@@ -56,10 +74,16 @@ pub fn serve_connection(mut stream: TcpStream, route: impl FnOnce(&Request) -> R
         Err(response) => response,
     };
     let head = format!(
-        "HTTP/1.1 {} {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        "HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\n{}Connection: close\r\n\r\n",
         response.status,
         response.reason(),
-        response.body.len()
+        response.content_type,
+        response.body.len(),
+        if response.status == 401 {
+            "WWW-Authenticate: Bearer realm=\"dnslb\"\r\n"
+        } else {
+            ""
+        }
     );
     let _ = stream.write_all(head.as_bytes());
     let _ = stream.write_all(response.body.as_bytes());
@@ -87,10 +111,16 @@ fn read_request(stream: &mut TcpStream) -> Result<Request, Response> {
                 let method = request.method.unwrap_or("").to_owned();
                 let target = request.path.unwrap_or("/");
                 let (path, query) = target.split_once('?').unwrap_or((target, ""));
+                let authorization = request
+                    .headers
+                    .iter()
+                    .find(|header| header.name.eq_ignore_ascii_case("authorization"))
+                    .map(|header| String::from_utf8_lossy(header.value).into_owned());
                 return Ok(Request {
                     method,
                     path: path.to_owned(),
                     query: parse_query(query),
+                    authorization,
                 });
             }
             Ok(httparse::Status::Partial) if buffer.len() < MAX_REQUEST => continue,

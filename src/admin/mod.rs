@@ -2,20 +2,31 @@
 //! control-plane thread, never a data-plane one.
 //!
 //! Endpoints:
+//! - `GET /metrics`: Prometheus text format (see [`metrics`]).
+//! - `GET /status`: JSON of services, backends, health states, drains,
+//!   loads and last probes.
 //! - `GET /explain?name=NAME&type=TYPE&client=ADDRESS[&ecs=CIDR]`: how the
 //!   server answers that question for that client, and why (see
 //!   [`explain`]).
+//! - `POST /backends/{service}/{backend}/drain` and `/undrain`: take a
+//!   backend out of (or back into) the answers, in one snapshot swap; the
+//!   drain survives reloads.
 //! - `POST /backends/{service}/{backend}/load?value=0.0-1.0`: sets the load
-//!   figure a backend reports (for `least_loaded`); the pools are rebuilt
-//!   and published in one snapshot swap, zones untouched.
+//!   figure a backend reports (for `least_loaded`).
+//! - `POST /reload`: re-reads the config and zones (as SIGHUP does); on any
+//!   error the running config stays and the errors are returned, each with
+//!   file, line and key.
 //!
-//! Requests are parsed with `httparse`; each connection carries one request
-//! and is closed after the response. A slow or malformed client gets a
-//! timeout or a 400 and cannot stall the data plane, which shares nothing
-//! with this thread but the snapshot pointer.
+//! When `[admin] token` is set, the `POST` endpoints require
+//! `Authorization: Bearer <token>` (401 otherwise). Requests are parsed with
+//! `httparse`; each connection carries one request and is closed after the
+//! response. A slow or malformed client gets a timeout or a 400 and cannot
+//! stall the data plane, which shares nothing with this thread but the
+//! snapshot pointer and the counters it reads.
 
 pub mod explain;
 mod http;
+pub mod metrics;
 
 use std::io;
 use std::net::{SocketAddr, TcpListener};
@@ -23,12 +34,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use std::str::FromStr;
+use mio::{Events, Interest, Poll, Token};
 
-use crate::config::Config;
-use crate::service::BackendLoads;
-use crate::snapshot::SharedSnapshot;
-use crate::wire::name;
+use crate::control::{Control, ControlError};
+use crate::stats::Stats;
 
 /// How often the accept loop looks at the shutdown flag.
 const POLL_INTERVAL: Duration = Duration::from_millis(50);
@@ -37,27 +46,27 @@ const POLL_INTERVAL: Duration = Duration::from_millis(50);
 #[derive(Debug)]
 pub struct AdminServer {
     listener: TcpListener,
-    snapshot: Arc<SharedSnapshot>,
-    /// The config the running snapshot was built from.
-    config: Arc<Config>,
-    /// Loads pushed so far; applied to every snapshot this thread publishes.
-    loads: BackendLoads,
+    control: Arc<Control>,
+    stats: Arc<Stats>,
+    /// The bearer token mutating endpoints require, when set.
+    token: Option<String>,
 }
 
 impl AdminServer {
     /// Binds `address`.
     pub fn bind(
         address: SocketAddr,
-        snapshot: Arc<SharedSnapshot>,
-        config: Arc<Config>,
+        token: Option<String>,
+        control: Arc<Control>,
+        stats: Arc<Stats>,
     ) -> io::Result<AdminServer> {
         let listener = TcpListener::bind(address)?;
         listener.set_nonblocking(true)?;
         Ok(AdminServer {
             listener,
-            snapshot,
-            config,
-            loads: BackendLoads::new(),
+            control,
+            stats,
+            token,
         })
     }
 
@@ -66,84 +75,190 @@ impl AdminServer {
         self.listener.local_addr()
     }
 
-    /// Serves requests one at a time until `shutdown` is set.
-    pub fn run(mut self, shutdown: &AtomicBool) {
+    /// Serves requests one at a time until `shutdown` is set: waits for
+    /// connections in a `mio` poll (so a request is taken at once, and the
+    /// shutdown flag is seen within [`POLL_INTERVAL`]).
+    pub fn run(self, shutdown: &AtomicBool) {
+        let mut poll = match Poll::new() {
+            Ok(poll) => poll,
+            Err(error) => {
+                tracing::error!(%error, "the admin thread cannot poll; admin API off");
+                return;
+            }
+        };
+        let listener = match self.listener.try_clone() {
+            Ok(listener) => listener,
+            Err(error) => {
+                tracing::error!(%error, "the admin thread cannot poll; admin API off");
+                return;
+            }
+        };
+        let mut listener = mio::net::TcpListener::from_std(listener);
+        if let Err(error) = poll
+            .registry()
+            .register(&mut listener, Token(0), Interest::READABLE)
+        {
+            tracing::error!(%error, "the admin thread cannot poll; admin API off");
+            return;
+        }
+        let mut events = Events::with_capacity(8);
         while !shutdown.load(Ordering::Relaxed) {
-            match self.listener.accept() {
-                Ok((stream, _)) => http::serve_connection(stream, |request| self.route(request)),
-                Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
-                    std::thread::sleep(POLL_INTERVAL)
+            if poll.poll(&mut events, Some(POLL_INTERVAL)).is_err() {
+                std::thread::sleep(POLL_INTERVAL);
+                continue;
+            }
+            // Accept everything pending (edge-triggered readiness).
+            loop {
+                match self.listener.accept() {
+                    Ok((stream, _)) => {
+                        http::serve_connection(stream, |request| self.route(request))
+                    }
+                    Err(error) if error.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(_) => break,
                 }
-                Err(_) => std::thread::sleep(POLL_INTERVAL),
             }
         }
     }
 
-    fn route(&mut self, request: &http::Request) -> http::Response {
+    /// Whether `request` carries the configured token (always, when none
+    /// is configured). Compares in time independent of where they differ.
+    fn authorized(&self, request: &http::Request) -> bool {
+        let Some(token) = &self.token else {
+            return true;
+        };
+        let Some(given) = request
+            .authorization
+            .as_deref()
+            .and_then(|value| value.strip_prefix("Bearer "))
+        else {
+            return false;
+        };
+        given.len() == token.len()
+            && given
+                .bytes()
+                .zip(token.bytes())
+                .fold(0u8, |difference, (a, b)| difference | (a ^ b))
+                == 0
+    }
+
+    fn route(&self, request: &http::Request) -> http::Response {
         let segments: Vec<&str> = request.path.trim_matches('/').split('/').collect();
+        let mutating = request.method == "POST";
+        if mutating && !self.authorized(request) {
+            return error(
+                401,
+                "this endpoint needs Authorization: Bearer <admin.token>",
+            );
+        }
         match (request.method.as_str(), segments.as_slice()) {
+            ("GET", ["metrics"]) => {
+                http::Response::prometheus(metrics::render(&self.control, &self.stats))
+            }
+            ("GET", ["status"]) => match serde_json::to_value(self.control.status()) {
+                Ok(body) => http::Response::json(200, &body),
+                Err(failure) => error(500, &failure.to_string()),
+            },
             ("GET", ["explain"]) => {
-                let snapshot = self.snapshot.load_full();
+                let snapshot = self.control.snapshot().load_full();
                 match explain::explain(&snapshot, &request.query) {
                     Ok(body) => http::Response::json(200, &body),
                     Err(message) => error(400, &message),
                 }
             }
-            ("POST", ["backends", service, backend, "load"]) => {
-                match self.set_load(service, backend, &request.query) {
-                    Ok(body) => http::Response::json(200, &body),
-                    Err((status, message)) => error(status, &message),
+            ("POST", ["backends", service, backend, action @ ("drain" | "undrain")]) => {
+                let drained = *action == "drain";
+                match self.control.set_drained(service, backend, drained) {
+                    Ok(generation) => http::Response::json(
+                        200,
+                        &serde_json::json!({
+                            "service": service,
+                            "backend": backend,
+                            "drained": drained,
+                            "generation": generation,
+                        }),
+                    ),
+                    Err(failure) => control_error(&failure),
                 }
             }
-            (_, ["explain"]) => error(405, "use GET"),
-            (_, ["backends", _, _, "load"]) => error(405, "use POST"),
+            ("POST", ["backends", service, backend, "load"]) => {
+                self.set_load(service, backend, &request.query)
+            }
+            ("POST", ["reload"]) => match self.control.reload() {
+                Ok(report) => match serde_json::to_value(report) {
+                    Ok(body) => http::Response::json(200, &body),
+                    Err(failure) => error(500, &failure.to_string()),
+                },
+                Err(failure) => control_error(&failure),
+            },
+            (_, ["metrics" | "status" | "explain"]) => error(405, "use GET"),
+            (_, ["backends", _, _, "drain" | "undrain" | "load"] | ["reload"]) => {
+                error(405, "use POST")
+            }
             _ => error(404, "no such endpoint"),
         }
     }
 
     /// Records a backend's load and publishes a snapshot with it.
-    fn set_load(
-        &mut self,
-        service: &str,
-        backend: &str,
-        query: &[(String, String)],
-    ) -> Result<serde_json::Value, (u16, String)> {
-        let value = query
+    fn set_load(&self, service: &str, backend: &str, query: &[(String, String)]) -> http::Response {
+        let Some(value) = query
             .iter()
             .find(|(key, _)| key == "value")
             .map(|(_, value)| value.as_str())
-            .ok_or((400, "missing the value parameter (0.0 to 1.0)".to_owned()))?;
-        let load: f32 = value
-            .parse()
+        else {
+            return error(400, "missing the value parameter (0.0 to 1.0)");
+        };
+        let Some(load) = value
+            .parse::<f32>()
             .ok()
-            .filter(|load: &f32| (0.0..=1.0).contains(load))
-            .ok_or((
+            .filter(|load| (0.0..=1.0).contains(load))
+        else {
+            return error(
                 400,
-                format!("value {value:?} is not a number from 0.0 to 1.0"),
-            ))?;
-        let service_name = domain::base::Name::<Vec<u8>>::from_str(service)
-            .map_err(|_| (404, format!("{service:?} is not a service name")))?;
-        let current = self.snapshot.load_full();
-        let (service_index, backend_index) = current
-            .services
-            .find_backend(&name::to_lowercase(service_name.as_slice()), backend)
-            .ok_or((
-                404,
-                format!("no backend {backend:?} in service {service:?}"),
-            ))?;
-        self.loads.insert((service_index, backend_index), load);
-        let next = current.with_backend_loads(&self.config, &self.loads, current.generation + 1);
-        let generation = next.generation;
-        self.snapshot.store(next);
-        Ok(serde_json::json!({
-            "service": service,
-            "backend": backend,
-            "load": load,
-            "generation": generation,
-        }))
+                &format!("value {value:?} is not a number from 0.0 to 1.0"),
+            );
+        };
+        match self.control.set_load(service, backend, load) {
+            Ok(generation) => http::Response::json(
+                200,
+                &serde_json::json!({
+                    "service": service,
+                    "backend": backend,
+                    "load": load,
+                    "generation": generation,
+                }),
+            ),
+            Err(failure) => control_error(&failure),
+        }
     }
 }
 
 fn error(status: u16, message: &str) -> http::Response {
     http::Response::json(status, &serde_json::json!({ "error": message }))
+}
+
+/// The response for a failed control request: 404 for an unknown service or
+/// backend, 409 for a reload that needs a restart, 400 with every config
+/// error (file, line, key, message) for a refused reload.
+fn control_error(failure: &ControlError) -> http::Response {
+    match failure {
+        ControlError::UnknownService(_) | ControlError::UnknownBackend { .. } => {
+            error(404, &failure.to_string())
+        }
+        ControlError::BadLoad(_) => error(400, &failure.to_string()),
+        ControlError::NeedsRestart(_) => error(409, &failure.to_string()),
+        ControlError::Config(errors) => http::Response::json(
+            400,
+            &serde_json::json!({
+                "error": "the config has errors; the running config is unchanged",
+                "errors": errors.0.iter().map(|error| serde_json::json!({
+                    "file": error.file.display().to_string(),
+                    "line": error.line,
+                    "key": error.key,
+                    "message": error.message,
+                    "text": error.to_string(),
+                })).collect::<Vec<_>>(),
+            }),
+        ),
+    }
 }

@@ -34,6 +34,9 @@ pub struct WorkerState {
     /// One round-robin counter per rotation slot; each advances by one per
     /// query answered by a round-robin pool holding that slot.
     round_robin: [u64; ROTATION_SLOTS],
+    /// The data-plane thread's index among the writers of single-writer
+    /// counters (UDP workers, then TCP); `None` counts nothing (`/explain`).
+    writer: Option<usize>,
 }
 
 impl WorkerState {
@@ -43,7 +46,21 @@ impl WorkerState {
         WorkerState {
             random_state: mix64(seed.wrapping_add(WYRAND_INCREMENT)),
             round_robin: [0; ROTATION_SLOTS],
+            writer: None,
         }
+    }
+
+    /// The same state, counting into writer slot `writer` of per-service
+    /// counters (each data-plane thread has its own).
+    pub fn with_writer(mut self, writer: usize) -> WorkerState {
+        self.writer = Some(writer);
+        self
+    }
+
+    /// The writer slot this thread counts into, if any.
+    #[inline]
+    pub fn writer(&self) -> Option<usize> {
+        self.writer
     }
 
     /// The next 64 random bits.

@@ -303,7 +303,7 @@ pub struct BackendConfig {
 }
 
 /// What a backend answers with.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum BackendTarget {
     /// `address`: an A or AAAA record.
     Address(IpAddr),
@@ -2145,7 +2145,21 @@ mod tests {
             ]
         );
         assert_eq!(config.topology.default_region, None);
-        assert_eq!(config.services.len(), 2);
+        assert_eq!(config.services.len(), 3);
+        let local = &config.services[2];
+        assert_eq!(local.name, name("local.example.com"));
+        let check = local.backends[1].health.clone().expect("probed");
+        assert_eq!((check.port, check.thresholds.fall.get()), (8053, 2));
+        assert_eq!(
+            check.kind,
+            crate::health::ProbeKind::Http(crate::health::HttpProbe {
+                path: "/status".into(),
+                host: "local.example.com".into(),
+                expect: vec![200],
+                body_contains: None,
+                load_header: None,
+            })
+        );
 
         let lb = &config.services[0];
         assert_eq!(lb.name, name("lb.example.com"));

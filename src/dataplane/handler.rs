@@ -246,6 +246,9 @@ fn resolve<T: Trace>(
         }
         if let Some(service) = node.service() {
             let service = &snapshot.services.entries[service as usize];
+            if let Some(writer) = context.worker.writer() {
+                service.counters.count(writer);
+            }
             let family = match qtype {
                 rtype::A => service.ipv4.as_ref(),
                 rtype::AAAA => service.ipv6.as_ref(),

@@ -97,10 +97,11 @@ impl TcpServer {
             connections: Slab::new(),
             limits,
             snapshot,
-            stats,
             reply: vec![0; MAX_MESSAGE_LEN].into_boxed_slice(),
             counters: Counters::default(),
-            balancer: WorkerState::new(worker_seed(usize::MAX)),
+            // The TCP thread counts after the UDP workers.
+            balancer: WorkerState::new(worker_seed(usize::MAX)).with_writer(stats.udp_workers()),
+            stats,
         })
     }
 

@@ -99,7 +99,7 @@ impl Worker {
             batch: UdpBatch::new(BATCH_WIDTH, RECV_SIZE, reply_size),
             snapshot,
             stats,
-            balancer: WorkerState::new(worker_seed(index)),
+            balancer: WorkerState::new(worker_seed(index)).with_writer(index),
             poll,
         })
     }

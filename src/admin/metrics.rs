@@ -1,0 +1,291 @@
+//! `GET /metrics`: the Prometheus text exposition format (0.0.4).
+//!
+//! Data-plane counters are read from every worker's single-writer block and
+//! summed (per worker too, for `received`); control-plane figures come from
+//! [`Control`]: backend states, probes, snapshot generation, swaps and build
+//! time. Label values are escaped as the format requires.
+
+use std::fmt::Write;
+use std::sync::atomic::Ordering;
+
+use crate::control::{BackendStatus, Control};
+use crate::stats::Stats;
+use crate::wire::answer::Transport;
+use crate::wire::{DropReason, Rcode};
+
+/// Writes `# HELP` and `# TYPE` for one family.
+fn family(out: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} {kind}");
+}
+
+/// Escapes a label value: backslash, double quote and newline.
+fn escape(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+/// Renders every metric.
+pub fn render(control: &Control, stats: &Stats) -> String {
+    let mut out = String::with_capacity(8192);
+    let transports = [(Transport::Udp, "udp"), (Transport::Tcp, "tcp")];
+    let totals: Vec<_> = transports
+        .iter()
+        .map(|&(transport, label)| (label, stats.total(transport)))
+        .collect();
+
+    family(
+        &mut out,
+        "dnslb_queries_received_total",
+        "counter",
+        "DNS messages received, summed over workers.",
+    );
+    for (label, total) in &totals {
+        let _ = writeln!(
+            out,
+            "dnslb_queries_received_total{{transport=\"{label}\"}} {}",
+            total.received
+        );
+    }
+    family(
+        &mut out,
+        "dnslb_responses_total",
+        "counter",
+        "Responses sent, by response code.",
+    );
+    for (label, total) in &totals {
+        for rcode in Rcode::ALL {
+            let _ = writeln!(
+                out,
+                "dnslb_responses_total{{transport=\"{label}\",rcode=\"{}\"}} {}",
+                rcode.name(),
+                total.replies_with(rcode)
+            );
+        }
+    }
+    family(
+        &mut out,
+        "dnslb_responses_truncated_total",
+        "counter",
+        "UDP responses sent with TC set.",
+    );
+    for (label, total) in &totals {
+        let _ = writeln!(
+            out,
+            "dnslb_responses_truncated_total{{transport=\"{label}\"}} {}",
+            total.truncated
+        );
+    }
+    family(
+        &mut out,
+        "dnslb_drops_total",
+        "counter",
+        "Messages that got no response, by reason.",
+    );
+    for (label, total) in &totals {
+        for reason in DropReason::ALL {
+            let _ = writeln!(
+                out,
+                "dnslb_drops_total{{transport=\"{label}\",reason=\"{}\"}} {}",
+                reason.name(),
+                total.drops_for(reason)
+            );
+        }
+    }
+    family(
+        &mut out,
+        "dnslb_worker_queries_received_total",
+        "counter",
+        "UDP messages received by each worker.",
+    );
+    for worker in 0..stats.udp_workers() {
+        let _ = writeln!(
+            out,
+            "dnslb_worker_queries_received_total{{worker=\"{worker}\"}} {}",
+            stats.udp_worker(worker).read().received
+        );
+    }
+
+    let snapshot = control.snapshot().load_full();
+    family(
+        &mut out,
+        "dnslb_service_queries_total",
+        "counter",
+        "Queries answered from a service's backends (UDP and TCP), summed over workers.",
+    );
+    for service in &snapshot.services.entries {
+        let _ = writeln!(
+            out,
+            "dnslb_service_queries_total{{service=\"{}\"}} {}",
+            escape(&crate::wire::name::display(&service.name)),
+            service.counters.total()
+        );
+    }
+    family(
+        &mut out,
+        "dnslb_service_backends_available",
+        "gauge",
+        "Backends of a service that may be answered (up and not drained).",
+    );
+    let status = control.status();
+    for service in &status.services {
+        let available = service
+            .backends
+            .iter()
+            .filter(|backend| backend.available)
+            .count();
+        let _ = writeln!(
+            out,
+            "dnslb_service_backends_available{{service=\"{}\"}} {available}",
+            escape(&service.name)
+        );
+    }
+    type Gauge = fn(&BackendStatus) -> f64;
+    let backend_gauges: [(&str, &str, Gauge); 4] = [
+        (
+            "dnslb_backend_up",
+            "1 when the health checks say up.",
+            |backend| f64::from(u8::from(backend.state == "up")),
+        ),
+        (
+            "dnslb_backend_drained",
+            "1 when an operator drained the backend.",
+            |backend| f64::from(u8::from(backend.drained)),
+        ),
+        (
+            "dnslb_backend_load",
+            "The load the backend reports, 0 to 1.",
+            |backend| f64::from(backend.load),
+        ),
+        (
+            "dnslb_backend_probe_latency_seconds",
+            "The last probe's duration.",
+            |backend| {
+                backend
+                    .last_probe
+                    .as_ref()
+                    .map_or(f64::NAN, |probe| probe.latency_ms / 1e3)
+            },
+        ),
+    ];
+    for (name, help, value) in backend_gauges {
+        family(&mut out, name, "gauge", help);
+        for service in &status.services {
+            for backend in &service.backends {
+                let _ = writeln!(
+                    out,
+                    "{name}{{service=\"{}\",backend=\"{}\",check=\"{}\"}} {}",
+                    escape(&service.name),
+                    escape(&backend.backend),
+                    backend.check,
+                    value(backend)
+                );
+            }
+        }
+    }
+
+    let metrics = &control.metrics;
+    let counter = |out: &mut String, name: &str, help: &str, value: u64| {
+        family(out, name, "counter", help);
+        let _ = writeln!(out, "{name} {value}");
+    };
+    let gauge = |out: &mut String, name: &str, help: &str, value: f64| {
+        family(out, name, "gauge", help);
+        let _ = writeln!(out, "{name} {value}");
+    };
+    let probes = metrics.probes.load(Ordering::Relaxed);
+    counter(
+        &mut out,
+        "dnslb_probes_total",
+        "Health probes finished.",
+        probes,
+    );
+    counter(
+        &mut out,
+        "dnslb_probe_failures_total",
+        "Health probes that failed.",
+        metrics.probe_failures.load(Ordering::Relaxed),
+    );
+    family(
+        &mut out,
+        "dnslb_probe_latency_seconds_sum",
+        "counter",
+        "Sum of the durations of all probes (divide by dnslb_probes_total for the mean).",
+    );
+    let _ = writeln!(
+        out,
+        "dnslb_probe_latency_seconds_sum {}",
+        metrics.probe_latency_micros.load(Ordering::Relaxed) as f64 / 1e6
+    );
+    counter(
+        &mut out,
+        "dnslb_health_state_changes_total",
+        "Backend health state changes.",
+        metrics.state_changes.load(Ordering::Relaxed),
+    );
+    gauge(
+        &mut out,
+        "dnslb_snapshot_generation",
+        "The generation of the snapshot workers answer from.",
+        snapshot.generation as f64,
+    );
+    counter(
+        &mut out,
+        "dnslb_snapshot_swaps_total",
+        "Snapshots published since start (health, drains, loads, reloads).",
+        metrics.swaps.load(Ordering::Relaxed),
+    );
+    gauge(
+        &mut out,
+        "dnslb_snapshot_build_seconds",
+        "How long the last snapshot took to build.",
+        metrics.last_build_micros.load(Ordering::Relaxed) as f64 / 1e6,
+    );
+    gauge(
+        &mut out,
+        "dnslb_health_publish_delay_seconds",
+        "From the probe result that changed a state to its snapshot being published (last).",
+        metrics.last_publish_delay_micros.load(Ordering::Relaxed) as f64 / 1e6,
+    );
+    gauge(
+        &mut out,
+        "dnslb_health_publish_delay_max_seconds",
+        "From the probe result that changed a state to its snapshot being published (largest).",
+        metrics.max_publish_delay_micros.load(Ordering::Relaxed) as f64 / 1e6,
+    );
+    family(
+        &mut out,
+        "dnslb_reloads_total",
+        "counter",
+        "Config reloads (SIGHUP, POST /reload), by result.",
+    );
+    let _ = writeln!(
+        out,
+        "dnslb_reloads_total{{result=\"ok\"}} {}",
+        metrics.reloads.load(Ordering::Relaxed)
+    );
+    let _ = writeln!(
+        out,
+        "dnslb_reloads_total{{result=\"failed\"}} {}",
+        metrics.reloads_failed.load(Ordering::Relaxed)
+    );
+    gauge(
+        &mut out,
+        "dnslb_zone_records",
+        "Records loaded from the zone files.",
+        snapshot.summary.records as f64,
+    );
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn label_values_are_escaped() {
+        assert_eq!(escape("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
+    }
+}
