@@ -142,22 +142,23 @@ pub fn render(control: &Control, stats: &Stats) -> String {
             escape(&service.name)
         );
     }
-    type Gauge = fn(&BackendStatus) -> f64;
+    /// A backend's value, or `None` to leave the backend out (no probe yet).
+    type Gauge = fn(&BackendStatus) -> Option<f64>;
     let backend_gauges: [(&str, &str, Gauge); 4] = [
         (
             "dnslb_backend_up",
             "1 when the health checks say up.",
-            |backend| f64::from(u8::from(backend.state == "up")),
+            |backend| Some(f64::from(u8::from(backend.state == "up"))),
         ),
         (
             "dnslb_backend_drained",
             "1 when an operator drained the backend.",
-            |backend| f64::from(u8::from(backend.drained)),
+            |backend| Some(f64::from(u8::from(backend.drained))),
         ),
         (
             "dnslb_backend_load",
             "The load the backend reports, 0 to 1.",
-            |backend| f64::from(backend.load),
+            |backend| Some(f64::from(backend.load)),
         ),
         (
             "dnslb_backend_probe_latency_seconds",
@@ -166,7 +167,7 @@ pub fn render(control: &Control, stats: &Stats) -> String {
                 backend
                     .last_probe
                     .as_ref()
-                    .map_or(f64::NAN, |probe| probe.latency_ms / 1e3)
+                    .map(|probe| probe.latency_ms / 1e3)
             },
         ),
     ];
@@ -174,13 +175,16 @@ pub fn render(control: &Control, stats: &Stats) -> String {
         family(&mut out, name, "gauge", help);
         for service in &status.services {
             for backend in &service.backends {
+                let Some(value) = value(backend) else {
+                    continue;
+                };
                 let _ = writeln!(
                     out,
                     "{name}{{service=\"{}\",backend=\"{}\",check=\"{}\"}} {}",
                     escape(&service.name),
                     escape(&backend.backend),
                     backend.check,
-                    value(backend)
+                    value
                 );
             }
         }
