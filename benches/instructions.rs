@@ -1,0 +1,107 @@
+//! Instructions per query on the answer path, for `valgrind --tool=callgrind`
+//! (this VM exposes no hardware counters to `perf stat`).
+//!
+//! `DNSLB_CASE=NAME DNSLB_COUNT=N target/release/deps/instructions-*` answers
+//! the query of case NAME N times through the data plane's handler and exits;
+//! `benches/instructions.sh` runs it under callgrind with two counts and
+//! divides the difference, so start-up (config, zone, snapshot) cancels out.
+//! Without `DNSLB_CASE` it answers every case a few times (a smoke run) and
+//! lists the cases.
+
+use std::hint::black_box;
+use std::net::IpAddr;
+use std::path::Path;
+
+use dnslb::balancer::WorkerState;
+use dnslb::config::{self, Source};
+use dnslb::dataplane::handler::{Outcome, handle};
+use dnslb::snapshot::Snapshot;
+use dnslb::wire::answer::Transport;
+
+const ZONE: &str = include_str!("../zones/example.com.zone");
+const FILES: &[(&str, &str)] = &[("<embedded>/zones/example.com.zone", ZONE)];
+
+/// A query for `name` and `qtype`, with EDNS (1232, as resolvers send it).
+fn query(name: &str, qtype: u16) -> Vec<u8> {
+    let mut packet = vec![0x12, 0x34, 0x00, 0x00, 0, 1, 0, 0, 0, 0, 0, 1];
+    for label in name.split('.') {
+        packet.push(label.len() as u8);
+        packet.extend_from_slice(label.as_bytes());
+    }
+    packet.push(0);
+    packet.extend_from_slice(&qtype.to_be_bytes());
+    packet.extend_from_slice(&[0, 1]);
+    packet.extend_from_slice(&[0, 0, 41, 0x04, 0xd0, 0, 0, 0, 0, 0, 0]);
+    packet
+}
+
+/// The example zone with two weighted services: 4 and 64 backends.
+fn config() -> config::Config {
+    let backends = |count: usize| -> String {
+        (0..count)
+            .map(|index| {
+                format!(
+                    "{{ address = \"10.0.{}.{}\" }}",
+                    index / 250,
+                    index % 250 + 1
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let text = format!(
+        "[server]\nlisten = [\"127.0.0.1:0\"]\n\n[[zone]]\nname = \"example.com\"\n\
+         file = \"zones/example.com.zone\"\n\n\
+         [[service]]\nname = \"w4.example.com\"\npolicy = \"weighted\"\nanswers = 1\n\
+         backends = [{}]\n\n\
+         [[service]]\nname = \"w64.example.com\"\npolicy = \"weighted\"\nanswers = 1\n\
+         backends = [{}]\n",
+        backends(4),
+        backends(64)
+    );
+    config::parse(
+        &text,
+        Path::new("<embedded>/bench.toml"),
+        Source::Embedded(FILES),
+    )
+    .expect("bench config parses")
+}
+
+fn main() {
+    let cases = [
+        ("static_a", query("www.example.com", 1)),
+        ("nxdomain", query("nope.example.com", 1)),
+        ("weighted_4", query("w4.example.com", 1)),
+        ("weighted_64", query("w64.example.com", 1)),
+        ("cname_chain", query("chain.example.com", 1)),
+        ("referral", query("www.sub.example.com", 1)),
+    ];
+    let wanted = std::env::var("DNSLB_CASE").ok();
+    let count: u64 = std::env::var("DNSLB_COUNT")
+        .ok()
+        .and_then(|count| count.parse().ok())
+        .unwrap_or(10);
+    let (snapshot, _) = Snapshot::build(&config(), 1).expect("zone loads");
+    let mut out = vec![0u8; 1232];
+    let source = IpAddr::from([198, 51, 100, 7]);
+    let mut worker = WorkerState::new(1);
+    for (name, packet) in &cases {
+        if wanted.as_deref().is_some_and(|wanted| wanted != *name) {
+            continue;
+        }
+        for _ in 0..count {
+            let outcome = handle(
+                &snapshot,
+                black_box(packet),
+                black_box(&mut out),
+                Transport::Udp,
+                source,
+                &mut worker,
+            );
+            assert!(matches!(outcome, Outcome::Reply { .. }), "{name}: no reply");
+        }
+        if wanted.is_none() {
+            println!("{name}: {count} answers");
+        }
+    }
+}
