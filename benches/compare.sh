@@ -32,6 +32,8 @@ options:
   --batch B         queries per sendmmsg (default 32)
   --loadgen PATH    the generator (default: target/release/dnslb-loadgen)
   --args "ARGS"     more arguments for `dnslb-loadgen run`, e.g. "--qname www.example.com --edns 1232"
+  --markdown FILE   also append the medians to FILE as a Markdown table (for the README)
+  --title TEXT      the table's caption (default: the query and the date)
   -h, --help        this text
 EOF
 }
@@ -40,6 +42,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 rounds=5 seconds=3 load_cpu=0 window=128 sockets=4 batch=32
 loadgen="$root/target/release/dnslb-loadgen"
 extra=""
+markdown="" title=""
 targets=()
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -51,6 +54,8 @@ while [ $# -gt 0 ]; do
         --batch) batch=$2; shift 2 ;;
         --loadgen) loadgen=$2; shift 2 ;;
         --args) extra=$2; shift 2 ;;
+        --markdown) markdown=$2; shift 2 ;;
+        --title) title=$2; shift 2 ;;
         -h|--help) usage; exit 0 ;;
         -*) echo "compare.sh: unknown option $1" >&2; usage >&2; exit 2 ;;
         *=*) targets+=("$1"); shift ;;
@@ -117,6 +122,15 @@ for round in $(seq "$rounds"); do
 done
 
 echo "median over $rounds rounds (ratio to ${names[$denominator]}):"
+if [ -n "$markdown" ]; then
+    {
+        echo
+        echo "${title:-${extra:-default query}}, $(date -u +%Y-%m-%d): $rounds rounds of ${seconds}s, load on CPU $load_cpu (window $window, $sockets sockets, batch $batch)"
+        echo
+        echo "| target | qps / ${names[$denominator]}, median (range) | qps, median (range) |"
+        echo "|---|---|---|"
+    } >>"$markdown"
+fi
 for name in "${names[@]}"; do
     awk -v name="$name" 'BEGIN { n = 0 }
         $1 == name { qps[n] = $2; ratio[n] = $3; n++ }
@@ -134,5 +148,9 @@ for name in "${names[@]}"; do
             printf "  %-12s ratio %.3f (%.3f-%.3f)  qps %.0f (%.0f-%.0f)\n", name,
                 median(ratio, n), low(ratio, n), high(ratio, n),
                 median(qps, n), low(qps, n), high(qps, n)
-        }' "$results"
+            if (markdown != "")
+                printf "| %s | %.3f (%.3f-%.3f) | %.0f (%.0f-%.0f) |\n", name,
+                    median(ratio, n), low(ratio, n), high(ratio, n),
+                    median(qps, n), low(qps, n), high(qps, n) >>markdown
+        }' markdown="$markdown" "$results"
 done

@@ -75,6 +75,33 @@ pub struct Latency {
     pub max: f64,
 }
 
+impl Latency {
+    /// The figures of `histogram` (nanoseconds), all zero when it is empty.
+    fn of(histogram: &Histogram<u64>) -> Latency {
+        if histogram.is_empty() {
+            return Latency {
+                min: 0.0,
+                mean: 0.0,
+                p50: 0.0,
+                p90: 0.0,
+                p99: 0.0,
+                p999: 0.0,
+                max: 0.0,
+            };
+        }
+        let quantile = |q: f64| micros(histogram.value_at_quantile(q));
+        Latency {
+            min: micros(histogram.min()),
+            mean: (histogram.mean() / 100.0).round() / 10.0,
+            p50: quantile(0.5),
+            p90: quantile(0.9),
+            p99: quantile(0.99),
+            p999: quantile(0.999),
+            max: micros(histogram.max()),
+        }
+    }
+}
+
 /// Bad replies by kind.
 #[derive(Clone, Debug, Serialize)]
 pub struct MalformedDetail {
@@ -108,6 +135,10 @@ pub struct Report {
     pub malformed_detail: MalformedDetail,
     pub socket_errors: u64,
     pub latency_us: Latency,
+    /// The same percentiles with every lost query counted as answered at the
+    /// timeout: a server that drops under a burst instead of queueing does
+    /// not get a shorter tail for it.
+    pub latency_with_lost_us: Latency,
 }
 
 fn micros(nanoseconds: u64) -> f64 {
@@ -119,13 +150,13 @@ impl Report {
         let counters = &totals.counters;
         let seconds = totals.sending.as_secs_f64().max(1e-9);
         let histogram = &totals.histogram;
-        let quantile = |q: f64| {
-            if histogram.is_empty() {
-                0.0
-            } else {
-                micros(histogram.value_at_quantile(q))
-            }
-        };
+        let mut with_lost = histogram.clone();
+        let timeout = setup
+            .timeout_ms
+            .saturating_mul(1_000_000)
+            .min(with_lost.high());
+        // Recording within the histogram's bounds cannot fail.
+        let _ = with_lost.record_n(timeout, counters.lost);
         let rcodes = counters
             .rcodes
             .iter()
@@ -152,19 +183,8 @@ impl Report {
                 wrong_question: counters.wrong_question,
             },
             socket_errors: counters.socket_errors,
-            latency_us: Latency {
-                min: if histogram.is_empty() {
-                    0.0
-                } else {
-                    micros(histogram.min())
-                },
-                mean: (histogram.mean() / 100.0).round() / 10.0,
-                p50: quantile(0.5),
-                p90: quantile(0.9),
-                p99: quantile(0.99),
-                p999: quantile(0.999),
-                max: micros(histogram.max()),
-            },
+            latency_us: Latency::of(histogram),
+            latency_with_lost_us: Latency::of(&with_lost),
         }
     }
 
@@ -230,6 +250,14 @@ impl Report {
             latency.max,
             latency.mean
         );
+        if self.lost > 0 {
+            let latency = &self.latency_with_lost_us;
+            let _ = writeln!(
+                text,
+                "latency us, lost counted at the timeout: p50 {} p90 {} p99 {} p99.9 {} max {}",
+                latency.p50, latency.p90, latency.p99, latency.p999, latency.max
+            );
+        }
         let _ = write!(
             text,
             "sent {} answered {} sent/s {:.0} qps {:.0}",
@@ -387,8 +415,17 @@ mod tests {
         assert_eq!(json["rcodes"]["NOERROR"], 8);
         assert_eq!(json["rcodes"]["NXDOMAIN"], 1);
         assert_eq!(json["latency_us"]["p50"], 35.0);
+        assert_eq!(json["latency_us"]["max"], 35.0);
         assert_eq!(json["lost"], 1);
+        // One answer at 35 us and one loss counted at the 1 s timeout.
+        assert_eq!(json["latency_with_lost_us"]["p50"], 35.0);
+        let with_lost_max = json["latency_with_lost_us"]["max"].as_f64().unwrap();
+        assert!(
+            (999_000.0..=1_001_000.0).contains(&with_lost_max),
+            "{with_lost_max}"
+        );
         let text = report.text();
+        assert!(text.contains("lost counted at the timeout"), "{text}");
         assert!(text.lines().last().unwrap().ends_with(" qps 3"), "{text}");
     }
 }
