@@ -615,6 +615,9 @@ impl Control {
         {
             engine.replace_targets(state.probe_targets());
         }
+        drop(state);
+        // The load freed its intermediate records: give them back.
+        crate::sys::memory::release_free_memory();
         Ok(report)
     }
 

@@ -173,6 +173,8 @@ pub fn start(config: &Config) -> Result<Running, StartError> {
     let (snapshot, warnings) =
         Snapshot::build_for_writers(config, 1, cpus.len() + 1).map_err(StartError::Config)?;
     let summary = snapshot.summary;
+    // Loading freed the parser's intermediate records: give them back.
+    crate::sys::memory::release_free_memory();
     let mut bound = Vec::with_capacity(config.server.listen.len());
     for &address in &config.server.listen {
         bound.push(bind_address(address, cpus.len())?);

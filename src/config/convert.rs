@@ -912,14 +912,15 @@ impl Checker<'_> {
     ) -> Vec<ServiceConfig> {
         let mut services: Vec<ServiceConfig> = Vec::with_capacity(raw.len());
         // Every valid name so far with its line, even from entries with
-        // other errors, so that duplicates are all reported.
-        let mut names: Vec<(Name<Bytes>, usize)> = Vec::with_capacity(raw.len());
+        // other errors, so that duplicates are all reported (a map: configs
+        // hold tens of thousands of services).
+        let mut names: HashMap<Name<Bytes>, usize> = HashMap::with_capacity(raw.len());
         for (index, entry) in raw.into_iter().enumerate() {
             let header = entry.span();
             let mut entry = entry.into_inner();
             let name = self.service_name(index, &header, entry.name.take(), zone_names, &names);
-            if let Some(name) = &name {
-                names.push(name.clone());
+            if let Some((name, line)) = &name {
+                names.insert(name.clone(), *line);
             }
             if let Some(service) =
                 self.service(index, &header, entry, name, zone_names, region_names)
@@ -939,7 +940,7 @@ impl Checker<'_> {
         header: &Range<usize>,
         raw: Option<Spanned<String>>,
         zone_names: &[Name<Bytes>],
-        earlier: &[(Name<Bytes>, usize)],
+        earlier: &HashMap<Name<Bytes>, usize>,
     ) -> Option<(Name<Bytes>, usize)> {
         let key = format!("service[{index}].name");
         let Some(raw) = raw else {
@@ -980,8 +981,7 @@ impl Checker<'_> {
             );
             return None;
         }
-        if let Some((_, first_line)) = earlier.iter().find(|(seen, _)| *seen == name) {
-            let first_line = *first_line;
+        if let Some(&first_line) = earlier.get(&name) {
             self.error(
                 Some(&raw.span()),
                 &key,

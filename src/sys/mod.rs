@@ -17,8 +17,11 @@
 //! * [`socket`]: binding UDP sockets and TCP listeners with the right options
 //!   (`SO_REUSEPORT`, `IPV6_V6ONLY`, packet info).
 //! * [`cpu`]: the CPUs the process may use, and pinning threads to them.
+//! * [`limits`]: raising the open files limit (health probes hold sockets).
+//! * [`memory`]: giving freed heap back to the kernel after a large load.
 
 pub mod batch;
 pub mod cpu;
 pub mod limits;
+pub mod memory;
 pub mod socket;
