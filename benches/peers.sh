@@ -102,8 +102,6 @@ start_peer() { # NAME BINARY PORT
     fi
 }
 start_peer gdnsd gdnsd 5303
-# Knot pins its UDP worker to CPU 0 by itself: run it on the other CPU and say so.
-start_peer knot knotd 5301
 start_peer nsd nsd 5302
 start_peer dnsdist dnsdist 5304
 sleep 3
@@ -126,3 +124,53 @@ run "www.example.com A (dnslb: weighted, 4 backends, HTTP checks; gdnsd: weighte
 run "static 4-A RRset" "--qname static.example.com --qtype A" reflect=127.0.0.1:5399 dnslb=127.0.0.1:5390
 run "NXDOMAIN" "--qname nope.example.com --qtype A" reflect=127.0.0.1:5399 dnslb=127.0.0.1:5390
 run "weighted service of 64 backends" "--qname w64.example.com --qtype A" reflect=127.0.0.1:5399 dnslb=127.0.0.1:5390
+
+# Latency: open loop at half of gdnsd's capacity, dnslb and gdnsd in turn.
+# Percentiles also with lost queries counted at the 1 s timeout, so a server
+# that drops during a stall gets no shorter tail for it.
+if printf '%s\n' "${targets[@]}" | grep -q '^gdnsd='; then
+    capacity=$(taskset -c "$load_cpu" "$root/target/release/dnslb-loadgen" run --server 127.0.0.1:5303 \
+        --qname www.example.com --duration 5s --json | jq '.qps')
+    rate=$(python3 -c "print(int($capacity / 2))")
+    echo "== open loop at $rate qps (half of gdnsd's $capacity), $rounds pairs of $((seconds * 3))s"
+    for round in $(seq "$rounds"); do
+        for target in dnslb=5390 gdnsd=5303; do
+            taskset -c "$load_cpu" "$root/target/release/dnslb-loadgen" run --server "127.0.0.1:${target#*=}" \
+                --qname www.example.com --rate "$rate" --duration "$((seconds * 3))s" --json |
+                jq -c --arg name "${target%=*}" '{name: $name, qps, lost, l: .latency_us, w: .latency_with_lost_us}' >>"$work/latency.jsonl"
+        done
+    done
+    python3 - "$work/latency.jsonl" "$rate" "$markdown" <<'PY'
+import json, statistics, sys
+rows = [json.loads(line) for line in open(sys.argv[1])]
+rate, markdown = sys.argv[2], sys.argv[3]
+lines = ["", f"open loop at {rate} qps (half of gdnsd's capacity), www.example.com A, {len(rows) // 2} runs each, medians", "",
+         "| server | achieved qps | lost | p50 us | p99 us | p99.9 us | p99 / p99.9 us, lost counted at 1 s |", "|---|---|---|---|---|---|---|"]
+for name in ("dnslb", "gdnsd"):
+    mine = [row for row in rows if row["name"] == name]
+    med = lambda f: statistics.median(f(row) for row in mine)
+    lines.append(f"| {name} | {med(lambda r: r['qps']):.0f} | {med(lambda r: r['lost']):.0f} | {med(lambda r: r['l']['p50'])} | "
+                 f"{med(lambda r: r['l']['p99'])} | {med(lambda r: r['l']['p999'])} | {med(lambda r: r['w']['p99'])} / {med(lambda r: r['w']['p999'])} |")
+print("\n".join(lines))
+if markdown:
+    open(markdown, "a").write("\n".join(lines) + "\n")
+PY
+fi
+
+# Knot pins its UDP worker to CPU 0 whatever taskset says, so it is measured
+# in its own run with the CPUs swapped: Knot and a second reflector on the
+# load CPU, the load on the server CPU (the other servers sit idle there).
+if [ -n "$peers" ] && command -v knotd >/dev/null; then
+    taskset -c "$load_cpu" "$root/target/release/dnslb-loadgen" reflect --listen 127.0.0.1:5398 >/dev/null &
+    pids+=($!)
+    "$peers/run-peer.sh" knot "$load_cpu" >"$work/knot.log" 2>&1 &
+    pids+=($!)
+    sleep 3
+    echo "== Knot (CPUs swapped)"
+    "$root/benches/compare.sh" --rounds "$rounds" --seconds "$seconds" --load-cpu "$server_cpu" \
+        --args "--qname www.example.com --qtype A" ${markdown:+--markdown "$markdown"} \
+        --title "Knot, www.example.com A (static 4 A), CPUs swapped: knotd pins its worker to CPU 0 itself" \
+        reflect=127.0.0.1:5398 knot=127.0.0.1:5301
+else
+    echo "peers.sh: knot not installed, left out" >&2
+fi
