@@ -3,6 +3,8 @@
 //!
 //! `cargo bench --bench answer`
 
+mod common;
+
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
@@ -12,19 +14,7 @@ use dnslb::dataplane::handler::{Outcome, handle};
 use dnslb::snapshot::Snapshot;
 use dnslb::wire::answer::Transport;
 
-/// A query for `name` and `qtype`, with EDNS (1232, as resolvers send it).
-fn query(name: &str, qtype: u16) -> Vec<u8> {
-    let mut packet = vec![0x12, 0x34, 0x00, 0x00, 0, 1, 0, 0, 0, 0, 0, 1];
-    for label in name.split('.') {
-        packet.push(label.len() as u8);
-        packet.extend_from_slice(label.as_bytes());
-    }
-    packet.push(0);
-    packet.extend_from_slice(&qtype.to_be_bytes());
-    packet.extend_from_slice(&[0, 1]);
-    packet.extend_from_slice(&[0, 0, 41, 0x04, 0xd0, 0, 0, 0, 0, 0, 0]);
-    packet
-}
+use common::query;
 
 fn answer_path(criterion: &mut Criterion) {
     let config = config::embedded_default().expect("embedded config parses");

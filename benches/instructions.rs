@@ -8,6 +8,8 @@
 //! Without `DNSLB_CASE` it answers every case a few times (a smoke run) and
 //! lists the cases.
 
+mod common;
+
 use std::hint::black_box;
 use std::net::IpAddr;
 use std::path::Path;
@@ -18,22 +20,10 @@ use dnslb::dataplane::handler::{Outcome, handle};
 use dnslb::snapshot::Snapshot;
 use dnslb::wire::answer::Transport;
 
+use common::query;
+
 const ZONE: &str = include_str!("../zones/example.com.zone");
 const FILES: &[(&str, &str)] = &[("<embedded>/zones/example.com.zone", ZONE)];
-
-/// A query for `name` and `qtype`, with EDNS (1232, as resolvers send it).
-fn query(name: &str, qtype: u16) -> Vec<u8> {
-    let mut packet = vec![0x12, 0x34, 0x00, 0x00, 0, 1, 0, 0, 0, 0, 0, 1];
-    for label in name.split('.') {
-        packet.push(label.len() as u8);
-        packet.extend_from_slice(label.as_bytes());
-    }
-    packet.push(0);
-    packet.extend_from_slice(&qtype.to_be_bytes());
-    packet.extend_from_slice(&[0, 1]);
-    packet.extend_from_slice(&[0, 0, 41, 0x04, 0xd0, 0, 0, 0, 0, 0, 0]);
-    packet
-}
 
 /// The example zone with two weighted services: 4 and 64 backends.
 fn config() -> config::Config {

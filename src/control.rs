@@ -472,7 +472,7 @@ impl Control {
                     Some(earliest_change.map_or(outcome.at, |earliest| earliest.min(outcome.at)));
                 tracing::info!(
                     service = %name::display(&tracked.key.service),
-                    backend = %target_text(&tracked.key.target),
+                    backend = %tracked.key.target,
                     state = new_state.name(),
                     detail = %outcome.detail,
                     "backend health changed"
@@ -636,7 +636,7 @@ impl Control {
                 backends: backends
                     .iter()
                     .map(|tracked| BackendStatus {
-                        backend: target_text(&tracked.key.target),
+                        backend: tracked.key.target.to_string(),
                         state: tracked.health.state().name(),
                         available: tracked.state().available(),
                         drained: tracked.drained,
@@ -663,14 +663,6 @@ impl Control {
             config: state.config.path.display().to_string(),
             services,
         }
-    }
-}
-
-/// A target as an operator writes it.
-fn target_text(target: &BackendTarget) -> String {
-    match target {
-        BackendTarget::Address(address) => address.to_string(),
-        BackendTarget::Name(name) => format!("{name}."),
     }
 }
 

@@ -181,10 +181,7 @@ fn describe_service(snapshot: &Snapshot, service: &Service) -> Value {
         .iter()
         .map(|backend| {
             json!({
-                "target": match &backend.target {
-                    crate::config::BackendTarget::Address(address) => address.to_string(),
-                    crate::config::BackendTarget::Name(target) => name::display(target.as_slice()),
-                },
+                "target": backend.target.to_string(),
                 "weight": backend.info.weight,
                 "priority": backend.info.priority,
                 "region": region_name(snapshot, backend.info.region),

@@ -1253,7 +1253,7 @@ impl Checker<'_> {
                 };
                 let message = format!(
                     "duplicate backend {} (already listed on line {first_line})",
-                    target_text(&backend.target)
+                    backend.target
                 );
                 self.errors.push(LoadError::new(
                     self.path,
@@ -1517,12 +1517,4 @@ fn parse_network(text: &str) -> Result<IpNet, String> {
         ));
     }
     Ok(network)
-}
-
-/// A backend target as an operator writes it (a name with its final dot).
-fn target_text(target: &BackendTarget) -> String {
-    match target {
-        BackendTarget::Address(address) => address.to_string(),
-        BackendTarget::Name(name) => absolute(name),
-    }
 }

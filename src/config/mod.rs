@@ -311,6 +311,18 @@ pub enum BackendTarget {
     Name(Name<Bytes>),
 }
 
+impl std::fmt::Display for BackendTarget {
+    /// As an operator writes it: the address, or the name with its final
+    /// dot.
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BackendTarget::Address(address) => address.fmt(formatter),
+            BackendTarget::Name(name) if name.is_root() => formatter.write_str("."),
+            BackendTarget::Name(name) => write!(formatter, "{name}."),
+        }
+    }
+}
+
 /// `server.workers`: how many data-plane workers to run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Workers {
