@@ -311,13 +311,10 @@ impl State {
             .map(|name| name::to_lowercase(name.as_slice()))
             .map_err(|_| ControlError::UnknownService(service.to_owned()))?;
         let service_index = self
-            .backends
+            .config
+            .services
             .iter()
-            .position(|backends| {
-                backends
-                    .first()
-                    .is_some_and(|tracked| *tracked.key.service == *wanted)
-            })
+            .position(|configured| name::to_lowercase(configured.name.as_slice()) == wanted)
             .ok_or_else(|| ControlError::UnknownService(service.to_owned()))?;
         let wanted_address = backend.parse::<std::net::IpAddr>().ok();
         let wanted_name = domain::base::Name::<Vec<u8>>::from_str(backend)

@@ -9,8 +9,8 @@
 //! IPv4 (IPv6) backends, a static CNAME at a service name, or any static
 //! data at a CNAME service's name is an error naming the config line.
 
+use std::collections::HashMap;
 use std::net::IpAddr;
-use std::str::FromStr;
 use std::sync::Arc;
 
 use crate::balancer::{BackendInfo, Policy, Pool, PoolSpec, RegionId, Topology, WhenAllDown};
@@ -169,47 +169,19 @@ impl Services {
     /// Takes over the counters of the services of `previous` that have the
     /// same name (after a reload), so counts survive it.
     pub fn adopt_counters(&mut self, previous: &Services) {
-        for service in &mut self.entries {
-            if let Some(counters) = previous.counters_of(&service.name) {
-                service.counters = counters;
-            }
+        if previous.writers != self.writers {
+            return;
         }
-    }
-
-    fn counters_of(&self, name: &[u8]) -> Option<Arc<ServiceCounters>> {
-        self.entries
-            .iter()
-            .find(|service| &*service.name == name)
-            .filter(|service| service.counters.writers() == self.writers)
-            .map(|service| service.counters.clone())
-    }
-
-    /// Finds a service by lowercase wire name and a backend by its address
-    /// or name as text; returns (service index, backend index).
-    pub fn find_backend(&self, service_name: &[u8], backend: &str) -> Option<(usize, usize)> {
-        let service_index = self
+        let by_name: HashMap<&[u8], &Arc<ServiceCounters>> = previous
             .entries
             .iter()
-            .position(|service| &*service.name == service_name)?;
-        let service = &self.entries[service_index];
-        let wanted_address = backend.parse::<IpAddr>().ok();
-        let wanted_name = name::to_lowercase(
-            domain::base::Name::<Vec<u8>>::from_str(backend)
-                .map(|name| name.into_octets())
-                .unwrap_or_default()
-                .as_slice(),
-        );
-        let backend_index =
-            service
-                .backends
-                .iter()
-                .position(|candidate| match &candidate.target {
-                    BackendTarget::Address(address) => Some(*address) == wanted_address,
-                    BackendTarget::Name(target) => {
-                        name::to_lowercase(target.as_slice()) == wanted_name
-                    }
-                })?;
-        Some((service_index, backend_index))
+            .map(|service| (&*service.name, &service.counters))
+            .collect();
+        for service in &mut self.entries {
+            if let Some(counters) = by_name.get(&*service.name) {
+                service.counters = Arc::clone(counters);
+            }
+        }
     }
 
     fn assemble(
@@ -257,8 +229,11 @@ impl Services {
                     }
                 })
                 .collect();
+            // `previous` was built from the same config: same services in
+            // the same order.
             let counters = previous
-                .and_then(|previous| previous.counters_of(&lowercase))
+                .and_then(|previous| previous.entries.get(service_index))
+                .map(|previous| previous.counters.clone())
                 .unwrap_or_else(|| Arc::new(ServiceCounters::new(writers)));
             entries.push(build_service(
                 service,

@@ -205,11 +205,6 @@ impl SharedSnapshot {
         self.current.load_full()
     }
 
-    /// Replaces the snapshot in one swap.
-    pub fn store(&self, snapshot: Snapshot) {
-        self.current.store(Arc::new(snapshot));
-    }
-
     /// Replaces the snapshot in one swap and returns the one it replaced, so
     /// the caller decides where it is freed (not on a worker).
     pub fn replace(&self, snapshot: Snapshot) -> Arc<Snapshot> {

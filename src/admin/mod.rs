@@ -34,6 +34,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use std::os::fd::AsRawFd;
+
+use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
 
 use crate::control::{Control, ControlError};
@@ -79,28 +82,20 @@ impl AdminServer {
     /// connections in a `mio` poll (so a request is taken at once, and the
     /// shutdown flag is seen within [`POLL_INTERVAL`]).
     pub fn run(self, shutdown: &AtomicBool) {
-        let mut poll = match Poll::new() {
+        // Readiness of the listener itself (non-blocking since `bind`).
+        let descriptor = self.listener.as_raw_fd();
+        let polled = Poll::new().and_then(|poll| {
+            poll.registry()
+                .register(&mut SourceFd(&descriptor), Token(0), Interest::READABLE)
+                .map(|()| poll)
+        });
+        let mut poll = match polled {
             Ok(poll) => poll,
             Err(error) => {
                 tracing::error!(%error, "the admin thread cannot poll; admin API off");
                 return;
             }
         };
-        let listener = match self.listener.try_clone() {
-            Ok(listener) => listener,
-            Err(error) => {
-                tracing::error!(%error, "the admin thread cannot poll; admin API off");
-                return;
-            }
-        };
-        let mut listener = mio::net::TcpListener::from_std(listener);
-        if let Err(error) = poll
-            .registry()
-            .register(&mut listener, Token(0), Interest::READABLE)
-        {
-            tracing::error!(%error, "the admin thread cannot poll; admin API off");
-            return;
-        }
         let mut events = Events::with_capacity(8);
         while !shutdown.load(Ordering::Relaxed) {
             if poll.poll(&mut events, Some(POLL_INTERVAL)).is_err() {

@@ -119,7 +119,7 @@ impl Checker<'_> {
             // A name backend has no address to probe; the service's check
             // applies to address backends only, so only a backend's own
             // table can be wrong here.
-            if backend.is_some() && merged.backend.and_then(|raw| raw.kind.as_ref()).is_some() {
+            if merged.backend.is_some_and(|raw| raw.kind.is_some()) {
                 self.error(
                     Some(&kind.span()),
                     &kind_key,
