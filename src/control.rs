@@ -587,6 +587,7 @@ impl Control {
             Snapshot::build_for_writers(&config, generation, current.services.writers)
                 .map_err(ControlError::Config)?;
         built.services.adopt_counters(&current.services);
+        built.adopt_rate_limiter(&current);
         let before = state.by_id.len();
         let (next_state, kept, added) =
             State::track(Arc::new(config), Some(&state), Instant::now());

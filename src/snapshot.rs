@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use arc_swap::{ArcSwap, Guard};
 
 use crate::config::{Config, LoadErrors};
+use crate::dataplane::rrl::RateLimiter;
 use crate::service::{BackendStates, Services};
 use crate::wire::fragment::{FragmentId, FragmentStore, Owner, RdataPart, Section};
 use crate::zone::{self, CLASS_CH, NameTable, Warning, rtype};
@@ -91,6 +92,10 @@ pub struct Snapshot {
     pub services: Services,
     /// CHAOS TXT answers.
     pub chaos: Arc<ChaosAnswers>,
+    /// Response rate limiting for UDP (`[rrl]`); `None` when off. Its
+    /// buckets are shared by every snapshot until a reload changes the
+    /// table.
+    pub rrl: Option<Arc<RateLimiter>>,
     pub summary: BuildSummary,
 }
 
@@ -147,6 +152,12 @@ impl Snapshot {
             table: Arc::new(table),
             services,
             chaos: Arc::new(chaos),
+            rrl: config.rrl.map(|settings| {
+                Arc::new(RateLimiter::new(
+                    settings,
+                    crate::dataplane::worker::worker_seed(generation as usize),
+                ))
+            }),
             summary,
         };
         Ok((snapshot, warnings))
@@ -170,10 +181,27 @@ impl Snapshot {
             table: self.table.clone(),
             services,
             chaos: self.chaos.clone(),
+            rrl: self.rrl.clone(),
             summary: BuildSummary {
                 build_time: started.elapsed(),
                 ..self.summary
             },
+        }
+    }
+}
+
+impl Snapshot {
+    /// Keeps `previous`'s rate-limiting buckets (who is being limited
+    /// right now) across a reload: shared as they are when the settings are
+    /// the same, copied when only the rate or slip changed.
+    pub fn adopt_rate_limiter(&mut self, previous: &Snapshot) {
+        if let (Some(next), Some(previous)) = (&self.rrl, &previous.rrl) {
+            let settings = *next.settings();
+            self.rrl = Some(if settings == *previous.settings() {
+                previous.clone()
+            } else {
+                Arc::new(previous.with_settings(settings))
+            });
         }
     }
 }

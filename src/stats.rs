@@ -26,6 +26,9 @@ pub struct Counters {
     pub truncated: u64,
     /// Packets that got no reply, by reason.
     pub drops: [u64; DROP_REASONS],
+    /// Replies over the `[rrl]` rate sent truncated (slipped) instead of
+    /// dropped; also counted in `replies` and `truncated`.
+    pub rate_limit_slipped: u64,
 }
 
 impl Counters {
@@ -46,6 +49,7 @@ impl Counters {
     pub fn add(&mut self, other: &Counters) {
         self.received += other.received;
         self.truncated += other.truncated;
+        self.rate_limit_slipped += other.rate_limit_slipped;
         for (sum, value) in self.replies.iter_mut().zip(other.replies) {
             *sum += value;
         }
@@ -77,6 +81,7 @@ pub struct SharedCounters {
     replies: [AtomicU64; RCODES],
     truncated: AtomicU64,
     drops: [AtomicU64; DROP_REASONS],
+    rate_limit_slipped: AtomicU64,
 }
 
 #[inline]
@@ -93,6 +98,7 @@ impl SharedCounters {
     pub fn publish(&self, delta: &Counters) {
         bump(&self.received, delta.received);
         bump(&self.truncated, delta.truncated);
+        bump(&self.rate_limit_slipped, delta.rate_limit_slipped);
         for (counter, value) in self.replies.iter().zip(delta.replies) {
             bump(counter, value);
         }
@@ -109,6 +115,7 @@ impl SharedCounters {
             truncated: load(&self.truncated),
             replies: std::array::from_fn(|index| load(&self.replies[index])),
             drops: std::array::from_fn(|index| load(&self.drops[index])),
+            rate_limit_slipped: load(&self.rate_limit_slipped),
         }
     }
 }

@@ -94,6 +94,49 @@ pub fn render(control: &Control, stats: &Stats) -> String {
             );
         }
     }
+    let udp = &totals[0].1;
+    family(
+        &mut out,
+        "dnslb_rrl_limited_total",
+        "counter",
+        "UDP responses over the [rrl] rate, by what was done instead.",
+    );
+    let _ = writeln!(
+        out,
+        "dnslb_rrl_limited_total{{action=\"dropped\"}} {}",
+        udp.drops_for(DropReason::RateLimited)
+    );
+    let _ = writeln!(
+        out,
+        "dnslb_rrl_limited_total{{action=\"slipped\"}} {}",
+        udp.rate_limit_slipped
+    );
+    family(
+        &mut out,
+        "dnslb_rrl_enabled",
+        "gauge",
+        "1 when response rate limiting is on, with its rate per bucket.",
+    );
+    let rrl = control
+        .snapshot()
+        .load()
+        .rrl
+        .as_ref()
+        .map(|limiter| *limiter.settings());
+    let _ = writeln!(out, "dnslb_rrl_enabled {}", u8::from(rrl.is_some()));
+    if let Some(settings) = rrl {
+        family(
+            &mut out,
+            "dnslb_rrl_responses_per_second",
+            "gauge",
+            "The [rrl] rate per bucket.",
+        );
+        let _ = writeln!(
+            out,
+            "dnslb_rrl_responses_per_second {}",
+            settings.responses_per_second
+        );
+    }
     family(
         &mut out,
         "dnslb_worker_queries_received_total",

@@ -44,12 +44,18 @@ use super::{
 };
 
 mod health;
+mod rrl;
 
 pub use health::{
     HEALTH_DNS_PORT_DEFAULT, HEALTH_FALL_DEFAULT, HEALTH_HTTP_PORT_DEFAULT,
     HEALTH_INTERVAL_DEFAULT, HEALTH_INTERVAL_MAX, HEALTH_INTERVAL_MIN, HEALTH_RISE_DEFAULT,
     HEALTH_TEXT_MAX_BYTES, HEALTH_THRESHOLD_MAX, HEALTH_THRESHOLD_MIN, HEALTH_TIMEOUT_DEFAULT,
     HEALTH_TIMEOUT_MAX, HEALTH_TIMEOUT_MIN,
+};
+pub use rrl::{
+    RRL_IPV4_PREFIX_DEFAULT, RRL_IPV6_PREFIX_DEFAULT, RRL_RESPONSES_PER_SECOND_DEFAULT,
+    RRL_RESPONSES_PER_SECOND_MAX, RRL_RESPONSES_PER_SECOND_MIN, RRL_SLIP_DEFAULT, RRL_SLIP_MAX,
+    RRL_TABLE_SIZE_DEFAULT, RRL_TABLE_SIZE_MAX, RRL_TABLE_SIZE_MIN,
 };
 
 /// Checks `raw` (parsed from `text`, the file at `path`) and builds the
@@ -72,6 +78,7 @@ pub(super) fn convert(
     let (regions, region_names, mut networks) = checker.regions(raw.region);
     let topology = checker.topology(raw.topology, &source, &region_names, &mut networks);
     let services = checker.services(raw.service, &zone_names, &region_names);
+    let rrl = checker.rrl(raw.rrl);
     // Report in file order (stable, so problems on one line keep the order
     // they were found in); problems with no line come first. The topology
     // file's problems follow the config file's.
@@ -96,6 +103,7 @@ pub(super) fn convert(
                 default_region: topology,
             },
             services,
+            rrl: rrl.flatten(),
         }),
         _ if checker.errors.is_empty() => Err(LoadErrors(vec![LoadError::new(
             path,

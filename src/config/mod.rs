@@ -47,11 +47,14 @@ pub use convert::{
     HEALTH_DNS_PORT_DEFAULT, HEALTH_FALL_DEFAULT, HEALTH_HTTP_PORT_DEFAULT,
     HEALTH_INTERVAL_DEFAULT, HEALTH_INTERVAL_MAX, HEALTH_INTERVAL_MIN, HEALTH_RISE_DEFAULT,
     HEALTH_TEXT_MAX_BYTES, HEALTH_THRESHOLD_MAX, HEALTH_THRESHOLD_MIN, HEALTH_TIMEOUT_DEFAULT,
-    HEALTH_TIMEOUT_MAX, HEALTH_TIMEOUT_MIN,
+    HEALTH_TIMEOUT_MAX, HEALTH_TIMEOUT_MIN, RRL_IPV4_PREFIX_DEFAULT, RRL_IPV6_PREFIX_DEFAULT,
+    RRL_RESPONSES_PER_SECOND_DEFAULT, RRL_RESPONSES_PER_SECOND_MAX, RRL_RESPONSES_PER_SECOND_MIN,
+    RRL_SLIP_DEFAULT, RRL_SLIP_MAX, RRL_TABLE_SIZE_DEFAULT, RRL_TABLE_SIZE_MAX, RRL_TABLE_SIZE_MIN,
 };
 pub use error::{LoadError, LoadErrors};
 pub use source::Source;
 
+pub use crate::dataplane::rrl::RrlSettings;
 use crate::health::HealthCheck;
 
 /// Most addresses `server.listen` may hold.
@@ -176,6 +179,9 @@ pub struct Config {
     pub topology: TopologyConfig,
     /// The `[[service]]` entries, in file order.
     pub services: Vec<ServiceConfig>,
+    /// The `[rrl]` table: response rate limiting for UDP; `None` (the
+    /// default, no table) means off.
+    pub rrl: Option<RrlSettings>,
 }
 
 /// The `[server]` table: how the server listens and answers.
@@ -444,6 +450,58 @@ mod tests {
         assert_eq!(error.line, Some(line), "wrong line in {error}");
         assert_eq!(error.file, Path::new(PATH));
         error
+    }
+
+    // ----- [rrl]
+
+    #[test]
+    fn rrl_is_off_without_its_table_and_defaults_with_it() {
+        assert_eq!(accepted(&server_with("")).rrl, None);
+        let on = accepted(&server_with("[rrl]")).rrl.unwrap();
+        assert_eq!(
+            on,
+            RrlSettings {
+                responses_per_second: RRL_RESPONSES_PER_SECOND_DEFAULT,
+                slip: RRL_SLIP_DEFAULT,
+                ipv4_prefix: RRL_IPV4_PREFIX_DEFAULT,
+                ipv6_prefix: RRL_IPV6_PREFIX_DEFAULT,
+                table_size: RRL_TABLE_SIZE_DEFAULT,
+            }
+        );
+        let set = accepted(&server_with(
+            "[rrl]\nresponses_per_second = 5\nslip = 0\nipv4_prefix = 32\nipv6_prefix = 64\ntable_size = 4096",
+        ))
+        .rrl
+        .unwrap();
+        assert_eq!(
+            (
+                set.responses_per_second,
+                set.slip,
+                set.ipv4_prefix,
+                set.ipv6_prefix,
+                set.table_size
+            ),
+            (5, 0, 32, 64, 4096)
+        );
+    }
+
+    #[test]
+    fn rrl_bounds_name_key_and_line() {
+        rejected_once(
+            &server_with("[rrl]\nresponses_per_second = 0"),
+            "rrl.responses_per_second",
+            4,
+        );
+        rejected_once(&server_with("[rrl]\nslip = 101"), "rrl.slip", 4);
+        rejected_once(
+            &server_with("[rrl]\nipv4_prefix = 33"),
+            "rrl.ipv4_prefix",
+            4,
+        );
+        rejected_once(&server_with("[rrl]\nipv6_prefix = 0"), "rrl.ipv6_prefix", 4);
+        rejected_once(&server_with("[rrl]\ntable_size = 10"), "rrl.table_size", 4);
+        let errors = rejected(&server_with("[rrl]\nburst = 3"));
+        assert!(errors[0].to_string().contains("burst"), "{}", errors[0]);
     }
 
     // ----- server.udp_payload

@@ -41,6 +41,24 @@ pub(super) struct RawConfig {
     /// `[[service]]`: zero or more.
     #[serde(default)]
     pub(super) service: Vec<Spanned<RawService>>,
+    /// `[rrl]`: optional; present turns response rate limiting on.
+    pub(super) rrl: Option<Spanned<RawRrl>>,
+}
+
+/// The `[rrl]` table.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawRrl {
+    /// `responses_per_second`: per bucket.
+    pub(super) responses_per_second: Option<Spanned<i64>>,
+    /// `slip`: every slip-th limited response is sent truncated.
+    pub(super) slip: Option<Spanned<i64>>,
+    /// `ipv4_prefix`: bits of an IPv4 client address that form its bucket.
+    pub(super) ipv4_prefix: Option<Spanned<i64>>,
+    /// `ipv6_prefix`: bits of an IPv6 client address that form its bucket.
+    pub(super) ipv6_prefix: Option<Spanned<i64>>,
+    /// `table_size`: buckets.
+    pub(super) table_size: Option<Spanned<i64>>,
 }
 
 /// The `[server]` table.

@@ -2,5 +2,6 @@
 //! pure [`handler`], and one TCP thread ([`tcp`]) for RFC 7766 clients.
 
 pub mod handler;
+pub mod rrl;
 pub mod tcp;
 pub mod worker;

@@ -103,17 +103,23 @@ pub enum DropReason {
     SendFailed,
     /// The reply buffer cannot hold even the header and question.
     NoRoom,
+    /// Sent from one of our own listen addresses: answering could loop.
+    OwnAddress,
+    /// Over the `[rrl]` rate and not chosen to slip: sent nothing.
+    RateLimited,
 }
 
 impl DropReason {
     /// Every reason, in counter order.
-    pub const ALL: [DropReason; 6] = [
+    pub const ALL: [DropReason; 8] = [
         DropReason::ShortPacket,
         DropReason::Response,
         DropReason::Oversized,
         DropReason::SourcePortZero,
         DropReason::SendFailed,
         DropReason::NoRoom,
+        DropReason::OwnAddress,
+        DropReason::RateLimited,
     ];
 
     /// Index into per-reason counter arrays.
@@ -130,6 +136,8 @@ impl DropReason {
             DropReason::SourcePortZero => "source_port_zero",
             DropReason::SendFailed => "send_failed",
             DropReason::NoRoom => "no_room",
+            DropReason::OwnAddress => "own_address",
+            DropReason::RateLimited => "rate_limited",
         }
     }
 }

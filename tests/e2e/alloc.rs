@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use dnslb::dataplane::handler::{self, MAX_CNAME_CHAIN, Outcome};
+use dnslb::dataplane::rrl::{RateLimiter, RrlSettings};
 use dnslb::dataplane::worker::{BATCH_WIDTH, Worker};
 use dnslb::snapshot::{SharedSnapshot, Snapshot};
 use dnslb::stats::Stats;
@@ -684,6 +685,10 @@ struct WorkerHarness {
 
 impl WorkerHarness {
     fn new() -> WorkerHarness {
+        WorkerHarness::with_snapshot(snapshot())
+    }
+
+    fn with_snapshot(snapshot: Snapshot) -> WorkerHarness {
         let options = UdpOptions {
             reuse_port: true,
             read_timeout: Some(Duration::from_millis(500)),
@@ -692,7 +697,7 @@ impl WorkerHarness {
         let socket =
             socket::bind_udp("127.0.0.1:0".parse().expect("address"), &options).expect("bind");
         let address = socket.local_addr().expect("local address");
-        let shared = Arc::new(SharedSnapshot::new(snapshot()));
+        let shared = Arc::new(SharedSnapshot::new(snapshot));
         let stats = Arc::new(Stats::new(1));
         let worker = Worker::new(0, vec![socket], 1232, shared, stats.clone()).expect("worker");
         let client = UdpSocket::bind("127.0.0.1:0").expect("bind the client");
@@ -822,4 +827,43 @@ fn worker_batch_from_recvmmsg_to_sendmmsg_does_not_allocate() {
             reason.name()
         );
     }
+}
+
+#[test]
+fn rate_limiting_drops_and_slips_without_allocating() {
+    let cases = cases();
+    let mut snapshot = snapshot();
+    // One response per second per bucket: nearly everything is limited,
+    // half of it slipped.
+    snapshot.rrl = Some(Arc::new(RateLimiter::new(
+        RrlSettings {
+            responses_per_second: 1,
+            slip: 2,
+            ipv4_prefix: 24,
+            ipv6_prefix: 56,
+            table_size: 4096,
+        },
+        7,
+    )));
+    let mut harness = WorkerHarness::with_snapshot(snapshot);
+    for (round, first_id) in [(0, 1000u16), (1, 2000)] {
+        let (packets, _) = batch(&cases, first_id);
+        for packet in &packets {
+            harness.client.send(packet).expect("send a query");
+        }
+        let (received, allocations) = count_allocations(|| harness.serve(packets.len()));
+        assert_eq!(received, packets.len());
+        if round > 0 {
+            assert_eq!(allocations, 0, "allocations while rate limiting");
+        }
+        harness
+            .client
+            .set_read_timeout(Some(Duration::from_millis(100)))
+            .expect("read timeout");
+        let mut buffer = [0u8; MAX_MESSAGE_LEN];
+        while harness.client.recv(&mut buffer).is_ok() {}
+    }
+    let counters = harness.stats.total(Transport::Udp);
+    assert!(counters.drops_for(DropReason::RateLimited) > cases.len() as u64 / 2);
+    assert!(counters.rate_limit_slipped > cases.len() as u64 / 2);
 }

@@ -18,6 +18,7 @@ mod edns;
 mod health;
 mod malformed;
 mod packets;
+mod rrl;
 mod server;
 mod services;
 mod tcp;

@@ -1,0 +1,592 @@
+//! Response rate limiting (RRL) for UDP, after Knot's and NSD's: responses
+//! are counted per (client prefix, response class, name) and, past
+//! `responses_per_second` in one second, dropped, except that every
+//! `slip`-th limited response goes out truncated (TC=1, no records) so a
+//! real client behind a spoofed-upon prefix can retry over TCP.
+//!
+//! The point is to stop dnslb from being an amplifier for spoofed floods,
+//! not to police real resolvers: the defaults follow Knot (20 responses per
+//! second per bucket, slip 2) and TCP is never limited (its source address
+//! is verified by the handshake).
+//!
+//! Buckets and keys:
+//! - the client's address cut to `ipv4_prefix` / `ipv6_prefix` bits;
+//! - the class: positive answers, empty answers (NODATA), NXDOMAIN,
+//!   referrals, errors;
+//! - the name: the query name for positive answers, the zone apex for
+//!   negative ones (so a random-subdomain flood is one bucket per zone, as
+//!   Knot's "imputed name" does), none for referrals and errors.
+//!
+//! The table is one array of `AtomicU64` shared by all workers, lock-free:
+//! each bucket packs a 24-bit tag of the key's hash, the low 16 bits of the
+//! second it counts, and a 24-bit count. A fixed one-second window is what
+//! Knot's token bucket refilled each second amounts to. Once a bucket is
+//! over its rate, further responses in that second only read it (no store),
+//! so a flood from one prefix on several cores does not bounce its cache
+//! line; the slip decision uses a per-worker counter for the same reason.
+//! Two keys hashing to one slot take it over from each other (the table
+//! forgets, it never limits the wrong client for longer than a second).
+//!
+//! Pure: no clock (the caller passes the second), no allocation after
+//! [`RateLimiter::new`], no lock.
+
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::wire::{HEADER_LEN, Rcode};
+
+/// The `[rrl]` settings, validated by `config`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RrlSettings {
+    /// Responses per second per bucket before limiting starts.
+    pub responses_per_second: u32,
+    /// Every `slip`-th limited response is sent truncated; 0 drops all, 1
+    /// truncates all.
+    pub slip: u32,
+    /// IPv4 clients are grouped by this many leading bits.
+    pub ipv4_prefix: u8,
+    /// IPv6 clients are grouped by this many leading bits.
+    pub ipv6_prefix: u8,
+    /// Buckets in the table.
+    pub table_size: usize,
+}
+
+/// What a response is, for rate limiting.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ResponseClass {
+    /// NOERROR with answer records.
+    Positive,
+    /// NOERROR, authoritative, no answer records (NODATA).
+    Empty,
+    /// NXDOMAIN.
+    Nxdomain,
+    /// NOERROR, not authoritative, no answers: a delegation.
+    Referral,
+    /// Any other rcode.
+    Error,
+}
+
+/// What to do with a response.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Within the rate: send it.
+    Send,
+    /// Over the rate: send a truncated reply instead (TC=1, no records).
+    Slip,
+    /// Over the rate: send nothing.
+    Drop,
+}
+
+const TAG_BITS: u32 = 24;
+const SECOND_BITS: u32 = 16;
+const COUNT_BITS: u32 = 24;
+const COUNT_MAX: u64 = (1 << COUNT_BITS) - 1;
+
+/// The shared bucket table and its settings.
+#[derive(Debug)]
+pub struct RateLimiter {
+    settings: RrlSettings,
+    buckets: Box<[AtomicU64]>,
+    seed: u64,
+}
+
+impl RateLimiter {
+    /// A table of `settings.table_size` empty buckets (at least one).
+    pub fn new(settings: RrlSettings, seed: u64) -> RateLimiter {
+        let buckets = (0..settings.table_size.max(1))
+            .map(|_| AtomicU64::new(0))
+            .collect();
+        RateLimiter {
+            settings,
+            buckets,
+            seed,
+        }
+    }
+
+    /// A limiter with `settings` that keeps this one's buckets when the
+    /// table size is unchanged (a reload must not reset who is limited).
+    pub fn with_settings(self: &std::sync::Arc<Self>, settings: RrlSettings) -> RateLimiter {
+        if settings.table_size.max(1) != self.buckets.len()
+            || settings.ipv4_prefix != self.settings.ipv4_prefix
+            || settings.ipv6_prefix != self.settings.ipv6_prefix
+        {
+            return RateLimiter::new(settings, self.seed);
+        }
+        let buckets = self
+            .buckets
+            .iter()
+            .map(|bucket| AtomicU64::new(bucket.load(Ordering::Relaxed)))
+            .collect();
+        RateLimiter {
+            settings,
+            buckets,
+            seed: self.seed,
+        }
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> &RrlSettings {
+        &self.settings
+    }
+
+    /// Counts one response of `class` about `name_hash` (0 for none) to
+    /// `client` in second `now`, and says what to do with it.
+    /// `limited_seen` is the calling worker's count of limited responses,
+    /// which spaces the slips.
+    #[inline]
+    pub fn check(
+        &self,
+        client: IpAddr,
+        class: ResponseClass,
+        name_hash: u64,
+        now: u32,
+        limited_seen: &mut u32,
+    ) -> Verdict {
+        let hash = self.key_hash(client, class, name_hash);
+        // Multiply-shift maps the hash onto any table size without a modulo.
+        let index = ((u128::from(hash) * self.buckets.len() as u128) >> 64) as usize;
+        let tag = hash >> (64 - TAG_BITS);
+        let second = u64::from(now) & ((1 << SECOND_BITS) - 1);
+        let bucket = &self.buckets[index];
+        let rate = u64::from(self.settings.responses_per_second);
+        let mut current = bucket.load(Ordering::Relaxed);
+        loop {
+            let (current_tag, current_second, count) = unpack(current);
+            let same = current_tag == tag && current_second == second;
+            if same && count > rate {
+                break;
+            }
+            let count = if same { count + 1 } else { 1 };
+            match bucket.compare_exchange_weak(
+                current,
+                pack(tag, second, count),
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) if count <= rate => return Verdict::Send,
+                Ok(_) => break,
+                Err(actual) => current = actual,
+            }
+        }
+        let slip = self.settings.slip;
+        if slip == 0 {
+            return Verdict::Drop;
+        }
+        *limited_seen = limited_seen.wrapping_add(1);
+        if *limited_seen % slip == 0 {
+            Verdict::Slip
+        } else {
+            Verdict::Drop
+        }
+    }
+
+    fn key_hash(&self, client: IpAddr, class: ResponseClass, name_hash: u64) -> u64 {
+        let (high, low) = match client {
+            IpAddr::V4(address) => {
+                let bits = u32::from(address);
+                let prefix = u32::from(self.settings.ipv4_prefix).min(32);
+                let masked = if prefix == 0 {
+                    0
+                } else {
+                    bits & (u32::MAX << (32 - prefix))
+                };
+                (u64::from(masked), 4)
+            }
+            IpAddr::V6(address) => {
+                let bits = u128::from(address);
+                let prefix = u32::from(self.settings.ipv6_prefix).min(128);
+                let masked = if prefix == 0 {
+                    0
+                } else {
+                    bits & (u128::MAX << (128 - prefix))
+                };
+                ((masked >> 64) as u64 ^ (masked as u64).rotate_left(29), 6)
+            }
+        };
+        let class = class as u64;
+        let mixed = mix(
+            high ^ self.seed,
+            (low << 8 | class) ^ name_hash.rotate_left(17),
+        );
+        mix(mixed, name_hash ^ self.seed.rotate_left(32))
+    }
+}
+
+fn pack(tag: u64, second: u64, count: u64) -> u64 {
+    tag << (SECOND_BITS + COUNT_BITS) | second << COUNT_BITS | count.min(COUNT_MAX)
+}
+
+fn unpack(bucket: u64) -> (u64, u64, u64) {
+    (
+        bucket >> (SECOND_BITS + COUNT_BITS),
+        (bucket >> COUNT_BITS) & ((1 << SECOND_BITS) - 1),
+        bucket & COUNT_MAX,
+    )
+}
+
+/// Folded multiply (as in foldhash and wyhash): fast and well mixed.
+#[inline]
+fn mix(a: u64, b: u64) -> u64 {
+    let product = u128::from(a ^ 0x243f_6a88_85a3_08d3) * u128::from(b ^ 0x1319_8a2e_0370_7344);
+    (product as u64) ^ ((product >> 64) as u64)
+}
+
+/// A reply's class and name for rate limiting, read from the reply we
+/// built (`reply[..len]`, a well-formed message with one question whose
+/// name is uncompressed). Returns the class, the name's hash (0 for
+/// none) and where the question ends.
+pub fn classify(reply: &[u8], rcode: Rcode) -> Option<(ResponseClass, u64, usize)> {
+    let question_end = question_end(reply)?;
+    let answers = u16::from_be_bytes([reply[6], reply[7]]);
+    let authoritative = reply[2] & 0x04 != 0;
+    let class = match rcode {
+        Rcode::NoError if answers > 0 => ResponseClass::Positive,
+        Rcode::NoError if authoritative => ResponseClass::Empty,
+        Rcode::NoError => ResponseClass::Referral,
+        Rcode::NxDomain => ResponseClass::Nxdomain,
+        _ => ResponseClass::Error,
+    };
+    let name_hash = match class {
+        ResponseClass::Positive => name_hash(reply, HEADER_LEN),
+        ResponseClass::Empty | ResponseClass::Nxdomain if answers == 0 => {
+            // The SOA's owner is the zone apex, written as a pointer into
+            // the question name.
+            match reply.get(question_end..question_end + 2) {
+                Some(&[high, low]) if high & 0xc0 == 0xc0 => {
+                    let offset = usize::from(u16::from_be_bytes([high & 0x3f, low]));
+                    if (HEADER_LEN..question_end).contains(&offset) {
+                        name_hash(reply, offset)
+                    } else {
+                        0
+                    }
+                }
+                _ => 0,
+            }
+        }
+        _ => 0,
+    };
+    Some((class, name_hash, question_end))
+}
+
+/// Turns the reply in `reply` into a truncated one: header and question,
+/// TC set, no records. Returns its length.
+pub fn truncate(reply: &mut [u8], question_end: usize) -> usize {
+    reply[2] |= 0x02;
+    reply[6..12].fill(0);
+    question_end
+}
+
+/// The offset just past the first question (name, type, class), if the
+/// message has one with an uncompressed name.
+fn question_end(reply: &[u8]) -> Option<usize> {
+    if reply.len() < HEADER_LEN || u16::from_be_bytes([reply[4], reply[5]]) == 0 {
+        return None;
+    }
+    let mut at = HEADER_LEN;
+    loop {
+        let length = usize::from(*reply.get(at)?);
+        if length == 0 {
+            at += 1;
+            break;
+        }
+        if length & 0xc0 != 0 {
+            return None;
+        }
+        at += 1 + length;
+    }
+    let end = at + 4;
+    (end <= reply.len()).then_some(end)
+}
+
+/// Hashes the uncompressed name at `at`, case-insensitively.
+fn name_hash(reply: &[u8], mut at: usize) -> u64 {
+    let mut hash = 0x9e37_79b9_7f4a_7c15_u64;
+    while let Some(&length) = reply.get(at) {
+        if length == 0 || length & 0xc0 != 0 {
+            break;
+        }
+        let end = (at + 1 + usize::from(length)).min(reply.len());
+        hash = mix(hash, u64::from(length));
+        for chunk in reply[at + 1..end].chunks(8) {
+            let mut word = [0u8; 8];
+            for (slot, byte) in word.iter_mut().zip(chunk) {
+                *slot = byte.to_ascii_lowercase();
+            }
+            hash = mix(hash, u64::from_le_bytes(word));
+        }
+        at = end;
+    }
+    hash | 1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::{Ipv4Addr, Ipv6Addr};
+    use std::sync::Arc;
+
+    fn settings(rate: u32, slip: u32) -> RrlSettings {
+        RrlSettings {
+            responses_per_second: rate,
+            slip,
+            ipv4_prefix: 24,
+            ipv6_prefix: 56,
+            table_size: 1024,
+        }
+    }
+
+    fn run(
+        limiter: &RateLimiter,
+        client: IpAddr,
+        class: ResponseClass,
+        name: u64,
+        now: u32,
+        count: usize,
+        seen: &mut u32,
+    ) -> [usize; 3] {
+        let mut verdicts = [0; 3];
+        for _ in 0..count {
+            match limiter.check(client, class, name, now, seen) {
+                Verdict::Send => verdicts[0] += 1,
+                Verdict::Slip => verdicts[1] += 1,
+                Verdict::Drop => verdicts[2] += 1,
+            }
+        }
+        verdicts
+    }
+
+    const CLIENT: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 7));
+
+    #[test]
+    fn limits_past_the_rate_and_slips_every_nth() {
+        let limiter = RateLimiter::new(settings(20, 2), 1);
+        let mut seen = 0;
+        let verdicts = run(
+            &limiter,
+            CLIENT,
+            ResponseClass::Positive,
+            5,
+            100,
+            120,
+            &mut seen,
+        );
+        assert_eq!(verdicts, [20, 50, 50]);
+        // The next second starts afresh.
+        let verdicts = run(
+            &limiter,
+            CLIENT,
+            ResponseClass::Positive,
+            5,
+            101,
+            25,
+            &mut seen,
+        );
+        assert_eq!(verdicts[0], 20);
+    }
+
+    #[test]
+    fn slip_zero_drops_all_and_one_truncates_all() {
+        let drop_all = RateLimiter::new(settings(3, 0), 1);
+        let verdicts = run(&drop_all, CLIENT, ResponseClass::Nxdomain, 9, 7, 10, &mut 0);
+        assert_eq!(verdicts, [3, 0, 7]);
+        let slip_all = RateLimiter::new(settings(3, 1), 1);
+        let verdicts = run(&slip_all, CLIENT, ResponseClass::Nxdomain, 9, 7, 10, &mut 0);
+        assert_eq!(verdicts, [3, 7, 0]);
+    }
+
+    #[test]
+    fn buckets_are_per_prefix_class_and_name() {
+        let limiter = RateLimiter::new(settings(5, 0), 1);
+        let mut seen = 0;
+        assert_eq!(
+            run(
+                &limiter,
+                CLIENT,
+                ResponseClass::Positive,
+                5,
+                1,
+                10,
+                &mut seen
+            )[0],
+            5
+        );
+        // Same /24: the same bucket.
+        let neighbour = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 200));
+        assert_eq!(
+            run(
+                &limiter,
+                neighbour,
+                ResponseClass::Positive,
+                5,
+                1,
+                10,
+                &mut seen
+            )[0],
+            0
+        );
+        // Another /24, another class, another name: fresh buckets.
+        let other = IpAddr::V4(Ipv4Addr::new(192, 0, 3, 7));
+        assert_eq!(
+            run(
+                &limiter,
+                other,
+                ResponseClass::Positive,
+                5,
+                1,
+                10,
+                &mut seen
+            )[0],
+            5
+        );
+        assert_eq!(
+            run(
+                &limiter,
+                CLIENT,
+                ResponseClass::Nxdomain,
+                5,
+                1,
+                10,
+                &mut seen
+            )[0],
+            5
+        );
+        assert_eq!(
+            run(
+                &limiter,
+                CLIENT,
+                ResponseClass::Positive,
+                6,
+                1,
+                10,
+                &mut seen
+            )[0],
+            5
+        );
+        // IPv6 by /56.
+        let a = IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0x12, 1, 2, 3, 4));
+        let b = IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0x34, 9, 9, 9, 9));
+        let c = IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0x100, 1, 2, 3, 4));
+        assert_eq!(
+            run(&limiter, a, ResponseClass::Positive, 5, 1, 10, &mut seen)[0],
+            5
+        );
+        assert_eq!(
+            run(&limiter, b, ResponseClass::Positive, 5, 1, 10, &mut seen)[0],
+            0
+        );
+        assert_eq!(
+            run(&limiter, c, ResponseClass::Positive, 5, 1, 10, &mut seen)[0],
+            5
+        );
+    }
+
+    #[test]
+    fn shared_between_threads_without_losing_counts() {
+        let limiter = Arc::new(RateLimiter::new(settings(1000, 0), 3));
+        let sent: usize = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..4)
+                .map(|_| {
+                    let limiter = &limiter;
+                    scope.spawn(move || {
+                        run(limiter, CLIENT, ResponseClass::Positive, 1, 9, 1000, &mut 0)[0]
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|handle| handle.join().unwrap())
+                .sum()
+        });
+        assert_eq!(sent, 1000);
+    }
+
+    #[test]
+    fn a_reload_keeps_the_buckets_unless_the_table_changes() {
+        let limiter = Arc::new(RateLimiter::new(settings(5, 0), 1));
+        run(&limiter, CLIENT, ResponseClass::Positive, 5, 1, 10, &mut 0);
+        let kept = limiter.with_settings(settings(6, 0));
+        assert_eq!(
+            run(&kept, CLIENT, ResponseClass::Positive, 5, 1, 10, &mut 0)[0],
+            0
+        );
+        let resized = limiter.with_settings(RrlSettings {
+            table_size: 2048,
+            ..settings(5, 0)
+        });
+        assert_eq!(
+            run(&resized, CLIENT, ResponseClass::Positive, 5, 1, 10, &mut 0)[0],
+            5
+        );
+    }
+
+    /// `www.example.com. A` asked, answered with one A record.
+    fn reply(flags: u8, answers: u16, authority_owner: Option<u16>) -> Vec<u8> {
+        let mut packet = vec![0x12, 0x34, 0x84 | flags, 0x00, 0, 1];
+        packet.extend_from_slice(&answers.to_be_bytes());
+        packet.extend_from_slice(&[0, u8::from(authority_owner.is_some()), 0, 0]);
+        packet.extend_from_slice(b"\x03WwW\x07example\x03com\x00\x00\x01\x00\x01");
+        if let Some(owner) = authority_owner {
+            packet.extend_from_slice(&(0xc000 | owner).to_be_bytes());
+            packet.extend_from_slice(&[0, 6, 0, 1, 0, 0, 0, 60, 0, 0]);
+        }
+        packet
+    }
+
+    #[test]
+    fn classifies_replies_and_names() {
+        let positive = reply(0, 1, None);
+        let (class, name, end) = classify(&positive, Rcode::NoError).unwrap();
+        assert_eq!(class, ResponseClass::Positive);
+        assert_eq!(end, HEADER_LEN + 17 + 4);
+        // Case does not matter.
+        let mut upper = positive.clone();
+        upper[13..16].copy_from_slice(b"WWW");
+        assert_eq!(classify(&upper, Rcode::NoError).unwrap().1, name);
+        // Negative answers are keyed by the apex the SOA points at.
+        let nxdomain = reply(0, 0, Some(16));
+        let (class, apex, _) = classify(&nxdomain, Rcode::NxDomain).unwrap();
+        assert_eq!(class, ResponseClass::Nxdomain);
+        let mut other_label = nxdomain.clone();
+        other_label[13..16].copy_from_slice(b"ftp");
+        assert_eq!(classify(&other_label, Rcode::NxDomain).unwrap().1, apex);
+        assert_ne!(apex, name);
+        let nodata = reply(0, 0, Some(16));
+        assert_eq!(
+            classify(&nodata, Rcode::NoError).unwrap().0,
+            ResponseClass::Empty
+        );
+        let mut referral = reply(0, 0, None);
+        referral[2] &= !0x04;
+        assert_eq!(
+            classify(&referral, Rcode::NoError).unwrap(),
+            (ResponseClass::Referral, 0, end)
+        );
+        assert_eq!(
+            classify(&positive, Rcode::Refused).unwrap().0,
+            ResponseClass::Error
+        );
+        // No question: nothing to classify.
+        let mut empty = positive.clone();
+        empty[5] = 0;
+        assert_eq!(classify(&empty, Rcode::NoError), None);
+        assert_eq!(classify(&positive[..20], Rcode::NoError), None);
+    }
+
+    #[test]
+    fn truncation_keeps_header_and_question_only() {
+        let mut packet = reply(0, 1, Some(16));
+        let (_, _, end) = classify(&packet, Rcode::NoError).unwrap();
+        let len = truncate(&mut packet, end);
+        assert_eq!(len, end);
+        let message = domain::base::Message::from_octets(&packet[..len]).unwrap();
+        assert!(message.header().tc());
+        assert_eq!(message.header().id(), 0x1234);
+        assert_eq!(message.header_counts().qdcount(), 1);
+        assert_eq!(message.header_counts().ancount(), 0);
+        assert_eq!(message.header_counts().nscount(), 0);
+        assert_eq!(
+            message.sole_question().unwrap().qtype(),
+            domain::base::iana::Rtype::A
+        );
+    }
+}
