@@ -343,6 +343,8 @@ pub struct Control {
     shared: Arc<SharedSnapshot>,
     state: Mutex<State>,
     engine: Mutex<Option<EngineHandle>>,
+    /// Held for the whole of a reload, so that reloads run one at a time.
+    reloading: Mutex<()>,
     /// Replaced snapshots and when, freed after [`RETIRE_AFTER`].
     retired: Mutex<VecDeque<(Instant, Arc<Snapshot>)>>,
     pub metrics: ControlMetrics,
@@ -357,6 +359,7 @@ impl Control {
             shared,
             state: Mutex::new(state),
             engine: Mutex::new(None),
+            reloading: Mutex::new(()),
             retired: Mutex::new(VecDeque::new()),
             metrics: ControlMetrics::default(),
         }
@@ -553,14 +556,21 @@ impl Control {
     }
 
     fn try_reload(&self) -> Result<ReloadReport, ControlError> {
-        let mut state = self.lock();
-        let path = state.config.path.clone();
-        let config = match state.config.source {
-            Source::Disk => config::load(&path),
+        // Reloads run one at a time; only they change `state.config`, so the
+        // config read here stays the running one until this reload
+        // publishes. The files are read and the snapshot is built without
+        // the state lock: probes, drains and /status go on meanwhile, and a
+        // flood of reload requests cannot stall the health thread.
+        let _one_at_a_time = self
+            .reloading
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let running = self.config();
+        let config = match running.source {
+            Source::Disk => config::load(&running.path),
             Source::Embedded(_) => config::embedded_default(),
         }
         .map_err(ControlError::Config)?;
-        let running = &state.config;
         for (changed, key) in [
             (
                 config.server.listen != running.server.listen,
@@ -581,11 +591,12 @@ impl Control {
                 return Err(ControlError::NeedsRestart(key.to_owned()));
             }
         }
+        let writers = self.shared.load().services.writers;
+        let (mut built, warnings) = Snapshot::build_for_writers(&config, 0, writers)
+            .map_err(ControlError::Config)?;
+        let mut state = self.lock();
         let current = self.shared.load_full();
         let generation = current.generation + 1;
-        let (mut built, warnings) =
-            Snapshot::build_for_writers(&config, generation, current.services.writers)
-                .map_err(ControlError::Config)?;
         built.services.adopt_counters(&current.services);
         built.adopt_rate_limiter(&current);
         let before = state.by_id.len();
