@@ -592,8 +592,8 @@ impl Control {
             }
         }
         let writers = self.shared.load().services.writers;
-        let (mut built, warnings) = Snapshot::build_for_writers(&config, 0, writers)
-            .map_err(ControlError::Config)?;
+        let (mut built, warnings) =
+            Snapshot::build_for_writers(&config, 0, writers).map_err(ControlError::Config)?;
         let mut state = self.lock();
         let current = self.shared.load_full();
         let generation = current.generation + 1;

@@ -3,7 +3,7 @@
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Largest request head we read.
 const MAX_REQUEST: usize = 8192;
@@ -58,18 +58,36 @@ impl Response {
             404 => "Not Found",
             409 => "Conflict",
             405 => "Method Not Allowed",
+            408 => "Request Timeout",
             413 => "Payload Too Large",
+            503 => "Service Unavailable",
             _ => "Error",
         }
     }
 }
 
-/// Reads one request from `stream`, answers it with `route`, closes.
+/// Answers 503 without reading (too many requests in progress) and closes;
+/// never blocks.
+pub fn refuse_busy(mut stream: TcpStream) {
+    let _ = stream.set_nonblocking(true);
+    let body = r#"{"error": "too many admin requests in progress; retry"}"#;
+    let _ = stream.write_all(
+        format!(
+            "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n\
+             Content-Length: {}\r\nRetry-After: 1\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .as_bytes(),
+    );
+}
+
+/// Reads one request from `stream` (all of it within [`TIMEOUT`], however
+/// slowly it trickles in), answers it with `route`, closes.
 pub fn serve_connection(mut stream: TcpStream, route: impl FnOnce(&Request) -> Response) {
     let _ = stream.set_nonblocking(false);
-    let _ = stream.set_read_timeout(Some(TIMEOUT));
     let _ = stream.set_write_timeout(Some(TIMEOUT));
-    let response = match read_request(&mut stream) {
+    let deadline = Instant::now() + TIMEOUT;
+    let response = match read_request(&mut stream, deadline) {
         Ok(request) => route(&request),
         Err(response) => response,
     };
@@ -93,10 +111,17 @@ fn bad_request(message: &str) -> Response {
     Response::json(400, &serde_json::json!({ "error": message }))
 }
 
-fn read_request(stream: &mut TcpStream) -> Result<Request, Response> {
+fn read_request(stream: &mut TcpStream, deadline: Instant) -> Result<Request, Response> {
     let mut buffer = Vec::with_capacity(1024);
     let mut chunk = [0u8; 1024];
     loop {
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        if remaining.is_zero() || stream.set_read_timeout(Some(remaining)).is_err() {
+            return Err(Response::json(
+                408,
+                &serde_json::json!({ "error": "request not received in time" }),
+            ));
+        }
         let read = stream
             .read(&mut chunk)
             .map_err(|_| bad_request("request not received in time"))?;

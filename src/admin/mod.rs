@@ -20,9 +20,11 @@
 //! When `[admin] token` is set, the `POST` endpoints require
 //! `Authorization: Bearer <token>` (401 otherwise). Requests are parsed with
 //! `httparse`; each connection carries one request and is closed after the
-//! response. A slow or malformed client gets a timeout or a 400 and cannot
-//! stall the data plane, which shares nothing with this thread but the
-//! snapshot pointer and the counters it reads.
+//! response. Requests are served on short-lived threads, at most
+//! [`ADMIN_CONNECTIONS_MAX`] at once (a 503 past that), so a slow or
+//! malformed client holds one slot until its timeout or 400, never the
+//! whole API; none of them can stall the data plane, which shares nothing
+//! with these threads but the snapshot pointer and the counters they read.
 
 pub mod explain;
 mod http;
@@ -31,7 +33,7 @@ pub mod metrics;
 use std::io;
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use std::os::fd::AsRawFd;
@@ -44,6 +46,11 @@ use crate::stats::Stats;
 
 /// How often the accept loop looks at the shutdown flag.
 const POLL_INTERVAL: Duration = Duration::from_millis(50);
+
+/// Requests served at the same time, each on its own short-lived thread, so
+/// a slow or stalled client holds one slot (for at most the request
+/// timeout), not the whole API. Past this a connection gets a 503 at once.
+pub const ADMIN_CONNECTIONS_MAX: usize = 16;
 
 /// The admin server: a bound listener and what the endpoints read.
 #[derive(Debug)]
@@ -78,12 +85,15 @@ impl AdminServer {
         self.listener.local_addr()
     }
 
-    /// Serves requests one at a time until `shutdown` is set: waits for
-    /// connections in a `mio` poll (so a request is taken at once, and the
-    /// shutdown flag is seen within [`POLL_INTERVAL`]).
+    /// Serves requests until `shutdown` is set: waits for connections in a
+    /// `mio` poll (so a request is taken at once, and the shutdown flag is
+    /// seen within [`POLL_INTERVAL`]) and serves each on its own thread, at
+    /// most [`ADMIN_CONNECTIONS_MAX`] at a time.
     pub fn run(self, shutdown: &AtomicBool) {
+        let server = Arc::new(self);
+        let active = Arc::new(AtomicUsize::new(0));
         // Readiness of the listener itself (non-blocking since `bind`).
-        let descriptor = self.listener.as_raw_fd();
+        let descriptor = server.listener.as_raw_fd();
         let polled = Poll::new().and_then(|poll| {
             poll.registry()
                 .register(&mut SourceFd(&descriptor), Token(0), Interest::READABLE)
@@ -104,15 +114,35 @@ impl AdminServer {
             }
             // Accept everything pending (edge-triggered readiness).
             loop {
-                match self.listener.accept() {
-                    Ok((stream, _)) => {
-                        http::serve_connection(stream, |request| self.route(request))
-                    }
+                match server.listener.accept() {
+                    Ok((stream, _)) => server.dispatch(stream, &active),
                     Err(error) if error.kind() == io::ErrorKind::WouldBlock => break,
                     Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
                     Err(_) => break,
                 }
             }
+        }
+    }
+
+    /// Serves `stream` on a thread of its own, or answers 503 when
+    /// [`ADMIN_CONNECTIONS_MAX`] are being served already.
+    fn dispatch(self: &Arc<Self>, stream: std::net::TcpStream, active: &Arc<AtomicUsize>) {
+        if active.fetch_add(1, Ordering::AcqRel) >= ADMIN_CONNECTIONS_MAX {
+            active.fetch_sub(1, Ordering::AcqRel);
+            http::refuse_busy(stream);
+            return;
+        }
+        let server = self.clone();
+        let finished = active.clone();
+        let spawned = std::thread::Builder::new()
+            .name("dnslb-admin-request".to_owned())
+            .spawn(move || {
+                http::serve_connection(stream, |request| server.route(request));
+                finished.fetch_sub(1, Ordering::AcqRel);
+            });
+        if let Err(error) = spawned {
+            active.fetch_sub(1, Ordering::AcqRel);
+            tracing::warn!(%error, "cannot start an admin request thread");
         }
     }
 

@@ -1503,3 +1503,5 @@ async fn no_query_is_lost_while_backends_flap_drain_and_reload() {
     assert_eq!(seen, all);
     server.finish().await;
 }
+
+mod faults;
