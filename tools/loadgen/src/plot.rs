@@ -29,6 +29,9 @@ const SIZE: (u32, u32) = (960, 560);
 /// The x axis reaches at least 99.999%, so the usual tick labels are all there.
 const MIN_NINES: f64 = 5.0;
 
+/// Room above the highest point, in decades (a quarter of the value).
+const HEADROOM: f64 = 0.1;
+
 /// One line of the plot.
 #[derive(Clone, Debug)]
 pub struct Series {
@@ -198,7 +201,11 @@ pub fn svg(series: &[Series], title: Option<&str>) -> anyhow::Result<String> {
     let highest = all().map(|point| point.1).fold(0.0, f64::max);
     let (y_start, y_end) = if lowest.is_finite() {
         let start = lowest.log10().floor();
-        (start, highest.log10().ceil().max(start + 1.0))
+        // The top is a little above the highest point, so that a line at the
+        // max (a loss at the timeout) is not drawn on the frame; the bottom is
+        // the decade below the lowest, so at least one decade is labelled.
+        let end = highest.log10() + HEADROOM;
+        (start, end.max(start + 1.0))
     } else {
         (0.0, 1.0)
     };
@@ -252,7 +259,7 @@ pub fn svg(series: &[Series], title: Option<&str>) -> anyhow::Result<String> {
             let floor = 10f64.powf(y_start);
             let path = line
                 .iter()
-                .map(|(nines, value)| (*nines, value.max(floor).log10()));
+                .map(|(nines, value)| (*nines, value.max(floor).log10().min(y_end)));
             chart
                 .draw_series(LineSeries::new(path, colour.stroke_width(2)))
                 .map_err(plot_error)?
@@ -320,6 +327,18 @@ mod tests {
     }
 
     #[test]
+    fn a_timeout_ends_the_axis_at_its_decade() {
+        let text = "20.0 0.0 1 1.00\n1000341.503 0.5 2 2.00\n1000341.503 1.0 2\n";
+        let series = [Series {
+            label: "lost".into(),
+            distribution: hgrm::parse(text, "lost").unwrap(),
+        }];
+        let svg = svg(&series, None).unwrap();
+        assert!(svg.contains("\n1 s\n"), "{svg}");
+        assert!(!svg.contains("\n10 s\n"), "{svg}");
+    }
+
+    #[test]
     fn rows_after_the_last_value_are_left_out() {
         let text = "1.0 0.0 1 1.00\n2.0 0.5 2 2.00\n3.0 0.75 4 4.00\n\
                     3.0 0.9999999 4 10000000.00\n3.0 1.0 4\n";
@@ -376,8 +395,8 @@ mod tests {
             "99.9%",
             "99.99%",
             "99.999%",
+            "10 µs",
             "100 µs",
-            "1 ms",
         ] {
             assert!(
                 texts.iter().any(|text| text == label),
