@@ -123,8 +123,8 @@ pub struct RunArgs {
 
 #[derive(Debug, Args)]
 pub struct PlotArgs {
-    /// Latency distributions as `run --hgrm` saves them (HdrHistogram .hgrm
-    /// text; any port's output reads), one line each.
+    /// Latency distributions as `run --hgrm` saves them, or any HdrHistogram
+    /// outputPercentileDistribution text (.hgrm); one line each.
     #[arg(required = true, value_name = "FILE.hgrm")]
     pub files: Vec<PathBuf>,
 
