@@ -1,4 +1,4 @@
-//! The command line: `run` and `reflect` with their flags (the names are a
+//! The command line: `run`, `reflect` and `plot` with their flags (the names are a
 //! contract: scripts use them), and the parsers for durations and CPU lists.
 //!
 //! Invariants: every value that reaches the generator has been range-checked
@@ -25,6 +25,8 @@ pub enum Command {
     Run(RunArgs),
     /// The ceiling: echo every datagram back with the QR bit set, no parsing.
     Reflect(ReflectArgs),
+    /// Draw saved latency distributions (.hgrm) as one SVG, one line per run.
+    Plot(PlotArgs),
 }
 
 #[derive(Debug, Args)]
@@ -109,9 +111,35 @@ pub struct RunArgs {
     #[arg(long)]
     pub rd: bool,
 
-    /// Write the latency distribution (HdrHistogram .hgrm text, microseconds) here.
-    #[arg(long, value_name = "FILE")]
-    pub histogram: Option<PathBuf>,
+    /// Save the latency distribution here as HdrHistogram percentile text
+    /// (.hgrm, values in microseconds), each lost query counted at --timeout.
+    #[arg(long, alias = "histogram", value_name = "FILE")]
+    pub hgrm: Option<PathBuf>,
+
+    /// Draw the latency by percentile (the --hgrm distribution) as an SVG here.
+    #[arg(long, value_name = "FILE.svg")]
+    pub plot: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct PlotArgs {
+    /// Latency distributions as `run --hgrm` saves them, or any HdrHistogram
+    /// outputPercentileDistribution text (.hgrm); one line each.
+    #[arg(required = true, value_name = "FILE.hgrm")]
+    pub files: Vec<PathBuf>,
+
+    /// Where to write the SVG (required).
+    #[arg(short = 'o', long, value_name = "FILE.svg")]
+    pub output: Option<PathBuf>,
+
+    /// The legend's name for each file in turn (default: the file name
+    /// without its extension); repeat it once per file.
+    #[arg(long = "label", value_name = "NAME")]
+    pub labels: Vec<String>,
+
+    /// The title above the plot.
+    #[arg(long)]
+    pub title: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -8,6 +8,7 @@
 
 use std::io::IsTerminal;
 use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -22,6 +23,7 @@ use crate::query;
 use crate::report::{self, Report, Setup};
 use crate::tcp::TcpTransport;
 use crate::udp::UdpTransport;
+use crate::{hgrm, plot};
 
 /// The first address `text` (ADDR:PORT or HOST:PORT) resolves to.
 pub fn resolve(text: &str) -> anyhow::Result<SocketAddr> {
@@ -66,6 +68,7 @@ fn thread_cpus(args: &RunArgs) -> anyhow::Result<Vec<Option<usize>>> {
 /// Runs `run`.
 pub fn run(args: &RunArgs) -> anyhow::Result<()> {
     args.check()?;
+    check_outputs(args)?;
     let queries = match &args.queries {
         Some(path) => query::read_file(path)?,
         None => vec![query::single(&args.qname, &args.qtype)?],
@@ -150,15 +153,66 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
         rate_asked: args.rate,
         packets: packets.len(),
     };
-    if let Some(path) = &args.histogram {
-        std::fs::write(path, report::hgrm(&totals.histogram))
-            .with_context(|| format!("cannot write the histogram to {}", path.display()))?;
-    }
     let report = Report::new(setup, &totals);
+    save_latency(args, &report, &totals)?;
     if args.json {
         println!("{}", serde_json::to_string(&report)?);
     } else {
         println!("{}", report.text());
+    }
+    Ok(())
+}
+
+/// Writes `--hgrm` and `--plot`: the latency distribution with each lost query
+/// counted at the timeout, so a server that drops queries shows it in the tail.
+fn save_latency(args: &RunArgs, report: &Report, totals: &report::Totals) -> anyhow::Result<()> {
+    if args.hgrm.is_none() && args.plot.is_none() {
+        return Ok(());
+    }
+    let setup = &report.setup;
+    let text = hgrm::write(&totals.with_lost(setup.timeout_ms));
+    if let Some(path) = &args.hgrm {
+        std::fs::write(path, &text)
+            .with_context(|| format!("cannot write the histogram to {}", path.display()))?;
+    }
+    if let Some(path) = &args.plot {
+        let mut label = setup.server.clone();
+        if report.lost > 0 {
+            label += &format!(", {} lost (at {} ms)", report.lost, setup.timeout_ms);
+        }
+        let pacing = match setup.rate_asked {
+            Some(rate) => format!("open loop at {rate} qps"),
+            None => format!("closed loop, window {}", setup.window),
+        };
+        let title = format!(
+            "{} {pacing}, {:.0} s: latency by percentile",
+            setup.transport, report.duration_s
+        );
+        let series = plot::Series {
+            label,
+            distribution: hgrm::parse(&text, "the run's histogram")?,
+        };
+        plot::write(path, &[series], Some(&title))?;
+    }
+    Ok(())
+}
+
+/// Checks before the run that the files `--hgrm` and `--plot` name can be
+/// created: their directories exist.
+fn check_outputs(args: &RunArgs) -> anyhow::Result<()> {
+    for (flag, path) in [("--hgrm", &args.hgrm), ("--plot", &args.plot)] {
+        let Some(path) = path else { continue };
+        let directory = match path.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => parent,
+            _ => Path::new("."),
+        };
+        if !directory.is_dir() {
+            bail!(
+                "{flag} {}: no directory {}",
+                path.display(),
+                directory.display()
+            );
+        }
     }
     Ok(())
 }

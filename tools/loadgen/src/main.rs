@@ -4,8 +4,10 @@
 //!   batches over several source sockets) or TCP, closed loop (a window of
 //!   outstanding queries) or open loop (a rate, latency from the scheduled send
 //!   time), matches every reply to its query, and reports answers by rcode,
-//!   losses, bad replies, qps and latency percentiles (text, `--json`, `.hgrm`).
+//!   losses, bad replies, qps and latency percentiles (text, `--json`, `.hgrm`,
+//!   an SVG plot).
 //! * `reflect` is the ceiling: it echoes datagrams back with the QR bit set.
+//! * `plot` draws saved `.hgrm` latency distributions as one SVG, one line each.
 //!
 //! Invariants: `unsafe` code lives only in [`io`]; the send/receive/match loop
 //! ([`engine`]) allocates nothing; errors reach `main`, which prints them on
@@ -16,9 +18,11 @@ mod io;
 
 mod args;
 mod engine;
+mod hgrm;
 mod inflight;
 mod load;
 mod packet;
+mod plot;
 mod query;
 mod reflect;
 mod report;
@@ -70,6 +74,7 @@ fn main() -> ExitCode {
                 Err(anyhow::anyhow!("--batch must be 1 to 1024"))
             }
         }
+        Command::Plot(args) => plot::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

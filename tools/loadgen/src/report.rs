@@ -1,7 +1,7 @@
 //! The run's report: the threads' outcomes merged, then printed as one JSON object
-//! (`--json`), as a readable summary whose last line ends in `qps N`, and as an
-//! HdrHistogram percentile distribution (`--histogram FILE`, the `.hgrm` text of
-//! `outputPercentileDistribution`, values in microseconds).
+//! (`--json`) or as a readable summary whose last line ends in `qps N`; and the
+//! latency histogram with lost queries counted at the timeout, which `--hgrm`
+//! and `--plot` save (see [`crate::hgrm`] and [`crate::plot`]).
 //!
 //! Invariants: `qps` is answered queries per second of sending time; `sent ==
 //! answered + lost + in_flight`, and `in_flight` is 0 once the drain finished;
@@ -41,6 +41,22 @@ pub struct Totals {
     pub histogram: Histogram<u64>,
     pub sending: Duration,
     pub in_flight: u64,
+}
+
+impl Totals {
+    /// The latency histogram (nanoseconds) with every lost query recorded at
+    /// the timeout, `timeout_ms`: the same as the answered queries' histogram
+    /// when nothing was lost.
+    pub fn with_lost(&self, timeout_ms: u64) -> Histogram<u64> {
+        let mut with_lost = self.histogram.clone();
+        let timeout = timeout_ms.saturating_mul(1_000_000).min(with_lost.high());
+        // Not even a count of 0 when nothing was lost: recording moves the max.
+        if self.counters.lost > 0 {
+            // Recording within the histogram's bounds cannot fail.
+            let _ = with_lost.record_n(timeout, self.counters.lost);
+        }
+        with_lost
+    }
 }
 
 /// Merges the threads' outcomes (the sending time is the longest thread's).
@@ -150,13 +166,7 @@ impl Report {
         let counters = &totals.counters;
         let seconds = totals.sending.as_secs_f64().max(1e-9);
         let histogram = &totals.histogram;
-        let mut with_lost = histogram.clone();
-        let timeout = setup
-            .timeout_ms
-            .saturating_mul(1_000_000)
-            .min(with_lost.high());
-        // Recording within the histogram's bounds cannot fail.
-        let _ = with_lost.record_n(timeout, counters.lost);
+        let with_lost = totals.with_lost(setup.timeout_ms);
         let rcodes = counters
             .rcodes
             .iter()
@@ -267,115 +277,9 @@ impl Report {
     }
 }
 
-/// The histogram's percentile distribution in HdrHistogram's `.hgrm` text format
-/// (as `outputPercentileDistribution(out, 5, 1000.0)` prints it: nanoseconds
-/// recorded, microseconds shown).
-pub fn hgrm(histogram: &Histogram<u64>) -> String {
-    const SCALE: f64 = 1000.0;
-    let digits = usize::from(histogram.sigfig());
-    let mut text = String::new();
-    let _ = write!(
-        text,
-        "{:>12} {:>14} {:>10} {:>14}\n\n",
-        "Value", "Percentile", "TotalCount", "1/(1-Percentile)"
-    );
-    let mut total: u64 = 0;
-    if !histogram.is_empty() {
-        for value in histogram.iter_quantiles(5) {
-            total += value.count_since_last_iteration();
-            let scaled = value.value_iterated_to() as f64 / SCALE;
-            let quantile = value.quantile_iterated_to();
-            if quantile < 1.0 {
-                let _ = writeln!(
-                    text,
-                    "{scaled:>12.digits$} {quantile:>2.12} {total:>10} {:>14.2}",
-                    1.0 / (1.0 - quantile)
-                );
-            } else {
-                let _ = writeln!(text, "{scaled:>12.digits$} {quantile:>2.12} {total:>10}");
-            }
-        }
-    }
-    let mean = if histogram.is_empty() {
-        0.0
-    } else {
-        histogram.mean() / SCALE
-    };
-    let deviation = if histogram.is_empty() {
-        0.0
-    } else {
-        histogram.stdev() / SCALE
-    };
-    let _ = writeln!(
-        text,
-        "#[Mean    = {mean:>12.digits$}, StdDeviation   = {deviation:>12.digits$}]"
-    );
-    let _ = writeln!(
-        text,
-        "#[Max     = {:>12.digits$}, Total count    = {:>12}]",
-        histogram.max() as f64 / SCALE,
-        histogram.len()
-    );
-    let _ = writeln!(
-        text,
-        "#[Buckets = {:>12}, SubBuckets     = {:>12}]",
-        histogram.buckets(),
-        sub_bucket_count(histogram.sigfig())
-    );
-    text
-}
-
-/// HdrHistogram's sub-bucket count for `digits` significant digits: the power of
-/// two at or above 2 * 10^digits.
-fn sub_bucket_count(digits: u8) -> u64 {
-    (2 * 10u64.pow(u32::from(digits))).next_power_of_two()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn sample() -> Histogram<u64> {
-        let mut histogram = new_histogram();
-        for value in 1..=1000u64 {
-            histogram.record(value * 1000).unwrap();
-        }
-        histogram
-    }
-
-    #[test]
-    fn hgrm_has_the_standard_columns_and_footer() {
-        let text = hgrm(&sample());
-        let mut lines = text.lines();
-        assert_eq!(
-            lines.next().unwrap(),
-            "       Value     Percentile TotalCount 1/(1-Percentile)"
-        );
-        assert_eq!(lines.next().unwrap(), "");
-        let first = lines.next().unwrap();
-        assert_eq!(
-            first,
-            "       1.000 0.000000000000          1           1.00"
-        );
-        assert!(
-            text.contains("     500.223 0.500000000000        500           2.00\n"),
-            "{text}"
-        );
-        let last_value = text.lines().rfind(|line| !line.starts_with('#')).unwrap();
-        let fields: Vec<&str> = last_value.split_whitespace().collect();
-        assert_eq!(fields.len(), 3, "the 100% line has no last column");
-        assert_eq!(fields[1], "1.000000000000");
-        assert_eq!(fields[2], "1000");
-        assert!(
-            text.contains("#[Mean    =      500.505, StdDeviation   =      288.676]"),
-            "{text}"
-        );
-        assert!(
-            text.contains("#[Max     =     1000.447, Total count    =         1000]"),
-            "{text}"
-        );
-        assert!(text.ends_with("SubBuckets     =         2048]\n"), "{text}");
-    }
 
     #[test]
     fn report_keys_and_last_line() {
@@ -427,5 +331,20 @@ mod tests {
         let text = report.text();
         assert!(text.contains("lost counted at the timeout"), "{text}");
         assert!(text.lines().last().unwrap().ends_with(" qps 3"), "{text}");
+    }
+
+    #[test]
+    fn nothing_lost_leaves_the_histogram_as_it_is() {
+        let mut histogram = new_histogram();
+        histogram.record(35_000).unwrap();
+        let totals = Totals {
+            counters: Counters::default(),
+            histogram: histogram.clone(),
+            sending: Duration::from_secs(1),
+            in_flight: 0,
+        };
+        let with_lost = totals.with_lost(1000);
+        assert_eq!(with_lost.max(), histogram.max());
+        assert_eq!(with_lost.len(), 1);
     }
 }

@@ -10,6 +10,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, UdpSocket};
+use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -232,6 +233,7 @@ fn closed_loop_against_reflect_answers_everything() {
     let reflector = Reflector::start();
     let histogram = tempfile::NamedTempFile::new().expect("temporary file");
     let histogram_path = histogram.path().to_str().expect("UTF-8 path");
+    // --histogram: the old spelling of --hgrm, still accepted.
     let report = run_json(
         reflector.address,
         &["--duration", "1s", "--histogram", histogram_path],
@@ -259,6 +261,161 @@ fn closed_loop_against_reflect_answers_everything() {
     assert!(hgrm.contains("#[Mean    = "), "{hgrm}");
     let total_line = format!("Total count    = {:>12}]", count(&report, "answered"));
     assert!(hgrm.contains(&total_line), "{hgrm}");
+}
+
+/// The texts an SVG draws, `&amp;` unescaped.
+fn svg_texts(svg: &str) -> Vec<String> {
+    svg.split("<text")
+        .skip(1)
+        .filter_map(|element| element.split_once('>'))
+        .filter_map(|(_, rest)| rest.split_once("</text>"))
+        .map(|(content, _)| content.trim().replace("&amp;", "&"))
+        .collect()
+}
+
+/// Polylines of more than `points` points: the data lines, not the legend's.
+fn long_polylines(svg: &str, points: usize) -> usize {
+    svg.split("<polyline")
+        .skip(1)
+        .filter(|element| element.matches(',').count() > points)
+        .count()
+}
+
+#[test]
+fn run_saves_hgrm_and_plot_and_plot_compares_runs() {
+    let _lock = load_lock();
+    let reflector = Reflector::start();
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let hgrm = dir.path().join("dnslb.hgrm");
+    let svg = dir.path().join("run.svg");
+    let report = run_json(
+        reflector.address,
+        &[
+            "--rate",
+            "3000",
+            "--duration",
+            "1s",
+            "--hgrm",
+            hgrm.to_str().expect("UTF-8 path"),
+            "--plot",
+            svg.to_str().expect("UTF-8 path"),
+        ],
+    );
+    assert_well_formed(&report);
+    let answered = count(&report, "answered");
+    assert!(answered > 0, "{report}");
+
+    let text = std::fs::read_to_string(&hgrm).expect("--hgrm written");
+    assert!(
+        text.starts_with("       Value     Percentile TotalCount 1/(1-Percentile)\n\n"),
+        "{text}"
+    );
+    let rows: Vec<Vec<&str>> = text
+        .lines()
+        .skip(2)
+        .take_while(|line| !line.starts_with('#'))
+        .map(|line| line.split_whitespace().collect())
+        .collect();
+    assert!(rows.len() > 10, "{text}");
+    // Lost queries are counted at the timeout (against the reflector, normally none).
+    let total = answered + count(&report, "lost");
+    let last = rows.last().expect("rows");
+    assert_eq!(last[1..], ["1.000000000000", &total.to_string()], "{text}");
+    assert!(
+        text.contains(&format!("Total count    = {total:>12}]")),
+        "{text}"
+    );
+    let max: f64 = last[0].parse().expect("a value");
+    let reported_max = number(&report["latency_with_lost_us"], "max");
+    assert!(
+        (max - reported_max).abs() <= reported_max * 2e-3 + 0.1,
+        "hgrm max {max} against the report's {reported_max}"
+    );
+
+    let plot = std::fs::read_to_string(&svg).expect("--plot written");
+    assert!(plot.starts_with("<svg"), "{plot}");
+    assert_eq!(long_polylines(&plot, 10), 1, "one run, one line: {plot}");
+    let texts = svg_texts(&plot);
+    let server = reflector.address.to_string();
+    for label in [server.as_str(), "0%", "90%", "99%", "99.9%", "99.99%"] {
+        assert!(
+            texts.iter().any(|text| text == label),
+            "{label:?} in {texts:?}"
+        );
+    }
+
+    // Two saved runs, compared: one line and one legend entry each.
+    let second = dir.path().join("gdnsd.hgrm");
+    std::fs::copy(&hgrm, &second).expect("copy");
+    let both = dir.path().join("both.svg");
+    let output = loadgen(&[
+        "plot",
+        hgrm.to_str().expect("UTF-8 path"),
+        second.to_str().expect("UTF-8 path"),
+        "-o",
+        both.to_str().expect("UTF-8 path"),
+        "--title",
+        "dnslb & gdnsd",
+    ]);
+    assert!(output.status.success(), "{output:?}");
+    let plot = std::fs::read_to_string(&both).expect("plot written");
+    assert_eq!(long_polylines(&plot, 10), 2, "{plot}");
+    let texts = svg_texts(&plot);
+    for label in ["dnslb", "gdnsd", "dnslb & gdnsd", "99.999%"] {
+        assert!(
+            texts.iter().any(|text| text == label),
+            "{label:?} in {texts:?}"
+        );
+    }
+
+    let output = loadgen(&[
+        "plot",
+        hgrm.to_str().expect("UTF-8 path"),
+        "--label",
+        "build A",
+        "-o",
+        both.to_str().expect("UTF-8 path"),
+    ]);
+    assert!(output.status.success(), "{output:?}");
+    let texts = svg_texts(&std::fs::read_to_string(&both).expect("plot written"));
+    assert!(texts.iter().any(|text| text == "build A"), "{texts:?}");
+}
+
+#[test]
+fn plot_errors_name_the_file_and_line() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let file = dir.path().join("bad.hgrm");
+    std::fs::write(
+        &file,
+        "       Value     Percentile TotalCount 1/(1-Percentile)\n\n\
+         \x20     35.007 0.000000000000          1           1.00\n\
+         \x20     40.127 half        500           2.00\n",
+    )
+    .expect("write histogram");
+    let path = file.to_str().expect("UTF-8 path");
+    let output = dir.path().join("out.svg");
+    let output = output.to_str().expect("UTF-8 path");
+    assert_fails(
+        &["plot", path, "-o", output],
+        &format!("{path}:4: bad percentile \"half\""),
+    );
+    assert!(!Path::new(output).exists(), "nothing written on error");
+    assert_fails(&["plot", path], "missing -o FILE.svg");
+    assert_fails(
+        &["plot", "/nonexistent/run.hgrm", "-o", output],
+        "cannot read histogram file /nonexistent/run.hgrm",
+    );
+    assert_fails(&["plot", "-o", output], "FILE.hgrm");
+    assert_fails(
+        &[
+            "run",
+            "--server",
+            "127.0.0.1:53",
+            "--plot",
+            "/nonexistent/dir/run.svg",
+        ],
+        "--plot /nonexistent/dir/run.svg: no directory /nonexistent/dir",
+    );
 }
 
 #[test]
