@@ -11,12 +11,18 @@
 #   static, NXDOMAIN and a 64-backend weighted service: dnslb only, against
 #                       the reflector
 # and appends each run's medians as a Markdown table to --markdown FILE.
+# A second dnslb ("dnslb+rrl") with the same config and [rrl] on, at a rate
+# the load never reaches, runs in the www rounds: the cost of rate limiting
+# on the unlimited path. The open-loop latency runs (dnslb and gdnsd in
+# turn, half of gdnsd's capacity) save their distributions, and with
+# --svg FILE the median run of each is drawn with `dnslb-loadgen plot`.
 #
 # usage: benches/peers.sh [--rounds 7] [--seconds 3] [--server-cpu 1]
-#                         [--load-cpu 0] [--markdown FILE] [--peers DIR]
+#                         [--load-cpu 0] [--markdown FILE] [--svg FILE]
+#                         [--peers DIR]
 set -euo pipefail
 
-rounds=7 seconds=3 server_cpu=1 load_cpu=0 markdown=""
+rounds=7 seconds=3 server_cpu=1 load_cpu=0 markdown="" svg=""
 root=$(cd "$(dirname "$0")/.." && pwd)
 peers=$(cd "$root/../shared/peers" 2>/dev/null && pwd || true)
 while [ $# -gt 0 ]; do
@@ -26,8 +32,9 @@ while [ $# -gt 0 ]; do
         --server-cpu) server_cpu=$2; shift 2 ;;
         --load-cpu) load_cpu=$2; shift 2 ;;
         --markdown) markdown=$2; shift 2 ;;
+        --svg) svg=$2; shift 2 ;;
         --peers) peers=$2; shift 2 ;;
-        -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
         *) echo "peers.sh: unknown option $1" >&2; exit 2 ;;
     esac
 done
@@ -90,8 +97,12 @@ taskset -c "$server_cpu" "$root/target/release/dnslb-loadgen" reflect --listen 1
 pids+=($!)
 taskset -c "$server_cpu" "$root/target/release/dnslb" serve --config "$work/dnslb.toml" 2>"$work/dnslb.log" &
 pids+=($!)
+sed -e 's/127.0.0.1:5390/127.0.0.1:5391/' "$work/dnslb.toml" >"$work/dnslb-rrl.toml"
+printf '\n[rrl]\nresponses_per_second = 1000000\n' >>"$work/dnslb-rrl.toml"
+taskset -c "$server_cpu" "$root/target/release/dnslb" serve --config "$work/dnslb-rrl.toml" 2>"$work/dnslb-rrl.log" &
+pids+=($!)
 
-targets=(reflect=127.0.0.1:5399 dnslb=127.0.0.1:5390)
+targets=(reflect=127.0.0.1:5399 dnslb=127.0.0.1:5390 dnslb+rrl=127.0.0.1:5391)
 start_peer() { # NAME BINARY PORT
     if [ -n "$peers" ] && command -v "$2" >/dev/null; then
         "$peers/run-peer.sh" "$1" "$server_cpu" >"$work/$1.log" 2>&1 &
@@ -136,8 +147,10 @@ if printf '%s\n' "${targets[@]}" | grep -q '^gdnsd='; then
     for round in $(seq "$rounds"); do
         for target in dnslb=5390 gdnsd=5303; do
             taskset -c "$load_cpu" "$root/target/release/dnslb-loadgen" run --server "127.0.0.1:${target#*=}" \
-                --qname www.example.com --rate "$rate" --duration "$((seconds * 3))s" --json |
-                jq -c --arg name "${target%=*}" '{name: $name, qps, lost, l: .latency_us, w: .latency_with_lost_us}' >>"$work/latency.jsonl"
+                --qname www.example.com --rate "$rate" --duration "$((seconds * 3))s" --json \
+                --hgrm "$work/${target%=*}-$round.hgrm" |
+                jq -c --arg name "${target%=*}" --arg round "$round" \
+                    '{name: $name, round: $round, qps, lost, l: .latency_us, w: .latency_with_lost_us}' >>"$work/latency.jsonl"
         done
     done
     python3 - "$work/latency.jsonl" "$rate" "$markdown" <<'PY'
@@ -154,7 +167,23 @@ for name in ("dnslb", "gdnsd"):
 print("\n".join(lines))
 if markdown:
     open(markdown, "a").write("\n".join(lines) + "\n")
+# The run of each server whose p99 (lost counted) is the median, for the plot.
+with open(sys.argv[1] + ".median", "w") as out:
+    for name in ("dnslb", "gdnsd"):
+        mine = sorted((row for row in rows if row["name"] == name), key=lambda r: r["w"]["p99"])
+        row = mine[len(mine) // 2]
+        out.write(f"{name}\t{row['round']}\t{row['lost']}\n")
 PY
+    if [ -n "$svg" ]; then
+        plot=() labels=()
+        while IFS=$'\t' read -r name round lost; do
+            plot+=("$work/$name-$round.hgrm")
+            if [ "$lost" = 0 ]; then labels+=(--label "$name"); else labels+=(--label "$name, $lost lost (at 1 s)"); fi
+        done <"$work/latency.jsonl.median"
+        "$root/target/release/dnslb-loadgen" plot "${plot[@]}" "${labels[@]}" -o "$svg" \
+            --title "www.example.com A, open loop at $rate qps, one core each, median of $rounds runs ($(date +%F))"
+        echo "latency plot: $svg"
+    fi
 fi
 
 # Knot pins its UDP worker to CPU 0 whatever taskset says, so it is measured
