@@ -375,3 +375,62 @@ fn started_as_root_it_serves_as_server_user_in_every_thread() {
     let status = served.stop();
     assert!(status.success(), "{status}");
 }
+
+/// `packaging/`, shipped next to the binary.
+const PACKAGING: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/packaging");
+
+#[test]
+fn the_packaged_config_parses_but_for_a_missing_user() {
+    let path = Path::new(PACKAGING).join("dnslb.toml");
+    let text = std::fs::read_to_string(&path).expect("packaging/dnslb.toml");
+    match dnslb::config::parse(&text, &path, dnslb::config::Source::Disk) {
+        Ok(config) => assert_eq!(
+            config.server.run_as.map(|run_as| run_as.user).as_deref(),
+            Some("dnslb")
+        ),
+        // Only a node where the user was created has it.
+        Err(errors) => {
+            for error in &errors.0 {
+                assert_eq!(error.key, "server.user", "{error}");
+                assert!(
+                    error.message.starts_with("no user named \"dnslb\""),
+                    "{error}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn the_systemd_unit_is_notify_and_verifies() {
+    let unit = std::fs::read_to_string(Path::new(PACKAGING).join("dnslb.service"))
+        .expect("packaging/dnslb.service");
+    for line in [
+        "Type=notify",
+        "ExecStart=/usr/local/bin/dnslb serve --config /etc/dnslb/dnslb.toml",
+        "ExecReload=/bin/kill -HUP $MAINPID",
+        "AmbientCapabilities=CAP_NET_BIND_SERVICE",
+        "CapabilityBoundingSet=CAP_NET_BIND_SERVICE",
+        "NoNewPrivileges=yes",
+        "User=dnslb",
+    ] {
+        assert!(unit.lines().any(|unit_line| unit_line == line), "no {line}");
+    }
+    // systemd-analyze wants the binary where ExecStart= says: verify a copy
+    // that names the one just built.
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let copy = dir.path().join("dnslb.service");
+    std::fs::write(&copy, unit.replace("/usr/local/bin/dnslb", DNSLB)).expect("write the copy");
+    match Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(&copy)
+        .output()
+    {
+        Err(error) => eprintln!("skipped systemd-analyze verify: {error}"),
+        Ok(output) => {
+            let complaints = String::from_utf8_lossy(&output.stderr);
+            assert!(output.status.success(), "{complaints}");
+            assert!(complaints.trim().is_empty(), "{complaints}");
+        }
+    }
+}

@@ -184,4 +184,12 @@ mod tests {
             "server.user"
         );
     }
+
+    #[test]
+    fn the_example_config_documents_both_keys() {
+        let example = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/dnslb.example.toml"));
+        for key in ["user", "group"] {
+            assert!(example.contains(&format!("\n# {key}: ")), "{key}");
+        }
+    }
 }
