@@ -369,7 +369,7 @@ fn switch_user(config: &Config) -> Result<String, StartError> {
     let Some(run_as) = &config.server.run_as else {
         if identity.is_root() {
             tracing::warn!(
-                "running as root: set server.user to switch to an unprivileged user once the                  sockets are bound"
+                "running as root: set server.user to give root up once the sockets are bound"
             );
         }
         return Ok(format!("uid {}, gid {}", identity.euid, identity.egid));
