@@ -124,7 +124,7 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(error) => {
-            tracing::error!("dnslb: {error:#}");
+            tracing::error!("{error:#}");
             ExitCode::FAILURE
         }
     }

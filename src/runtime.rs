@@ -412,7 +412,8 @@ fn switch_user(config: &Config) -> Result<String, StartError> {
         return Err(failed(
             key,
             format!(
-                "the server runs as uid {} gid {}, neither root (which could switch) nor                  {:?} (uid {} gid {}): start it as root or as that user",
+                "the server runs as uid {} gid {}, neither root (which could switch) nor \
+                 {:?} (uid {} gid {}): start it as root or as that user",
                 identity.euid, identity.egid, run_as.user, run_as.uid, run_as.gid
             ),
         ));

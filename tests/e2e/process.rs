@@ -9,6 +9,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
+use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixDatagram;
 use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -441,4 +442,58 @@ fn the_systemd_unit_is_notify_and_verifies() {
             assert!(complaints.trim().is_empty(), "{complaints}");
         }
     }
+}
+
+#[test]
+fn started_as_another_user_it_refuses_to_run_as_server_user() {
+    if !dnslb::sys::privilege::current().is_root() {
+        eprintln!("skipped: starting dnslb as nobody needs the tests to run as root");
+        return;
+    }
+    if Command::new("setpriv").arg("--version").output().is_err() {
+        eprintln!("skipped: setpriv (util-linux) is not installed");
+        return;
+    }
+    let Some(nobody) = dnslb::sys::privilege::user_by_name("nobody").expect("look up nobody")
+    else {
+        eprintln!("skipped: this system has no user nobody");
+        return;
+    };
+    let dir = tempfile::tempdir().expect("temporary directory");
+    // nobody must be able to read the config and the zones.
+    let path = write_config(dir.path(), "user = \"root\"");
+    for (entry, mode) in [
+        (dir.path().to_path_buf(), 0o755),
+        (path.clone(), 0o644),
+        (dir.path().join("example.com.zone"), 0o644),
+        (dir.path().join("second.test.zone"), 0o644),
+    ] {
+        std::fs::set_permissions(&entry, std::fs::Permissions::from_mode(mode)).expect("chmod");
+    }
+    let output = Command::new("setpriv")
+        .arg(format!("--reuid={}", nobody.uid))
+        .arg(format!("--regid={}", nobody.gid))
+        .arg("--clear-groups")
+        .arg(DNSLB)
+        .args(["--log-format", "json", "serve", "--config"])
+        .arg(&path)
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("run setpriv");
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let error: Value = stderr
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .find(|value| value["level"] == "ERROR")
+        .unwrap_or_else(|| panic!("no ERROR line in {stderr}"));
+    let message = error["message"].as_str().expect("a message");
+    assert!(
+        message.starts_with(&format!(
+            "{}: server.user: the server runs as uid {}",
+            path.display(),
+            nobody.uid
+        )),
+        "{message}"
+    );
 }
