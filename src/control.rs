@@ -118,7 +118,7 @@ pub enum ControlError {
     #[error("{0}")]
     Config(LoadErrors),
     #[error(
-        "{0} changed: listen addresses, workers and CPUs change only on restart; \
+        "{0} changed: listen addresses, workers, CPUs and the user change only on restart; \
          the running config is unchanged"
     )]
     NeedsRestart(String),
@@ -534,18 +534,30 @@ impl Control {
                 self.metrics.reloads.fetch_add(1, Ordering::Relaxed);
                 tracing::info!(
                     generation = report.generation,
+                    zones = report.zones,
+                    services = report.services,
+                    records = report.records,
                     kept = report.kept,
                     added = report.added,
                     removed = report.removed,
+                    build_ms = report.build_ms,
                     "reloaded"
                 );
+                for warning in &report.warnings {
+                    tracing::warn!("reload: {warning}");
+                }
             }
             Err(error) => {
                 self.metrics.reloads_failed.fetch_add(1, Ordering::Relaxed);
                 match error {
                     ControlError::Config(errors) => {
                         for error in &errors.0 {
-                            tracing::error!("reload refused: {error}");
+                            tracing::error!(
+                                file = %error.file.display(),
+                                line = error.line,
+                                key = %error.key,
+                                "reload refused: {error}"
+                            );
                         }
                     }
                     other => tracing::error!("reload refused: {other}"),
@@ -586,6 +598,7 @@ impl Control {
                     != running.admin.as_ref().map(|admin| admin.listen),
                 "admin.listen",
             ),
+            (config.server.run_as != running.server.run_as, "server.user"),
         ] {
             if changed {
                 return Err(ControlError::NeedsRestart(key.to_owned()));

@@ -25,6 +25,7 @@ pub mod config;
 pub mod control;
 pub mod dataplane;
 pub mod health;
+pub mod notify;
 pub mod runtime;
 pub mod service;
 pub mod snapshot;

@@ -1,9 +1,32 @@
 //! Start-up and shutdown, in order: load the config's zones into the first
-//! snapshot, hand it to the control plane, bind every socket, pin and spawn
-//! one UDP worker per CPU, start the TCP thread, the health thread (probes
-//! feeding the control plane) and the admin thread; on shutdown, set the
-//! flag, let every thread finish what it has in hand, join them. Reload
-//! (SIGHUP in `main`, `POST /reload`) goes through [`Control::reload`].
+//! snapshot, hand it to the control plane, bind every socket (the UDP
+//! sockets of every worker, the TCP listeners, the admin listener), raise
+//! the open files limit, switch user, then pin and spawn one UDP worker per
+//! CPU, start the TCP thread, the health thread (probes feeding the control
+//! plane) and the admin thread; on shutdown, set the flag, let every thread
+//! finish what it has in hand, join them. Reload (SIGHUP in `main`,
+//! `POST /reload`) goes through [`Control::reload`].
+//!
+//! Privileges. Ports below 1024 (53) need root or `CAP_NET_BIND_SERVICE`,
+//! and only binding needs them: every socket is bound before any thread
+//! starts, so the switch happens with one thread and nothing runs as root
+//! after it.
+//!
+//! * Started as root with `server.user`: switch to that user, its
+//!   supplementary groups and its primary group (or just `server.group`),
+//!   with setgroups, setgid, setuid, then check that root cannot be regained.
+//! * Started as another user with `server.user`: fine when the process
+//!   already runs as exactly that user and group (systemd's `User=` with the
+//!   same config); any other user is a start error naming `server.user`,
+//!   since we could not switch.
+//! * Without `server.user`: no switch. Run as an unprivileged user with
+//!   `CAP_NET_BIND_SERVICE` (systemd's `AmbientCapabilities=`, or
+//!   `setcap cap_net_bind_service=+ep` on the binary) to bind port 53; as
+//!   root, a warning says that root is kept.
+//!
+//! After the switch a reload (SIGHUP, `POST /reload`) reads the config and
+//! zone files as that user: they must be readable by it. `server.user` and
+//! `server.group` change only on restart.
 
 use std::io;
 use std::net::{SocketAddr, TcpListener, UdpSocket};
@@ -19,7 +42,7 @@ use crate::dataplane::worker::{WAKE_INTERVAL, Worker};
 use crate::health::engine::HealthEngine;
 use crate::snapshot::{SharedSnapshot, Snapshot};
 use crate::stats::Stats;
-use crate::sys::{cpu, socket};
+use crate::sys::{cpu, privilege, socket};
 use crate::zone::Warning;
 
 /// Socket buffer sizes we ask for (best effort; the kernel caps them at
@@ -39,7 +62,7 @@ pub enum StartError {
     Config(LoadErrors),
     #[error("server.cpus: {0}")]
     Cpus(String),
-    #[error("cannot bind {address} ({transport}): {error}")]
+    #[error("cannot bind {address} ({transport}): {error}{}", bind_hint(.address, .error))]
     Bind {
         address: SocketAddr,
         transport: &'static str,
@@ -47,6 +70,27 @@ pub enum StartError {
     },
     #[error("cannot start a thread: {0}")]
     Thread(io::Error),
+    /// Switching to `server.user` failed or is impossible; names the config
+    /// file and the key.
+    #[error("{file}: {key}: {message}")]
+    Privilege {
+        file: String,
+        key: &'static str,
+        message: String,
+    },
+}
+
+/// A hint for the usual reason a port below 1024 cannot be bound.
+fn bind_hint(address: &SocketAddr, error: &io::Error) -> &'static str {
+    if address.port() != 0
+        && address.port() < 1024
+        && error.kind() == io::ErrorKind::PermissionDenied
+    {
+        " (ports below 1024 need root, which switches to server.user after binding, or \
+         CAP_NET_BIND_SERVICE, such as systemd's AmbientCapabilities=)"
+    } else {
+        ""
+    }
 }
 
 /// The sockets of one listen address: one UDP socket per worker and a TCP
@@ -74,6 +118,8 @@ pub struct Running {
     pub control: Arc<Control>,
     /// Warnings from loading the zones.
     pub warnings: Vec<Warning>,
+    /// Who the process runs as once started: `name (uid N, gid N)`.
+    pub user: String,
     shutdown: Arc<AtomicBool>,
     threads: Vec<JoinHandle<()>>,
 }
@@ -206,6 +252,8 @@ pub fn start(config: &Config) -> Result<Running, StartError> {
     if let Err(error) = crate::sys::limits::raise_open_files_limit() {
         tracing::warn!(%error, "could not raise the open files limit");
     }
+    // Every socket is bound and no thread runs yet: give up root now.
+    let user = switch_user(config)?;
     let (engine, engine_handle) =
         HealthEngine::new(control.probe_targets()).map_err(StartError::Thread)?;
     control.attach_engine(engine_handle);
@@ -289,12 +337,14 @@ pub fn start(config: &Config) -> Result<Running, StartError> {
         workers = cpus.len(),
         cpus = ?cpus,
         listen = ?addresses,
-        admin = ?admin_address,
+        admin = %admin_address.map_or_else(|| "none".to_owned(), |address| address.to_string()),
         services = summary.services,
         zones = summary.zones,
         records = summary.records,
         names = summary.names,
         build_ms = summary.build_time.as_millis() as u64,
+        user = %user,
+        version = env!("CARGO_PKG_VERSION"),
         "dnslb serving"
     );
     Ok(Running {
@@ -305,7 +355,68 @@ pub fn start(config: &Config) -> Result<Running, StartError> {
         snapshot,
         control,
         warnings,
+        user,
         shutdown,
         threads,
     })
+}
+
+/// Switches to `server.user` when started as root (see the module doc) and
+/// describes who the process runs as afterwards.
+fn switch_user(config: &Config) -> Result<String, StartError> {
+    let identity = privilege::current();
+    let describe = |name: &str, uid: u32, gid: u32| format!("{name} (uid {uid}, gid {gid})");
+    let Some(run_as) = &config.server.run_as else {
+        if identity.is_root() {
+            tracing::warn!(
+                "running as root: set server.user to give root up once the sockets are bound"
+            );
+        }
+        return Ok(format!("uid {}, gid {}", identity.euid, identity.egid));
+    };
+    let failed = |key: &'static str, message: String| StartError::Privilege {
+        file: config.path.display().to_string(),
+        key,
+        message,
+    };
+    let key = if run_as.group.is_some() {
+        "server.group"
+    } else {
+        "server.user"
+    };
+    if identity.is_root() {
+        let groups = if run_as.group.is_some() {
+            vec![run_as.gid]
+        } else {
+            privilege::groups_of(&run_as.user, run_as.gid).map_err(|error| {
+                failed(
+                    "server.user",
+                    format!("cannot list the groups of {:?}: {error}", run_as.user),
+                )
+            })?
+        };
+        privilege::switch_to(run_as.uid, run_as.gid, &groups).map_err(|error| {
+            failed(
+                "server.user",
+                format!("cannot switch to {:?}: {error}", run_as.user),
+            )
+        })?;
+        tracing::info!(
+            user = %run_as.user,
+            uid = run_as.uid,
+            gid = run_as.gid,
+            groups = ?groups,
+            "switched from root to server.user"
+        );
+    } else if !identity.is(run_as.uid, run_as.gid) {
+        return Err(failed(
+            key,
+            format!(
+                "the server runs as uid {} gid {}, neither root (which could switch) nor \
+                 {:?} (uid {} gid {}): start it as root or as that user",
+                identity.euid, identity.egid, run_as.user, run_as.uid, run_as.gid
+            ),
+        ));
+    }
+    Ok(describe(&run_as.user, run_as.uid, run_as.gid))
 }

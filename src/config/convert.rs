@@ -45,6 +45,7 @@ use super::{
 
 mod health;
 mod rrl;
+mod run_as;
 
 pub use health::{
     HEALTH_DNS_PORT_DEFAULT, HEALTH_FALL_DEFAULT, HEALTH_HTTP_PORT_DEFAULT,
@@ -224,6 +225,7 @@ impl Checker<'_> {
                 );
             }
         }
+        let run_as = self.run_as(raw.user, raw.group);
         let udp_payload = match &raw.udp_payload {
             None => Some(UDP_PAYLOAD_DEFAULT),
             Some(value) => self.integer(
@@ -258,6 +260,7 @@ impl Checker<'_> {
             listen: listen?,
             workers: workers?,
             cpus: cpus?,
+            run_as: run_as?,
             udp_payload: udp_payload?,
             tcp_max_connections: tcp_max_connections?,
             tcp_idle_timeout: tcp_idle_timeout?,

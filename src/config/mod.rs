@@ -89,6 +89,10 @@ pub const TCP_IDLE_TIMEOUT_DEFAULT: Duration = Duration::from_secs(10);
 /// character-string.
 pub const CHAOS_TEXT_MAX_BYTES: usize = 255;
 
+/// Longest `server.user` and `server.group`, in bytes (Linux's
+/// `LOGIN_NAME_MAX` less its NUL).
+pub const USER_NAME_MAX_BYTES: usize = 255;
+
 /// Default `server.ecs`: honour EDNS Client Subnet.
 pub const ECS_DEFAULT: bool = true;
 /// Default `admin.listen` when the `[admin]` table is present.
@@ -195,6 +199,9 @@ pub struct ServerConfig {
     /// `server.cpus`: CPUs to pin workers to; when present, non-empty,
     /// distinct, each at most [`CPU_INDEX_MAX`].
     pub cpus: Option<Vec<usize>>,
+    /// `server.user` and `server.group`: who to run as once the sockets are
+    /// bound, resolved while loading; `None` keeps the starting user.
+    pub run_as: Option<RunAs>,
     /// `server.udp_payload`: the EDNS UDP payload size we advertise and
     /// honour; [`UDP_PAYLOAD_MIN`]..=[`UDP_PAYLOAD_MAX`].
     pub udp_payload: u16,
@@ -215,6 +222,23 @@ pub struct ServerConfig {
     /// `server.ecs`: whether to honour EDNS Client Subnet (RFC 7871) in
     /// queries; default [`ECS_DEFAULT`].
     pub ecs: bool,
+}
+
+/// `server.user` and `server.group`, resolved against the user and group
+/// databases when the config is loaded (so `dnslb check` on the node finds a
+/// missing user). See `runtime` for when the switch happens.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RunAs {
+    /// `server.user`: the user's name; at most [`USER_NAME_MAX_BYTES`].
+    pub user: String,
+    /// `server.group`: the group's name when given; at most
+    /// [`USER_NAME_MAX_BYTES`]. Without it, the user's primary group and its
+    /// supplementary groups are used.
+    pub group: Option<String>,
+    /// The user's id.
+    pub uid: u32,
+    /// The group id: `server.group`'s, or the user's primary group.
+    pub gid: u32,
 }
 
 /// The `[admin]` table: the HTTP admin listener.

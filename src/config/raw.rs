@@ -71,6 +71,10 @@ pub(super) struct RawServer {
     pub(super) workers: Option<Spanned<RawWorkers>>,
     /// `cpus`: CPU indices.
     pub(super) cpus: Option<Spanned<Vec<Spanned<i64>>>>,
+    /// `user`: the user to switch to after binding, as a name.
+    pub(super) user: Option<Spanned<String>>,
+    /// `group`: the group to switch to, as a name.
+    pub(super) group: Option<Spanned<String>>,
     /// `udp_payload`: bytes.
     pub(super) udp_payload: Option<Spanned<i64>>,
     /// `tcp_max_connections`: a count.

@@ -16,12 +16,16 @@
 //!   preallocated buffers, for the data-plane hot path.
 //! * [`socket`]: binding UDP sockets and TCP listeners with the right options
 //!   (`SO_REUSEPORT`, `IPV6_V6ONLY`, packet info).
+//! * [`clock`]: the monotonic clock in microseconds, for the service manager.
 //! * [`cpu`]: the CPUs the process may use, and pinning threads to them.
 //! * [`limits`]: raising the open files limit (health probes hold sockets).
 //! * [`memory`]: giving freed heap back to the kernel after a large load.
+//! * [`privilege`]: looking up users and groups, and dropping root for one.
 
 pub mod batch;
+pub mod clock;
 pub mod cpu;
 pub mod limits;
 pub mod memory;
+pub mod privilege;
 pub mod socket;

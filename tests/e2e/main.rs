@@ -4,7 +4,8 @@
 //! checks against real TCP and HTTP backends with the admin API and reload
 //! (and no query lost while backends flap), plus the proof that the data
 //! plane answers without allocating, measured by the counting global
-//! allocator defined here.
+//! allocator defined here. `process` runs the `dnslb` binary itself:
+//! `--version`, JSON logs, systemd notification and the switch from root.
 //!
 //! Every test starts its own server on ephemeral ports, so tests run in
 //! parallel; each ends by checking that its server still answers.
@@ -18,6 +19,7 @@ mod edns;
 mod health;
 mod malformed;
 mod packets;
+mod process;
 mod rrl;
 mod server;
 mod services;
