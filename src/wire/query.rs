@@ -294,7 +294,12 @@ pub fn parse(packet: &[u8], client_subnet: bool) -> Parsed<'_> {
             }
         };
         opt_count += 1;
-        let options = read_options(rdata, client_subnet);
+        // Most OPT records carry no options at all.
+        let options = if rdata.is_empty() {
+            Ok(None)
+        } else {
+            read_options(rdata, client_subnet)
+        };
         if opt_count > 1 || !owner_is_root || options.is_err() {
             // RFC 6891 section 6.1.1: more than one OPT, or a malformed one
             // (RFC 7871 section 7.1: a malformed ECS option too), is FORMERR.
