@@ -6,9 +6,15 @@
 # speed and noise, so it compares builds (and per-core cost) exactly; the
 # kernel's share of a query (UDP receive and send) is not in it.
 #
-# usage: benches/instructions.sh [COUNT]     (default 100000)
+# The name index's hash is seeded at random per process, so a run's figure
+# moves by a probe or two (up to ~4% for a CNAME chain, which looks up
+# several names): each case is measured ROUNDS times and the median printed,
+# with the spread beside it.
+#
+# usage: benches/instructions.sh [COUNT [ROUNDS]]     (defaults 100000, 5)
 set -euo pipefail
 count=${1:-100000}
+rounds=${2:-5}
 root=$(cd "$(dirname "$0")/.." && pwd)
 command -v valgrind >/dev/null || { echo "instructions.sh: needs valgrind (apt-get install -y valgrind)" >&2; exit 2; }
 binary=$(cargo bench --manifest-path "$root/Cargo.toml" --bench instructions --no-run 2>&1 |
@@ -18,9 +24,14 @@ collected() {
     DNSLB_CASE=$1 DNSLB_COUNT=$2 valgrind --tool=callgrind --callgrind-out-file=/dev/null "$binary" 2>&1 |
         sed -n 's/.*Collected : *\([0-9]*\).*/\1/p'
 }
-printf '%-12s %s\n' case instructions/query
+printf '%-12s %-18s %s\n' case instructions/query "min-max of $rounds"
 for case in static_a nxdomain weighted_4 weighted_64 cname_chain referral; do
-    small=$(collected "$case" 1000)
-    large=$(collected "$case" $((count + 1000)))
-    printf '%-12s %s\n' "$case" "$(( (large - small) / count ))"
+    runs=()
+    for _ in $(seq "$rounds"); do
+        small=$(collected "$case" 1000)
+        large=$(collected "$case" $((count + 1000)))
+        runs+=($(( (large - small) / count )))
+    done
+    sorted=($(printf '%s\n' "${runs[@]}" | sort -n))
+    printf '%-12s %-18s %s\n' "$case" "${sorted[$(( (rounds - 1) / 2 ))]}" "${sorted[0]}-${sorted[$((rounds - 1))]}"
 done

@@ -139,6 +139,7 @@ impl<'a> Reply<'a> {
     }
 
     /// Writes flags, counts and OPT; returns the reply's length.
+    #[inline(always)]
     pub fn finish(self, rcode: Rcode, authoritative: bool, our_payload: u16) -> usize {
         let Reply {
             out,

@@ -108,12 +108,161 @@ pub enum Lookup {
     NotOurs,
 }
 
-type Index = HashMap<Box<[u8]>, u32, foldhash::fast::RandomState>;
+/// The index from lowercase wire name to node: open addressing with linear
+/// probing over a power-of-two slot array kept at most half full, so a probe
+/// ends at an empty slot. Names live in one byte arena (no allocation per
+/// name); a slot keeps the upper half of the name's hash to skip most
+/// comparisons. The hash is computed once per name looked up, 8 bytes per
+/// step, with a seed chosen per table.
+#[derive(Debug)]
+struct NameIndex {
+    seed: u64,
+    /// `slots.len() - 1`; the length is a power of two.
+    mask: usize,
+    slots: Box<[Slot]>,
+    /// Every node's name, back to back.
+    names: Vec<u8>,
+    /// Start and length of node `i`'s name in `names`.
+    spans: Vec<(u32, u32)>,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Slot {
+    /// The upper 32 bits of the name's hash.
+    tag: u32,
+    /// The node, or `NONE` for an empty slot.
+    node: u32,
+}
+
+const EMPTY_SLOT: Slot = Slot { tag: 0, node: NONE };
+
+/// 64x64 -> 128-bit multiply, folded back to 64 bits by XOR (as foldhash does).
+#[inline]
+fn folded_multiply(x: u64, y: u64) -> u64 {
+    let full = u128::from(x) * u128::from(y);
+    (full as u64) ^ ((full >> 64) as u64)
+}
+
+/// A little-endian word of 8 bytes (`bytes` is 8 long wherever this is used).
+#[inline(always)]
+fn word(bytes: &[u8]) -> u64 {
+    let mut word = [0u8; 8];
+    word.copy_from_slice(bytes);
+    u64::from_le_bytes(word)
+}
+
+/// Hashes a name 8 bytes at a time; the last word overlaps the one before
+/// it rather than being padded.
+#[inline(always)]
+fn hash_name(seed: u64, name: &[u8]) -> u64 {
+    const MULTIPLIER: u64 = 0x9e37_79b9_7f4a_7c15;
+    let hash = seed ^ name.len() as u64;
+    let Some(tail) = name.len().checked_sub(8) else {
+        let mut small = 0u64;
+        for &byte in name {
+            small = small << 8 | u64::from(byte);
+        }
+        return folded_multiply(hash ^ small, MULTIPLIER);
+    };
+    let mut hash = hash;
+    let chunks = name.chunks_exact(8);
+    let has_rest = !chunks.remainder().is_empty();
+    for chunk in chunks {
+        hash = folded_multiply(hash ^ word(chunk), MULTIPLIER);
+    }
+    if has_rest {
+        hash = folded_multiply(hash ^ word(&name[tail..]), MULTIPLIER);
+    }
+    hash
+}
+
+/// Whether two names are the same bytes, compared 8 bytes at a time.
+#[inline(always)]
+fn same_name(left: &[u8], right: &[u8]) -> bool {
+    if left.len() != right.len() {
+        return false;
+    }
+    let Some(tail) = left.len().checked_sub(8) else {
+        return left == right;
+    };
+    let mut difference = 0u64;
+    for (left, right) in left.chunks_exact(8).zip(right.chunks_exact(8)) {
+        difference |= word(left) ^ word(right);
+    }
+    difference |= word(&left[tail..]) ^ word(&right[tail..]);
+    difference == 0
+}
+
+impl NameIndex {
+    /// Indexes `spans` (node `i`'s name is `names[spans[i]]`); a name given
+    /// twice maps to its later node.
+    fn new(names: Vec<u8>, spans: Vec<(u32, u32)>) -> NameIndex {
+        use std::hash::BuildHasher;
+        let seed = std::collections::hash_map::RandomState::new().hash_one(0u64);
+        let capacity = (spans.len() * 2).next_power_of_two().max(2);
+        let mut index = NameIndex {
+            seed,
+            mask: capacity - 1,
+            slots: vec![EMPTY_SLOT; capacity].into_boxed_slice(),
+            names,
+            spans,
+        };
+        for node in 0..index.spans.len() as u32 {
+            let name = index.name(node);
+            let hash = hash_name(seed, name);
+            let tag = (hash >> 32) as u32;
+            let mut at = hash as usize & index.mask;
+            loop {
+                let slot = index.slots[at];
+                if slot.node == NONE {
+                    break;
+                }
+                if slot.tag == tag && same_name(index.name(slot.node), name) {
+                    break;
+                }
+                at = (at + 1) & index.mask;
+            }
+            index.slots[at] = Slot { tag, node };
+        }
+        index
+    }
+
+    /// The name of `node`.
+    #[inline(always)]
+    fn name(&self, node: u32) -> &[u8] {
+        let (start, len) = self.spans[node as usize];
+        &self.names[start as usize..start as usize + len as usize]
+    }
+
+    /// The node named `name`, if any.
+    #[inline(always)]
+    fn get(&self, name: &[u8]) -> Option<u32> {
+        let hash = hash_name(self.seed, name);
+        let tag = (hash >> 32) as u32;
+        let mut at = hash as usize;
+        loop {
+            at &= self.mask;
+            let slot = *self.slots.get(at)?;
+            if slot.node == NONE {
+                return None;
+            }
+            if slot.tag == tag && same_name(self.name(slot.node), name) {
+                return Some(slot.node);
+            }
+            at += 1;
+        }
+    }
+
+    /// Every indexed node with its name.
+    fn iter(&self) -> impl Iterator<Item = (&[u8], u32)> {
+        (0..self.spans.len() as u32).map(|node| (self.name(node), node))
+    }
+}
 
 /// Every name of every zone, ready to answer from.
 #[derive(Debug)]
 pub struct NameTable {
-    index: Index,
+    index: NameIndex,
     nodes: Vec<Node>,
     rrsets: Vec<RecordSetEntry>,
     zones: Vec<ZoneEntry>,
@@ -126,7 +275,7 @@ impl NameTable {
     /// Finds what `lowercase_name` leads to. Allocates nothing.
     #[inline]
     pub fn lookup(&self, lowercase_name: &[u8]) -> Lookup {
-        if let Some(&id) = self.index.get(lowercase_name) {
+        if let Some(id) = self.index.get(lowercase_name) {
             let node = &self.nodes[id as usize];
             if node.referral != NONE && !node.is_cut {
                 return Lookup::Referral(node.referral);
@@ -136,7 +285,7 @@ impl NameTable {
         let mut rest = lowercase_name;
         while let Some(parent) = name::parent(rest) {
             rest = parent;
-            let Some(&id) = self.index.get(rest) else {
+            let Some(id) = self.index.get(rest) else {
                 continue;
             };
             let encloser = &self.nodes[id as usize];
@@ -213,7 +362,8 @@ impl NameTable {
     /// must be unique.
     pub fn build(zones: &[ZoneData], services: &[&[u8]]) -> NameTable {
         let mut fragments = FragmentStore::new();
-        let mut index = Index::default();
+        let mut names_arena: Vec<u8> = Vec::new();
+        let mut spans: Vec<(u32, u32)> = Vec::new();
         let mut nodes = Vec::new();
         let mut rrsets = Vec::new();
         let mut zone_entries = Vec::new();
@@ -357,7 +507,9 @@ impl NameTable {
                         target,
                     });
                 }
-                index.insert(owner.to_vec().into_boxed_slice(), nodes.len() as u32);
+                debug_assert_eq!(spans.len(), nodes.len());
+                spans.push((names_arena.len() as u32, owner.len() as u32));
+                names_arena.extend_from_slice(owner);
                 nodes.push(Node {
                     zone: zone_id,
                     rrsets_start,
@@ -371,14 +523,14 @@ impl NameTable {
             }
         }
         // Wildcard children, now that every name has an index.
-        let owners: Vec<(Box<[u8]>, u32)> = index
+        let index = NameIndex::new(names_arena, spans);
+        let owners: Vec<(&[u8], u32)> = index
             .iter()
             .filter(|(owner, _)| name::is_wildcard(owner))
-            .map(|(owner, &id)| (owner.clone(), id))
             .collect();
         for (owner, wildcard_id) in owners {
-            if let Some(parent) = name::parent(&owner) {
-                if let Some(&parent_id) = index.get(parent) {
+            if let Some(parent) = name::parent(owner) {
+                if let Some(parent_id) = index.get(parent) {
                     if nodes[parent_id as usize].zone == nodes[wildcard_id as usize].zone {
                         nodes[parent_id as usize].wildcard = wildcard_id;
                     }
@@ -503,4 +655,46 @@ fn render_referral(
         }
     }
     builder.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn name_index_finds_every_name_and_nothing_else() {
+        // Names of every length from 1 to 40 bytes (below, at and past
+        // multiples of 8), plus one given twice.
+        let names: Vec<Vec<u8>> = (1..=40usize)
+            .map(|len| {
+                let mut name = vec![b'a'; len];
+                name[0] = (len - 1) as u8;
+                name[len - 1] = 0;
+                name
+            })
+            .chain([b"\x03www\x00".to_vec()])
+            .collect();
+        let mut arena = Vec::new();
+        let mut spans = Vec::new();
+        for name in &names {
+            spans.push((arena.len() as u32, name.len() as u32));
+            arena.extend_from_slice(name);
+        }
+        let index = NameIndex::new(arena, spans);
+        for (node, name) in names.iter().enumerate().take(40) {
+            let expected = if name.as_slice() == b"\x03www\x00" {
+                40
+            } else {
+                node as u32
+            };
+            assert_eq!(index.get(name), Some(expected), "{name:?}");
+            let mut other = name.clone();
+            *other.last_mut().unwrap() = 1;
+            assert_eq!(index.get(&other), None, "{other:?}");
+            other.push(0xff);
+            assert_eq!(index.get(&other), None, "{other:?}");
+        }
+        assert_eq!(index.get(b""), None);
+        assert_eq!(NameIndex::new(Vec::new(), Vec::new()).get(b"\x00"), None);
+    }
 }
