@@ -21,6 +21,7 @@ mod packets;
 mod server;
 mod services;
 mod tcp;
+mod tcp_limits;
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
