@@ -558,6 +558,16 @@ impl Control {
         let config = match state.config.source {
             Source::Disk => config::load(&path),
             Source::Embedded(_) => config::embedded_default(),
+            // Files in memory: the config text is read from among them too.
+            Source::Memory(_) => match state.config.source.read_to_string(&path) {
+                Ok(text) => config::parse(&text, &path, state.config.source.clone()),
+                Err(error) => Err(config::LoadErrors::from(config::LoadError::new(
+                    &path,
+                    None,
+                    "",
+                    format!("cannot read config file: {error}"),
+                ))),
+            },
         }
         .map_err(ControlError::Config)?;
         let running = &state.config;

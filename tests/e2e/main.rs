@@ -14,6 +14,7 @@
 mod alloc;
 mod answers;
 mod client;
+mod corpus;
 mod edns;
 mod health;
 mod malformed;
