@@ -209,6 +209,13 @@ impl Loader<'_> {
             );
             return;
         }
+        // The same parser also indexes past its buffer when a TXT record's
+        // line, ending in a comment, is the last of a file without a final
+        // newline; with one the record ends as it should.
+        let mut text = text;
+        if !text.ends_with('\n') {
+            text.push('\n');
+        }
         let mut zonefile = Zonefile::from(text.as_str());
         zonefile.set_origin(origin);
         zonefile.set_default_class(Class::IN);
@@ -563,6 +570,20 @@ mod tests {
             "@ TXT ( \"a)\" ; (\n  \"b\" )\nx TXT \\( \"(\"\nmx MX ( 10\n mail )\n",
         ))
         .expect("balanced parentheses load");
+    }
+
+    /// Found by fuzzing too: a TXT record with a comment on the last line
+    /// of a file without a final newline made the same parser panic (which
+    /// `scan`'s guard would turn into an error): it loads.
+    #[test]
+    fn txt_with_comment_on_last_line_without_newline_loads() {
+        for last in ["txt TXT a ; comment", "txt TXT \"a\" b;c", "txt TXT a"] {
+            let (zone, _) = load_text(with_head(last)).expect("zone loads");
+            let txt = zone
+                .record_set(b"\x03txt\x07example\x03com\x00", 16)
+                .expect("the TXT record");
+            assert_eq!(txt.location.line, 6, "{last}");
+        }
     }
 
     #[test]
