@@ -143,18 +143,12 @@ fn unclosed_parenthesis(text: &[u8]) -> Option<usize> {
     while let Some(&byte) = bytes.next() {
         match byte {
             b'\n' => line += 1,
-            b'\\' => {
-                if bytes.next() == Some(&b'\n') {
-                    line += 1;
-                }
-            }
+            // An escape: the next byte is taken as it is.
+            b'\\' => line += usize::from(bytes.next() == Some(&b'\n')),
             b'"' => quoted = !quoted,
             _ if quoted => {}
-            b';' => {
-                if bytes.any(|&byte| byte == b'\n') {
-                    line += 1;
-                }
-            }
+            // A comment: skip to the end of the line.
+            b';' => line += usize::from(bytes.any(|&byte| byte == b'\n')),
             b'(' => {
                 if depth == 0 {
                     opened_on = line;
