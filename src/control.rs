@@ -581,6 +581,16 @@ impl Control {
         let config = match running.source {
             Source::Disk => config::load(&running.path),
             Source::Embedded(_) => config::embedded_default(),
+            // Files in memory: the config text is read from among them too.
+            Source::Memory(_) => match running.source.read_to_string(&running.path) {
+                Ok(text) => config::parse(&text, &running.path, running.source.clone()),
+                Err(error) => Err(config::LoadErrors::from(config::LoadError::new(
+                    &running.path,
+                    None,
+                    "",
+                    format!("cannot read config file: {error}"),
+                ))),
+            },
         }
         .map_err(ControlError::Config)?;
         for (changed, key) in [

@@ -24,6 +24,8 @@ pub mod balancer;
 pub mod config;
 pub mod control;
 pub mod dataplane;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod health;
 pub mod notify;
 pub mod runtime;

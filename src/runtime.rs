@@ -290,7 +290,9 @@ pub fn start(config: &Config) -> Result<Running, StartError> {
         }
         let limits = TcpLimits {
             max_connections: config.server.tcp_max_connections.get(),
+            max_connections_per_client: config.server.tcp_max_connections_per_client.get(),
             idle_timeout: config.server.tcp_idle_timeout,
+            total_timeout: config.server.tcp_total_timeout,
         };
         let server = TcpServer::new(tcp_listeners, limits, snapshot.clone(), stats.clone())
             .map_err(StartError::Thread)?;

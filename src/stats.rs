@@ -9,11 +9,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use crossbeam::utils::CachePadded;
 
+use crate::dataplane::tcp::CloseReason;
 use crate::wire::answer::Transport;
 use crate::wire::{DropReason, Rcode};
 
 const RCODES: usize = Rcode::ALL.len();
 const DROP_REASONS: usize = DropReason::ALL.len();
+const CLOSE_REASONS: usize = CloseReason::ALL.len();
 
 /// Plain counters, summed locally and then published.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -29,6 +31,8 @@ pub struct Counters {
     /// Replies over the `[rrl]` rate sent truncated (slipped) instead of
     /// dropped; also counted in `replies` and `truncated`.
     pub rate_limit_slipped: u64,
+    /// TCP connections the server closed, by reason (TCP thread only).
+    pub tcp_closes: [u64; CLOSE_REASONS],
 }
 
 impl Counters {
@@ -45,6 +49,17 @@ impl Counters {
         self.drops[reason.index()] += 1;
     }
 
+    /// Counts a TCP connection the server closed.
+    #[inline]
+    pub fn close(&mut self, reason: CloseReason) {
+        self.tcp_closes[reason.index()] += 1;
+    }
+
+    /// TCP connections closed for `reason`.
+    pub fn closes_for(&self, reason: CloseReason) -> u64 {
+        self.tcp_closes[reason.index()]
+    }
+
     /// Adds `other` into `self`.
     pub fn add(&mut self, other: &Counters) {
         self.received += other.received;
@@ -54,6 +69,9 @@ impl Counters {
             *sum += value;
         }
         for (sum, value) in self.drops.iter_mut().zip(other.drops) {
+            *sum += value;
+        }
+        for (sum, value) in self.tcp_closes.iter_mut().zip(other.tcp_closes) {
             *sum += value;
         }
     }
@@ -82,6 +100,7 @@ pub struct SharedCounters {
     truncated: AtomicU64,
     drops: [AtomicU64; DROP_REASONS],
     rate_limit_slipped: AtomicU64,
+    tcp_closes: [AtomicU64; CLOSE_REASONS],
 }
 
 #[inline]
@@ -105,6 +124,9 @@ impl SharedCounters {
         for (counter, value) in self.drops.iter().zip(delta.drops) {
             bump(counter, value);
         }
+        for (counter, value) in self.tcp_closes.iter().zip(delta.tcp_closes) {
+            bump(counter, value);
+        }
     }
 
     /// A copy of the current values.
@@ -116,6 +138,7 @@ impl SharedCounters {
             replies: std::array::from_fn(|index| load(&self.replies[index])),
             drops: std::array::from_fn(|index| load(&self.drops[index])),
             rate_limit_slipped: load(&self.rate_limit_slipped),
+            tcp_closes: std::array::from_fn(|index| load(&self.tcp_closes[index])),
         }
     }
 }
@@ -233,5 +256,20 @@ mod tests {
         assert_eq!(total.truncated, 3);
         assert_eq!(total.drops_for(DropReason::Response), 3);
         assert_eq!(stats.total(Transport::Tcp), Counters::default());
+    }
+
+    #[test]
+    fn tcp_closes_are_published_by_reason() {
+        let stats = Stats::new(1);
+        let mut local = Counters::default();
+        local.close(CloseReason::Evicted);
+        local.close(CloseReason::Evicted);
+        local.close(CloseReason::Idle);
+        stats.tcp().publish(&local);
+        stats.tcp().publish(&local);
+        let total = stats.total(Transport::Tcp);
+        assert_eq!(total.closes_for(CloseReason::Evicted), 4);
+        assert_eq!(total.closes_for(CloseReason::Idle), 2);
+        assert_eq!(total.closes_for(CloseReason::Total), 0);
     }
 }

@@ -9,6 +9,7 @@ use std::fmt::Write;
 use std::sync::atomic::Ordering;
 
 use crate::control::{BackendStatus, Control};
+use crate::dataplane::tcp::CloseReason;
 use crate::stats::Stats;
 use crate::wire::answer::Transport;
 use crate::wire::{DropReason, Rcode};
@@ -135,6 +136,21 @@ pub fn render(control: &Control, stats: &Stats) -> String {
             out,
             "dnslb_rrl_responses_per_second {}",
             settings.responses_per_second
+        );
+    }
+    family(
+        &mut out,
+        "dnslb_tcp_closes_total",
+        "counter",
+        "TCP connections the server closed, by reason.",
+    );
+    let tcp = stats.total(Transport::Tcp);
+    for reason in CloseReason::ALL {
+        let _ = writeln!(
+            out,
+            "dnslb_tcp_closes_total{{reason=\"{}\"}} {}",
+            reason.name(),
+            tcp.closes_for(reason)
         );
     }
     family(

@@ -38,9 +38,11 @@ use super::{
     PRIORITY_MIN, Policy, REGION_NAME_MAX_BYTES, RegionConfig, SERVICE_TTL_DEFAULT,
     SERVICE_TTL_MAX, SERVICE_TTL_MIN, ServerConfig, ServiceConfig, TCP_IDLE_TIMEOUT_DEFAULT,
     TCP_IDLE_TIMEOUT_MAX, TCP_IDLE_TIMEOUT_MIN, TCP_MAX_CONNECTIONS_DEFAULT,
-    TCP_MAX_CONNECTIONS_MAX, TCP_MAX_CONNECTIONS_MIN, TopologyConfig, UDP_PAYLOAD_DEFAULT,
-    UDP_PAYLOAD_MAX, UDP_PAYLOAD_MIN, WEIGHT_DEFAULT, WEIGHT_MAX, WEIGHT_MIN, WORKERS_MAX,
-    WORKERS_MIN, WhenAllDown, Workers, ZoneConfig,
+    TCP_MAX_CONNECTIONS_MAX, TCP_MAX_CONNECTIONS_MIN, TCP_MAX_CONNECTIONS_PER_CLIENT_DEFAULT,
+    TCP_MAX_CONNECTIONS_PER_CLIENT_MAX, TCP_MAX_CONNECTIONS_PER_CLIENT_MIN,
+    TCP_TOTAL_TIMEOUT_DEFAULT, TCP_TOTAL_TIMEOUT_MAX, TCP_TOTAL_TIMEOUT_MIN, TopologyConfig,
+    UDP_PAYLOAD_DEFAULT, UDP_PAYLOAD_MAX, UDP_PAYLOAD_MIN, WEIGHT_DEFAULT, WEIGHT_MAX, WEIGHT_MIN,
+    WORKERS_MAX, WORKERS_MIN, WhenAllDown, Workers, ZoneConfig,
 };
 
 mod health;
@@ -252,6 +254,42 @@ impl Checker<'_> {
                 TCP_IDLE_TIMEOUT_MIN..=TCP_IDLE_TIMEOUT_MAX,
             ),
         };
+        let tcp_total_timeout = match &raw.tcp_total_timeout {
+            // Unset, it never cuts a connection short of its idle timeout.
+            None => tcp_idle_timeout.map(|idle| idle.max(TCP_TOTAL_TIMEOUT_DEFAULT)),
+            Some(value) => self
+                .duration(
+                    "server.tcp_total_timeout",
+                    value,
+                    TCP_TOTAL_TIMEOUT_MIN..=TCP_TOTAL_TIMEOUT_MAX,
+                )
+                .filter(|total| match tcp_idle_timeout {
+                    Some(idle) if *total < idle => {
+                        self.error(
+                            Some(&value.span()),
+                            "server.tcp_total_timeout",
+                            format!(
+                                "{} is shorter than server.tcp_idle_timeout ({}): the total \
+                                 timeout must be at least the idle timeout",
+                                humantime::format_duration(*total),
+                                humantime::format_duration(idle)
+                            ),
+                        );
+                        false
+                    }
+                    _ => true,
+                }),
+        };
+        let tcp_max_connections_per_client = match &raw.tcp_max_connections_per_client {
+            None => Some(TCP_MAX_CONNECTIONS_PER_CLIENT_DEFAULT),
+            Some(value) => self
+                .integer(
+                    "server.tcp_max_connections_per_client",
+                    value,
+                    TCP_MAX_CONNECTIONS_PER_CLIENT_MIN..=TCP_MAX_CONNECTIONS_PER_CLIENT_MAX,
+                )
+                .and_then(NonZeroUsize::new),
+        };
         let identity = self.chaos_text("server.identity", raw.identity);
         let version = self.chaos_text("server.version", raw.version);
         let ecs = raw.ecs.unwrap_or(ECS_DEFAULT);
@@ -264,6 +302,8 @@ impl Checker<'_> {
             udp_payload: udp_payload?,
             tcp_max_connections: tcp_max_connections?,
             tcp_idle_timeout: tcp_idle_timeout?,
+            tcp_total_timeout: tcp_total_timeout?,
+            tcp_max_connections_per_client: tcp_max_connections_per_client?,
             identity: identity?,
             version: version?,
             ecs,

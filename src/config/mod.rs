@@ -85,6 +85,21 @@ pub const TCP_IDLE_TIMEOUT_MIN: Duration = Duration::from_millis(100);
 pub const TCP_IDLE_TIMEOUT_MAX: Duration = Duration::from_secs(300);
 /// Default `server.tcp_idle_timeout`.
 pub const TCP_IDLE_TIMEOUT_DEFAULT: Duration = Duration::from_secs(10);
+/// Shortest `server.tcp_total_timeout`.
+pub const TCP_TOTAL_TIMEOUT_MIN: Duration = Duration::from_secs(1);
+/// Longest `server.tcp_total_timeout`.
+pub const TCP_TOTAL_TIMEOUT_MAX: Duration = Duration::from_secs(3600);
+/// Default `server.tcp_total_timeout`: two minutes, NSD's `tcp-timeout`
+/// (or `tcp_idle_timeout` when that is longer).
+pub const TCP_TOTAL_TIMEOUT_DEFAULT: Duration = Duration::from_secs(120);
+/// Fewest `server.tcp_max_connections_per_client`.
+pub const TCP_MAX_CONNECTIONS_PER_CLIENT_MIN: usize = 1;
+/// Most `server.tcp_max_connections_per_client`.
+pub const TCP_MAX_CONNECTIONS_PER_CLIENT_MAX: usize = TCP_MAX_CONNECTIONS_MAX;
+/// Default `server.tcp_max_connections_per_client`: room for a resolver's
+/// pool of connections, a small share of the default table.
+pub const TCP_MAX_CONNECTIONS_PER_CLIENT_DEFAULT: NonZeroUsize =
+    NonZeroUsize::new(64).expect("the default is not zero");
 /// Longest `server.identity` and `server.version`, in bytes: one TXT
 /// character-string.
 pub const CHAOS_TEXT_MAX_BYTES: usize = 255;
@@ -211,6 +226,14 @@ pub struct ServerConfig {
     /// `server.tcp_idle_timeout`: how long a TCP connection may sit idle;
     /// [`TCP_IDLE_TIMEOUT_MIN`]..=[`TCP_IDLE_TIMEOUT_MAX`].
     pub tcp_idle_timeout: Duration,
+    /// `server.tcp_total_timeout`: how long a TCP connection may stay open;
+    /// [`TCP_TOTAL_TIMEOUT_MIN`]..=[`TCP_TOTAL_TIMEOUT_MAX`], and at least
+    /// `tcp_idle_timeout`.
+    pub tcp_total_timeout: Duration,
+    /// `server.tcp_max_connections_per_client`: open TCP connections from
+    /// one IP address at most; [`TCP_MAX_CONNECTIONS_PER_CLIENT_MIN`]..=
+    /// [`TCP_MAX_CONNECTIONS_PER_CLIENT_MAX`].
+    pub tcp_max_connections_per_client: NonZeroUsize,
     /// `server.identity`: the answer to CH TXT `id.server` and
     /// `hostname.bind`; `None` answers REFUSED. At most
     /// [`CHAOS_TEXT_MAX_BYTES`] bytes.
@@ -585,6 +608,70 @@ mod tests {
         rejected_once(&at("300001ms"), "server.tcp_idle_timeout", 3);
         rejected_once(&at("ten seconds"), "server.tcp_idle_timeout", 3);
         rejected_once(&at(""), "server.tcp_idle_timeout", 3);
+    }
+
+    // ----- server.tcp_total_timeout and server.tcp_max_connections_per_client
+
+    #[test]
+    fn tcp_total_timeout_bounds_and_idle_timeout() {
+        let at = |value: &str| server_with(&format!("tcp_total_timeout = {value:?}"));
+        let defaults = accepted(&server_with("")).server;
+        assert_eq!(defaults.tcp_total_timeout, TCP_TOTAL_TIMEOUT_DEFAULT);
+        assert_eq!(
+            accepted(&at("1h")).server.tcp_total_timeout,
+            TCP_TOTAL_TIMEOUT_MAX
+        );
+        assert_eq!(
+            accepted(&server_with(
+                "tcp_idle_timeout = \"100ms\"\ntcp_total_timeout = \"1s\""
+            ))
+            .server
+            .tcp_total_timeout,
+            TCP_TOTAL_TIMEOUT_MIN
+        );
+        rejected_once(&at("999ms"), "server.tcp_total_timeout", 3);
+        rejected_once(&at("3601s"), "server.tcp_total_timeout", 3);
+        rejected_once(&at("soon"), "server.tcp_total_timeout", 3);
+        // Shorter than the idle timeout (default 10s, or as set).
+        let error = rejected_once(&at("5s"), "server.tcp_total_timeout", 3);
+        assert!(error.message.contains("tcp_idle_timeout (10s)"), "{error}");
+        rejected_once(
+            &server_with("tcp_total_timeout = \"1m\"\ntcp_idle_timeout = \"90s\""),
+            "server.tcp_total_timeout",
+            3,
+        );
+        // Unset, it follows a long idle timeout instead of contradicting it.
+        assert_eq!(
+            accepted(&server_with("tcp_idle_timeout = \"300s\""))
+                .server
+                .tcp_total_timeout,
+            Duration::from_secs(300)
+        );
+    }
+
+    #[test]
+    fn tcp_max_connections_per_client_bounds() {
+        let at = |value: i64| server_with(&format!("tcp_max_connections_per_client = {value}"));
+        assert_eq!(
+            accepted(&server_with(""))
+                .server
+                .tcp_max_connections_per_client,
+            TCP_MAX_CONNECTIONS_PER_CLIENT_DEFAULT
+        );
+        assert_eq!(
+            accepted(&at(1)).server.tcp_max_connections_per_client.get(),
+            TCP_MAX_CONNECTIONS_PER_CLIENT_MIN
+        );
+        assert_eq!(
+            accepted(&at(1_000_000))
+                .server
+                .tcp_max_connections_per_client
+                .get(),
+            TCP_MAX_CONNECTIONS_PER_CLIENT_MAX
+        );
+        rejected_once(&at(0), "server.tcp_max_connections_per_client", 3);
+        rejected_once(&at(-1), "server.tcp_max_connections_per_client", 3);
+        rejected_once(&at(1_000_001), "server.tcp_max_connections_per_client", 3);
     }
 
     #[test]
@@ -2323,7 +2410,9 @@ mod tests {
                     "workers =",
                     "udp_payload =",
                     "tcp_max_connections =",
+                    "tcp_max_connections_per_client =",
                     "tcp_idle_timeout =",
+                    "tcp_total_timeout =",
                     "ecs =",
                     "listen = \"127.0.0.1:8053\"",
                     "ttl =",
@@ -2343,6 +2432,11 @@ mod tests {
         assert_eq!(example.udp_payload, defaults.udp_payload);
         assert_eq!(example.tcp_max_connections, defaults.tcp_max_connections);
         assert_eq!(example.tcp_idle_timeout, defaults.tcp_idle_timeout);
+        assert_eq!(
+            example.tcp_max_connections_per_client,
+            defaults.tcp_max_connections_per_client
+        );
+        assert_eq!(example.tcp_total_timeout, defaults.tcp_total_timeout);
         assert_eq!(example.ecs, defaults.ecs);
         let example = accepted(EXAMPLE);
         let defaults = accepted(&defaults_only);
@@ -2423,7 +2517,9 @@ mod tests {
             "cpus",
             "udp_payload",
             "tcp_max_connections",
+            "tcp_max_connections_per_client",
             "tcp_idle_timeout",
+            "tcp_total_timeout",
             "identity",
             "version",
             "[[zone]]",

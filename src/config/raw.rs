@@ -81,6 +81,10 @@ pub(super) struct RawServer {
     pub(super) tcp_max_connections: Option<Spanned<i64>>,
     /// `tcp_idle_timeout`: a humantime duration string.
     pub(super) tcp_idle_timeout: Option<Spanned<String>>,
+    /// `tcp_total_timeout`: a humantime duration string.
+    pub(super) tcp_total_timeout: Option<Spanned<String>>,
+    /// `tcp_max_connections_per_client`: a count.
+    pub(super) tcp_max_connections_per_client: Option<Spanned<i64>>,
     /// `identity`: CHAOS TXT answer text.
     pub(super) identity: Option<Spanned<String>>,
     /// `version`: CHAOS TXT answer text.

@@ -18,6 +18,9 @@ pub enum Source {
     /// after the same relative-to-config resolution as on disk, i.e.
     /// `<embedded>/zones/example.com.zone`.
     Embedded(&'static [(&'static str, &'static str)]),
+    /// Files held in memory, (resolved path, contents), compared like
+    /// [`Source::Embedded`]'s (for tests and the fuzz targets).
+    Memory(std::sync::Arc<[(std::path::PathBuf, String)]>),
 }
 
 impl Source {
@@ -39,6 +42,16 @@ impl Source {
                     io::Error::new(
                         io::ErrorKind::NotFound,
                         format!("{} is not among the embedded files", path.display()),
+                    )
+                }),
+            Source::Memory(files) => files
+                .iter()
+                .find(|(memory_path, _)| memory_path == path)
+                .map(|(_, contents)| contents.clone())
+                .ok_or_else(|| {
+                    io::Error::new(
+                        io::ErrorKind::NotFound,
+                        format!("{} is not among the files in memory", path.display()),
                     )
                 }),
         }

@@ -1,14 +1,32 @@
-//! DNS over TCP (RFC 7766) on one thread with `mio`: 2-byte length framing,
-//! pipelined queries answered in order, an idle timeout, and a cap on
-//! connections.
+//! DNS over TCP (RFC 7766) on one thread with `mio`: 2-byte length framing
+//! (the pure state machine in [`super::framing`]), pipelined queries
+//! answered in order, and limits that keep slow or greedy clients from
+//! holding the server's connections.
 //!
 //! It shares nothing with the UDP workers but the snapshot pointer and runs
-//! unpinned, so TCP clients cannot slow the UDP path. A connection that
-//! sends something we would not answer (a response, a frame shorter than a
-//! header) is closed; one that sends nothing complete within the idle
-//! timeout (a slow or stalled client) is closed; nobody else notices.
+//! unpinned, so TCP clients cannot slow the UDP path. A connection is closed,
+//! and the close counted by [`CloseReason`], when:
+//!
+//! - it sends something we would not answer (a response, a frame shorter
+//!   than a header): protocol error;
+//! - it completes no query within the idle timeout. Only a complete query
+//!   counts as activity, so a client dripping one byte a second is as idle
+//!   as a silent one: idle;
+//! - it has been open for the total timeout, whatever it does: total;
+//! - the table is full when a new connection arrives: the connection that
+//!   has gone longest without a complete query is evicted to make room
+//!   (NSD and Knot shed idle connections under pressure in the same spirit),
+//!   so slow clients can delay a new client by at most one accept, never
+//!   lock it out: evicted.
+//!
+//! A new connection from an address that already holds
+//! `max_connections_per_client` is closed at once (per-client cap), so one
+//! address cannot fill the table to evict everybody else. Nobody else
+//! notices any of this. Timeouts are checked every [`TICK`].
 
+use std::collections::HashMap;
 use std::io::{self, Read, Write};
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -18,20 +36,70 @@ use mio::{Events, Interest, Poll, Token};
 use slab::Slab;
 
 use crate::balancer::WorkerState;
+use crate::dataplane::framing::{self, FrameError, Framer};
 use crate::dataplane::handler::{self, Outcome};
 use crate::dataplane::worker::worker_seed;
 use crate::snapshot::SharedSnapshot;
 use crate::stats::{Counters, Stats};
-use crate::wire::MAX_MESSAGE_LEN;
 use crate::wire::answer::Transport;
+use crate::wire::{DropReason, MAX_MESSAGE_LEN};
 
 /// Limits for TCP clients.
 #[derive(Clone, Copy, Debug)]
 pub struct TcpLimits {
-    /// Open connections at most; a connection past the cap is closed at once.
+    /// Open connections at most; a new connection past the cap evicts the
+    /// one that has gone longest without a complete query.
     pub max_connections: usize,
+    /// Open connections from one IP address at most; a new one past the cap
+    /// is closed at once.
+    pub max_connections_per_client: usize,
     /// A connection with no complete query for this long is closed.
     pub idle_timeout: Duration,
+    /// A connection open this long is closed, however busy.
+    pub total_timeout: Duration,
+}
+
+/// Why the server closed a TCP connection (closes by the client, and I/O
+/// errors, are not counted).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum CloseReason {
+    /// No complete query within the idle timeout.
+    Idle,
+    /// Open for the total timeout.
+    Total,
+    /// Its client already held its share of connections (closed at once).
+    PerClientCap,
+    /// Evicted to make room for a new connection while the table was full.
+    Evicted,
+    /// It sent a frame or message we do not answer.
+    ProtocolError,
+}
+
+impl CloseReason {
+    /// Every reason, in counter order.
+    pub const ALL: [CloseReason; 5] = [
+        CloseReason::Idle,
+        CloseReason::Total,
+        CloseReason::PerClientCap,
+        CloseReason::Evicted,
+        CloseReason::ProtocolError,
+    ];
+
+    /// Index into per-reason counter arrays.
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
+    /// A short label for metrics.
+    pub fn name(self) -> &'static str {
+        match self {
+            CloseReason::Idle => "idle",
+            CloseReason::Total => "total",
+            CloseReason::PerClientCap => "per_client_cap",
+            CloseReason::Evicted => "evicted",
+            CloseReason::ProtocolError => "protocol_error",
+        }
+    }
 }
 
 /// Replies buffered for one connection before we stop reading from it.
@@ -41,10 +109,13 @@ const TICK: Duration = Duration::from_millis(200);
 
 struct Connection {
     stream: TcpStream,
-    peer: std::net::IpAddr,
-    read: Vec<u8>,
+    /// The client's address, IPv4-mapped addresses made IPv4.
+    peer: IpAddr,
+    framer: Framer,
     write: Vec<u8>,
     written: usize,
+    opened: Instant,
+    /// When the last complete query arrived (at first, when it opened).
     last_query: Instant,
     /// The peer closed its side; close once replies are flushed.
     peer_closed: bool,
@@ -57,6 +128,8 @@ pub struct TcpServer {
     poll: Poll,
     listeners: Vec<TcpListener>,
     connections: Slab<Connection>,
+    /// Open connections per client address (no entry for zero).
+    clients: HashMap<IpAddr, usize>,
     limits: TcpLimits,
     snapshot: Arc<SharedSnapshot>,
     stats: Arc<Stats>,
@@ -95,6 +168,7 @@ impl TcpServer {
             poll,
             listeners: mio_listeners,
             connections: Slab::new(),
+            clients: HashMap::new(),
             limits,
             snapshot,
             reply: vec![0; MAX_MESSAGE_LEN].into_boxed_slice(),
@@ -121,16 +195,15 @@ impl TcpServer {
                     self.accept(token);
                 } else {
                     let key = token - self.listeners.len();
-                    let keep = self.service(key);
-                    if !keep {
-                        self.close(key);
+                    if let Err(reason) = self.service(key) {
+                        self.close(key, reason);
                     }
                 }
             }
             let now = Instant::now();
             if now.duration_since(last_sweep) >= TICK {
                 last_sweep = now;
-                self.close_idle(now);
+                self.close_expired(now);
             }
             self.stats.tcp().publish(&self.counters);
             self.counters = Counters::default();
@@ -147,9 +220,18 @@ impl TcpServer {
                 // Out of descriptors or an aborted handshake: try again on the next event.
                 Err(_) => return,
             };
-            if self.connections.len() >= self.limits.max_connections {
-                drop(stream); // over the cap: closed at once
+            let peer = peer.ip().to_canonical();
+            let held = self.clients.get(&peer).copied().unwrap_or(0);
+            if held >= self.limits.max_connections_per_client {
+                self.counters.close(CloseReason::PerClientCap);
+                drop(stream); // over its share: closed at once
                 continue;
+            }
+            if self.connections.len() >= self.limits.max_connections {
+                match self.longest_idle() {
+                    Some(key) => self.close(key, Some(CloseReason::Evicted)),
+                    None => continue, // no table at all: nothing to evict
+                }
             }
             let _ = stream.set_nodelay(true);
             let entry = self.connections.vacant_entry();
@@ -162,32 +244,40 @@ impl TcpServer {
             {
                 continue;
             }
+            let now = Instant::now();
             entry.insert(Connection {
                 stream,
-                peer: peer.ip(),
-                read: Vec::with_capacity(512),
+                peer,
+                framer: Framer::with_capacity(512),
                 write: Vec::new(),
                 written: 0,
-                last_query: Instant::now(),
+                opened: now,
+                last_query: now,
                 peer_closed: false,
                 wants_write: false,
             });
+            *self.clients.entry(peer).or_insert(0) += 1;
         }
     }
 
+    /// The connection that has gone longest without a complete query.
+    /// A scan: it runs only when a new connection finds the table full.
+    fn longest_idle(&self) -> Option<usize> {
+        self.connections
+            .iter()
+            .min_by_key(|(_, connection)| connection.last_query)
+            .map(|(key, _)| key)
+    }
+
     /// Answers what is buffered, writes, and reads more, until the socket
-    /// would block or the client has too many replies pending. Returns false
-    /// to close the connection.
-    fn service(&mut self, key: usize) -> bool {
+    /// would block or the client has too many replies pending. An error
+    /// closes the connection, counted under its reason if it has one.
+    fn service(&mut self, key: usize) -> Result<(), Option<CloseReason>> {
         loop {
-            if !self.answer_frames(key) {
-                return false;
-            }
-            let Some(connection) = self.connections.get_mut(key) else {
-                return false;
-            };
+            self.answer_frames(key)?;
+            let connection = self.connections.get_mut(key).ok_or(None)?;
             if !flush(connection) {
-                return false;
+                return Err(None);
             }
             if connection.peer_closed || connection.write.len() >= MAX_PENDING_WRITE {
                 break;
@@ -195,18 +285,16 @@ impl TcpServer {
             let mut chunk = [0u8; 4096];
             match connection.stream.read(&mut chunk) {
                 Ok(0) => connection.peer_closed = true,
-                Ok(read) => connection.read.extend_from_slice(&chunk[..read]),
+                Ok(read) => connection.framer.push(&chunk[..read]),
                 Err(error) if error.kind() == io::ErrorKind::WouldBlock => break,
                 Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
-                Err(_) => return false,
+                Err(_) => return Err(None),
             }
         }
-        let Some(connection) = self.connections.get_mut(key) else {
-            return false;
-        };
+        let connection = self.connections.get_mut(key).ok_or(None)?;
         let pending = connection.written < connection.write.len();
         if connection.peer_closed && !pending {
-            return false;
+            return Err(None);
         }
         if pending != connection.wants_write {
             connection.wants_write = pending;
@@ -220,31 +308,25 @@ impl TcpServer {
                 .poll
                 .registry()
                 .reregister(&mut connection.stream, token, interest)
-                .is_ok();
+                .map_err(|_| None);
         }
-        true
+        Ok(())
     }
 
-    /// Answers every complete frame in the read buffer. Returns false when the
-    /// client sent something that costs it the connection.
-    fn answer_frames(&mut self, key: usize) -> bool {
+    /// Answers every complete frame buffered. Fails when the client sent
+    /// something that costs it the connection.
+    fn answer_frames(&mut self, key: usize) -> Result<(), Option<CloseReason>> {
         let snapshot = self.snapshot.load();
-        let Some(connection) = self.connections.get_mut(key) else {
-            return false;
-        };
-        let mut consumed = 0;
-        loop {
-            let pending = &connection.read[consumed..];
-            if pending.len() < 2 {
-                break;
-            }
-            let length = usize::from(u16::from_be_bytes([pending[0], pending[1]]));
-            if pending.len() < 2 + length {
-                break;
-            }
-            let packet = &pending[2..2 + length];
-            consumed += 2 + length;
+        let connection = self.connections.get_mut(key).ok_or(None)?;
+        while let Some(frame) = connection.framer.next_frame() {
             self.counters.received += 1;
+            let packet = match frame {
+                Ok(packet) => packet,
+                Err(FrameError::ShortFrame { .. }) => {
+                    self.counters.drop(DropReason::ShortPacket);
+                    return Err(Some(CloseReason::ProtocolError));
+                }
+            };
             match handler::handle(
                 &snapshot,
                 packet,
@@ -259,42 +341,55 @@ impl TcpServer {
                     truncated,
                 } => {
                     self.counters.reply(rcode, truncated);
-                    connection
-                        .write
-                        .extend_from_slice(&(len as u16).to_be_bytes());
-                    connection.write.extend_from_slice(&self.reply[..len]);
+                    framing::frame_into(&self.reply[..len], &mut connection.write);
                     connection.last_query = Instant::now();
                 }
                 Outcome::Drop(reason) => {
                     self.counters.drop(reason);
-                    return false;
+                    return Err(Some(CloseReason::ProtocolError));
                 }
             }
             if connection.write.len() >= MAX_PENDING_WRITE {
                 break;
             }
         }
-        connection.read.drain(..consumed);
-        true
+        Ok(())
     }
 
-    fn close(&mut self, key: usize) {
-        if let Some(mut connection) = self.connections.try_remove(key) {
-            let _ = self.poll.registry().deregister(&mut connection.stream);
+    /// Closes connection `key`, counting `reason` when there is one.
+    fn close(&mut self, key: usize, reason: Option<CloseReason>) {
+        let Some(mut connection) = self.connections.try_remove(key) else {
+            return;
+        };
+        let _ = self.poll.registry().deregister(&mut connection.stream);
+        if let Some(reason) = reason {
+            self.counters.close(reason);
+        }
+        if let Some(held) = self.clients.get_mut(&connection.peer) {
+            *held -= 1;
+            if *held == 0 {
+                self.clients.remove(&connection.peer);
+            }
         }
     }
 
-    fn close_idle(&mut self, now: Instant) {
-        let idle: Vec<usize> = self
+    /// Closes the connections past their total or idle timeout.
+    fn close_expired(&mut self, now: Instant) {
+        let expired: Vec<(usize, CloseReason)> = self
             .connections
             .iter()
-            .filter(|(_, connection)| {
-                now.duration_since(connection.last_query) >= self.limits.idle_timeout
+            .filter_map(|(key, connection)| {
+                if now.duration_since(connection.opened) >= self.limits.total_timeout {
+                    Some((key, CloseReason::Total))
+                } else if now.duration_since(connection.last_query) >= self.limits.idle_timeout {
+                    Some((key, CloseReason::Idle))
+                } else {
+                    None
+                }
             })
-            .map(|(key, _)| key)
             .collect();
-        for key in idle {
-            self.close(key);
+        for (key, reason) in expired {
+            self.close(key, Some(reason));
         }
     }
 }

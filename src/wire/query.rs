@@ -214,7 +214,11 @@ pub fn parse(packet: &[u8], client_subnet: bool) -> Parsed<'_> {
         return Parsed::Drop(DropReason::ShortPacket);
     }
     let qname = match ParsedName::parse_ref(&mut parser) {
-        Ok(name) if !name.is_compressed() => &packet[HEADER_LEN..parser.pos()],
+        // `domain` calls a name that is only a pointer to a flat name
+        // elsewhere uncompressed (it starts there): the first byte decides.
+        Ok(name) if !name.is_compressed() && packet[HEADER_LEN] & 0xc0 == 0 => {
+            &packet[HEADER_LEN..parser.pos()]
+        }
         _ => return reject(Rcode::FormErr, None, None),
     };
     let (Ok(qtype), Ok(qclass)) = (parser.parse_u16_be(), parser.parse_u16_be()) else {
@@ -426,6 +430,17 @@ mod tests {
     fn compressed_question_name_is_formerr() {
         let packet = b"\x00\x01\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\xc0\x0c\x00\x01\x00\x01";
         assert_eq!(expect_reject(packet).rcode, Rcode::FormErr);
+    }
+
+    /// Found by fuzzing: a name that is only a pointer to a flat name (here
+    /// the root label at offset 11, ARCOUNT's low byte) passed as
+    /// uncompressed, and the reply echoed a pointer into its own header.
+    #[test]
+    fn question_name_of_one_pointer_is_formerr() {
+        let packet = b"\x00\x22\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\xc0\x0b\x00\x01\x00\x01";
+        let reject = expect_reject(packet);
+        assert_eq!(reject.rcode, Rcode::FormErr);
+        assert_eq!(reject.question, None);
     }
 
     #[test]

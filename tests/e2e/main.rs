@@ -15,6 +15,7 @@
 mod alloc;
 mod answers;
 mod client;
+mod corpus;
 mod edns;
 mod health;
 mod malformed;
@@ -24,6 +25,7 @@ mod rrl;
 mod server;
 mod services;
 mod tcp;
+mod tcp_limits;
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
