@@ -11,7 +11,7 @@
 //! any packet that passed.
 
 use domain::base::iana::Rtype;
-use domain::base::name::ParsedName;
+use domain::base::name::Name;
 use domain::base::record::RecordHeader;
 use octseq::Parser;
 
@@ -176,6 +176,24 @@ pub enum Parsed<'a> {
 /// Record type of OPT pseudo-records.
 const OPT: u16 = 41;
 
+/// Where the question name that starts right after the header ends, found
+/// by its label length bytes alone (at most 255 bytes, no pointer); `None`
+/// when the packet ends first. `Name::from_slice` then checks the name.
+#[inline]
+fn question_name_end(packet: &[u8]) -> Option<usize> {
+    let mut at = HEADER_LEN;
+    loop {
+        let length = usize::from(*packet.get(at)?);
+        if length == 0 {
+            return Some(at + 1);
+        }
+        if length & 0xc0 != 0 || at + 1 + length - HEADER_LEN >= 255 {
+            return None;
+        }
+        at += 1 + length;
+    }
+}
+
 /// Checks `packet` and returns what to do with it. Never panics. With
 /// `client_subnet` false, an ECS option is ignored like any unknown option.
 pub fn parse(packet: &[u8], client_subnet: bool) -> Parsed<'_> {
@@ -213,12 +231,14 @@ pub fn parse(packet: &[u8], client_subnet: bool) -> Parsed<'_> {
     if parser.advance(HEADER_LEN).is_err() {
         return Parsed::Drop(DropReason::ShortPacket);
     }
-    let qname = match ParsedName::parse_ref(&mut parser) {
-        // `domain` calls a name that is only a pointer to a flat name
-        // elsewhere uncompressed (it starts there): the first byte decides.
-        Ok(name) if !name.is_compressed() && packet[HEADER_LEN] & 0xc0 == 0 => {
-            &packet[HEADER_LEN..parser.pos()]
-        }
+    // The question name comes first, so it cannot be compressed (a pointer
+    // could only point into the header). Parse only what that needs: find
+    // where it ends by its length bytes, then let `domain` check it as an
+    // absolute, uncompressed name of at most 255 bytes.
+    let qname = match question_name_end(packet)
+        .and_then(|end| Name::from_slice(&packet[HEADER_LEN..end]).ok())
+    {
+        Some(name) if parser.advance(name.len()).is_ok() => name.as_slice(),
         _ => return reject(Rcode::FormErr, None, None),
     };
     let (Ok(qtype), Ok(qclass)) = (parser.parse_u16_be(), parser.parse_u16_be()) else {
@@ -239,31 +259,76 @@ pub fn parse(packet: &[u8], client_subnet: bool) -> Parsed<'_> {
     let mut edns = None;
     let mut opt_count = 0;
     for _ in 0..arcount {
-        let Ok(record) = RecordHeader::parse_ref(&mut parser) else {
-            return reject(Rcode::FormErr, Some(question), edns);
+        // The OPT record is the one the answer needs. Its owner is the root,
+        // so its header is the fixed 11 bytes `00 0029 CLASS TTL RDLENGTH`,
+        // read in place; any other record goes through `domain`'s parser to
+        // be skipped.
+        let at = parser.pos();
+        let (owner_is_root, class, ttl, rdata) = match packet.get(at..at + 11) {
+            Some(
+                &[
+                    0,
+                    0,
+                    41,
+                    class_high,
+                    class_low,
+                    ttl0,
+                    ttl1,
+                    ttl2,
+                    ttl3,
+                    len_high,
+                    len_low,
+                ],
+            ) => {
+                let rdlen = usize::from(u16::from_be_bytes([len_high, len_low]));
+                let Some(rdata) = packet.get(at + 11..at + 11 + rdlen) else {
+                    return reject(Rcode::FormErr, Some(question), edns);
+                };
+                if parser.advance(11 + rdlen).is_err() {
+                    return reject(Rcode::FormErr, Some(question), edns);
+                }
+                let class = u16::from_be_bytes([class_high, class_low]);
+                (
+                    true,
+                    class,
+                    u32::from_be_bytes([ttl0, ttl1, ttl2, ttl3]),
+                    rdata,
+                )
+            }
+            _ => {
+                let Ok(record) = RecordHeader::parse_ref(&mut parser) else {
+                    return reject(Rcode::FormErr, Some(question), edns);
+                };
+                let rdlen = usize::from(record.rdlen());
+                let Ok(rdata) = parser.parse_octets(rdlen) else {
+                    return reject(Rcode::FormErr, Some(question), edns);
+                };
+                if record.rtype() != Rtype::from_int(OPT) {
+                    continue;
+                }
+                let ttl = record.ttl().as_secs();
+                (
+                    record.owner().is_root(),
+                    record.class().to_int(),
+                    ttl,
+                    rdata,
+                )
+            }
         };
-        let rdlen = usize::from(record.rdlen());
-        let Ok(rdata) = parser.parse_octets(rdlen) else {
-            return reject(Rcode::FormErr, Some(question), edns);
-        };
-        if record.rtype() != Rtype::from_int(OPT) {
-            continue;
-        }
         opt_count += 1;
-        let ttl = record.ttl().as_secs();
         // Most OPT records carry no options at all.
         let options = if rdata.is_empty() {
             Ok(None)
         } else {
             read_options(rdata, client_subnet)
         };
-        if opt_count > 1 || !record.owner().is_root() || options.is_err() {
+        if opt_count > 1 || !owner_is_root || options.is_err() {
             // RFC 6891 section 6.1.1: more than one OPT, or a malformed one
             // (RFC 7871 section 7.1: a malformed ECS option too), is FORMERR.
             return reject(Rcode::FormErr, Some(question), None);
         }
         edns = Some(Edns {
-            udp_payload: record.class().to_int(),
+            udp_payload: class,
             version: (ttl >> 16) as u8,
             dnssec_ok: ttl & 0x8000 != 0,
             client_subnet: options.unwrap_or(None),
@@ -338,6 +403,69 @@ mod tests {
             Parsed::Reject(reject) => reject,
             other => panic!("expected a reject, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn opt_read_in_place_agrees_with_the_general_path() {
+        // A non-OPT additional record (parsed by domain) before OPT (read in
+        // place): both seen, EDNS taken from the OPT.
+        let a_record: &[u8] = b"\xc0\x0c\x00\x01\x00\x01\x00\x00\x00\x3c\x00\x04\xc0\x00\x02\x01";
+        let packet = with_additional(PLAIN, &[a_record, OPT_DO]);
+        let Parsed::Query(query) = parse(&packet, true) else {
+            panic!("expected a query");
+        };
+        let edns = query.edns.expect("EDNS");
+        assert_eq!(
+            (edns.udp_payload, edns.dnssec_ok, edns.version),
+            (4096, true, 0)
+        );
+        // OPT data running past the end of the packet: FORMERR.
+        let mut cut = OPT_DO.to_vec();
+        cut[10] = 8;
+        assert_eq!(
+            expect_reject(&with_additional(PLAIN, &[&cut])).rcode,
+            Rcode::FormErr
+        );
+        // An OPT whose owner is not the root (so not read in place) is FORMERR.
+        let owned: &[u8] = b"\xc0\x0c\x00\x29\x10\x00\x00\x00\x00\x00\x00\x00";
+        assert_eq!(
+            expect_reject(&with_additional(PLAIN, &[owned])).rcode,
+            Rcode::FormErr
+        );
+        // Two OPT records: FORMERR.
+        assert_eq!(
+            expect_reject(&with_additional(PLAIN, &[OPT_DO, OPT_DO])).rcode,
+            Rcode::FormErr
+        );
+    }
+
+    #[test]
+    fn question_name_is_checked_by_domain_after_the_length_walk() {
+        // 255 bytes in all is the most a name may have.
+        let mut longest = PLAIN[..12].to_vec();
+        for _ in 0..3 {
+            longest.push(63);
+            longest.extend_from_slice(&[b'a'; 63]);
+        }
+        longest.push(61);
+        longest.extend_from_slice(&[b'b'; 61]);
+        longest.extend_from_slice(b"\x00\x00\x01\x00\x01");
+        assert_eq!(longest.len() - 12 - 4, 255);
+        assert!(matches!(parse(&longest, true), Parsed::Query(_)));
+        let mut too_long = longest.clone();
+        too_long[12 + 192] = 62;
+        too_long.insert(12 + 193, b'c');
+        assert_eq!(expect_reject(&too_long).rcode, Rcode::FormErr);
+        // A pointer or a reserved label type: FORMERR without a question.
+        for first in [0xc0u8, 0x40, 0x80] {
+            let mut packet = PLAIN.to_vec();
+            packet[12] = first;
+            let reject = expect_reject(&packet);
+            assert_eq!(reject.rcode, Rcode::FormErr);
+            assert!(reject.question.is_none());
+        }
+        // Cut inside the name.
+        assert_eq!(expect_reject(&PLAIN[..20]).rcode, Rcode::FormErr);
     }
 
     #[test]
