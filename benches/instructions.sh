@@ -25,7 +25,7 @@ collected() {
         sed -n 's/.*Collected : *\([0-9]*\).*/\1/p'
 }
 printf '%-12s %-18s %s\n' case instructions/query "min-max of $rounds"
-for case in static_a nxdomain weighted_4 weighted_64 cname_chain referral; do
+for case in static_a nxdomain weighted_4 weighted_64 cname_chain referral static_a_rrl; do
     runs=()
     for _ in $(seq "$rounds"); do
         small=$(collected "$case" 1000)

@@ -192,16 +192,18 @@ impl Snapshot {
 
 impl Snapshot {
     /// Keeps `previous`'s rate-limiting buckets (who is being limited
-    /// right now) across a reload: shared as they are when the settings are
-    /// the same, copied when only the rate or slip changed.
+    /// right now) across a reload: the same limiter when the settings are
+    /// the same, its buckets under the new rate or slip otherwise; a new
+    /// table size or prefix keeps this snapshot's fresh table.
     pub fn adopt_rate_limiter(&mut self, previous: &Snapshot) {
-        if let (Some(next), Some(previous)) = (&self.rrl, &previous.rrl) {
-            let settings = *next.settings();
-            self.rrl = Some(if settings == *previous.settings() {
-                previous.clone()
-            } else {
-                Arc::new(previous.with_settings(settings))
-            });
+        let (Some(next), Some(previous)) = (&self.rrl, &previous.rrl) else {
+            return;
+        };
+        let settings = *next.settings();
+        if settings == *previous.settings() {
+            self.rrl = Some(previous.clone());
+        } else if let Some(shared) = previous.with_settings(settings) {
+            self.rrl = Some(Arc::new(shared));
         }
     }
 }

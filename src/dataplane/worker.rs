@@ -71,8 +71,6 @@ pub struct Worker {
     balancer: WorkerState,
     /// Used to sleep when there are several sockets and none has traffic.
     poll: Option<(Poll, Events)>,
-    /// Seconds for rate limiting count from here.
-    epoch: Instant,
     /// Responses this worker found over the rate (spaces the slips).
     rate_limited: u32,
 }
@@ -122,7 +120,6 @@ impl Worker {
             stats,
             balancer: WorkerState::new(worker_seed(index)).with_writer(index),
             poll,
-            epoch: Instant::now(),
             rate_limited: 0,
         })
     }
@@ -143,10 +140,10 @@ impl Worker {
         };
         let snapshot = self.snapshot.load();
         // One clock read (vDSO, no syscall) per batch, and only with RRL on.
-        let now = match snapshot.rrl {
-            Some(_) => self.epoch.elapsed().as_secs() as u32,
-            None => 0,
-        };
+        let now = snapshot
+            .rrl
+            .as_ref()
+            .map_or(0, |limiter| limiter.second(Instant::now()));
         for slot in 0..received {
             let datagram = self.batch.datagram(slot);
             if datagram.truncated {

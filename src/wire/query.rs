@@ -180,7 +180,7 @@ const OPT: u16 = 41;
 /// by its label length bytes alone (at most 255 bytes, no pointer); `None`
 /// when the packet ends first. `Name::from_slice` then checks the name.
 #[inline]
-fn question_name_end(packet: &[u8]) -> Option<usize> {
+pub(crate) fn question_name_end(packet: &[u8]) -> Option<usize> {
     let mut at = HEADER_LEN;
     loop {
         let length = usize::from(*packet.get(at)?);

@@ -138,7 +138,7 @@ const EMPTY_SLOT: Slot = Slot { tag: 0, node: NONE };
 
 /// 64x64 -> 128-bit multiply, folded back to 64 bits by XOR (as foldhash does).
 #[inline]
-fn folded_multiply(x: u64, y: u64) -> u64 {
+pub(crate) fn folded_multiply(x: u64, y: u64) -> u64 {
     let full = u128::from(x) * u128::from(y);
     (full as u64) ^ ((full >> 64) as u64)
 }

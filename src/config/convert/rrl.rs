@@ -1,6 +1,6 @@
 //! Converts the `[rrl]` table into [`RrlSettings`]: absent means off; a
 //! present table turns rate limiting on with each missing key at its
-//! default (Knot's and NSD's usual values).
+//! default (our conservative choice: 20/s, slip 2, /24, /56; NSD uses 200/s).
 
 use toml::Spanned;
 
@@ -8,7 +8,7 @@ use super::super::raw::RawRrl;
 use super::Checker;
 use crate::dataplane::rrl::RrlSettings;
 
-/// `rrl.responses_per_second` bounds and default (Knot's default rate).
+/// `rrl.responses_per_second` bounds and default.
 pub const RRL_RESPONSES_PER_SECOND_MIN: u32 = 1;
 pub const RRL_RESPONSES_PER_SECOND_MAX: u32 = 1_000_000;
 pub const RRL_RESPONSES_PER_SECOND_DEFAULT: u32 = 20;
