@@ -45,7 +45,8 @@ fn main() {
                     }
                 }
             }
-            // An edit to a tracked file changes the dirty marker.
+            // An edit under src/ or to the manifests changes the dirty marker
+            // (edits elsewhere show at the next rebuild for another reason).
             for path in ["src", "Cargo.toml", "Cargo.lock"] {
                 println!("cargo:rerun-if-changed={path}");
             }

@@ -582,15 +582,7 @@ impl Control {
             Source::Disk => config::load(&running.path),
             Source::Embedded(_) => config::embedded_default(),
             // Files in memory: the config text is read from among them too.
-            Source::Memory(_) => match running.source.read_to_string(&running.path) {
-                Ok(text) => config::parse(&text, &running.path, running.source.clone()),
-                Err(error) => Err(config::LoadErrors::from(config::LoadError::new(
-                    &running.path,
-                    None,
-                    "",
-                    format!("cannot read config file: {error}"),
-                ))),
-            },
+            Source::Memory(_) => config::load_from(&running.path, running.source.clone()),
         }
         .map_err(ControlError::Config)?;
         for (changed, key) in [
@@ -609,6 +601,24 @@ impl Control {
                 "admin.listen",
             ),
             (config.server.run_as != running.server.run_as, "server.user"),
+            // The TCP thread takes its limits once, at start.
+            (
+                config.server.tcp_max_connections != running.server.tcp_max_connections,
+                "server.tcp_max_connections",
+            ),
+            (
+                config.server.tcp_max_connections_per_client
+                    != running.server.tcp_max_connections_per_client,
+                "server.tcp_max_connections_per_client",
+            ),
+            (
+                config.server.tcp_idle_timeout != running.server.tcp_idle_timeout,
+                "server.tcp_idle_timeout",
+            ),
+            (
+                config.server.tcp_total_timeout != running.server.tcp_total_timeout,
+                "server.tcp_total_timeout",
+            ),
         ] {
             if changed {
                 return Err(ControlError::NeedsRestart(key.to_owned()));

@@ -50,10 +50,11 @@ impl Notifier {
             Some(name) => SocketAddr::from_abstract_name(name.as_bytes())?,
             None => SocketAddr::from_pathname(target)?,
         };
-        Ok(Notifier {
-            socket: UnixDatagram::unbound()?,
-            address,
-        })
+        let socket = UnixDatagram::unbound()?;
+        // A full queue on the manager's side drops the message rather than
+        // stall the thread that sends it.
+        socket.set_nonblocking(true)?;
+        Ok(Notifier { socket, address })
     }
 
     /// Sends `message` (newline-separated `KEY=VALUE` lines) as one datagram.

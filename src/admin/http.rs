@@ -114,17 +114,23 @@ fn bad_request(message: &str) -> Response {
 fn read_request(stream: &mut TcpStream, deadline: Instant) -> Result<Request, Response> {
     let mut buffer = Vec::with_capacity(1024);
     let mut chunk = [0u8; 1024];
+    let too_slow = || {
+        Response::json(
+            408,
+            &serde_json::json!({ "error": "request not received in time" }),
+        )
+    };
     loop {
         let remaining = deadline.saturating_duration_since(Instant::now());
         if remaining.is_zero() || stream.set_read_timeout(Some(remaining)).is_err() {
-            return Err(Response::json(
-                408,
-                &serde_json::json!({ "error": "request not received in time" }),
-            ));
+            return Err(too_slow());
         }
         let read = stream
             .read(&mut chunk)
-            .map_err(|_| bad_request("request not received in time"))?;
+            .map_err(|error| match error.kind() {
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => too_slow(),
+                _ => bad_request("the connection failed before the request ended"),
+            })?;
         if read == 0 {
             return Err(bad_request("connection closed before the request ended"));
         }

@@ -132,16 +132,23 @@ impl AdminServer {
             http::refuse_busy(stream);
             return;
         }
+        /// Gives the slot back however the request ends, a panic included.
+        struct Slot(Arc<AtomicUsize>);
+        impl Drop for Slot {
+            fn drop(&mut self) {
+                self.0.fetch_sub(1, Ordering::AcqRel);
+            }
+        }
+        let slot = Slot(active.clone());
         let server = self.clone();
-        let finished = active.clone();
         let spawned = std::thread::Builder::new()
             .name("dnslb-admin-request".to_owned())
             .spawn(move || {
+                let _slot = slot;
                 http::serve_connection(stream, |request| server.route(request));
-                finished.fetch_sub(1, Ordering::AcqRel);
             });
         if let Err(error) = spawned {
-            active.fetch_sub(1, Ordering::AcqRel);
+            // The closure, and with it the slot, was dropped.
             tracing::warn!(%error, "cannot start an admin request thread");
         }
     }

@@ -407,8 +407,18 @@ pub struct ZoneConfig {
 /// One error without a line if the file cannot be read; otherwise as
 /// [`parse`].
 pub fn load(path: &Path) -> Result<Config, LoadErrors> {
-    match std::fs::read_to_string(path) {
-        Ok(text) => parse(&text, path, Source::Disk),
+    load_from(path, Source::Disk)
+}
+
+/// Reads the config file at `path` through `source` (disk or files in
+/// memory) and validates it, its other files read through `source` too.
+///
+/// # Errors
+///
+/// As [`load`].
+pub fn load_from(path: &Path, source: Source) -> Result<Config, LoadErrors> {
+    match source.read_to_string(path) {
+        Ok(text) => parse(&text, path, source),
         Err(error) => Err(LoadErrors::from(LoadError::new(
             path,
             None,

@@ -276,10 +276,20 @@ impl TcpServer {
         loop {
             self.answer_frames(key)?;
             let connection = self.connections.get_mut(key).ok_or(None)?;
+            let answered = !connection.write.is_empty();
             if !flush(connection) {
                 return Err(None);
             }
-            if connection.peer_closed || connection.write.len() >= MAX_PENDING_WRITE {
+            if connection.peer_closed {
+                // Nothing more to read: answer the queries still buffered
+                // (answering stops at MAX_PENDING_WRITE) for as long as the
+                // client takes the replies.
+                if answered && connection.write.is_empty() {
+                    continue;
+                }
+                break;
+            }
+            if connection.write.len() >= MAX_PENDING_WRITE {
                 break;
             }
             let mut chunk = [0u8; 4096];
