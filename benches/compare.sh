@@ -12,7 +12,7 @@ usage() {
 usage: benches/compare.sh [options] NAME=ADDR:PORT ...
 
 Measures each target with `dnslb-loadgen run --json` (closed loop), round
-after round, and prints its answered qps and its ratio to the target named
+after round (with --paired: each at the same time as the reflector), and prints its answered qps and its ratio to the target named
 `reflect` (the denominator: start one with `dnslb-loadgen reflect`; without a
 target of that name, the first target is the denominator).
 
@@ -34,6 +34,12 @@ options:
   --args "ARGS"     more arguments for `dnslb-loadgen run`, e.g. "--qname www.example.com --edns 1232"
   --markdown FILE   also append the medians to FILE as a Markdown table (for the README)
   --title TEXT      the table's caption (default: the query and the date)
+  --paired          load each target at the same time as the reflector (two
+                    generators on the load CPU, the two servers sharing the
+                    server CPU) instead of one after the other: both see the
+                    same moment of this VM, whose speed drifts by 20% within
+                    seconds, so the ratio is the ratio of per-query costs
+                    and its spread is about 1% instead of 10-20%
   -h, --help        this text
 EOF
 }
@@ -42,7 +48,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 rounds=5 seconds=3 load_cpu=0 window=128 sockets=4 batch=32
 loadgen="$root/target/release/dnslb-loadgen"
 extra=""
-markdown="" title=""
+markdown="" title="" paired=0
 targets=()
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -56,6 +62,7 @@ while [ $# -gt 0 ]; do
         --args) extra=$2; shift 2 ;;
         --markdown) markdown=$2; shift 2 ;;
         --title) title=$2; shift 2 ;;
+        --paired) paired=1; shift ;;
         -h|--help) usage; exit 0 ;;
         -*) echo "compare.sh: unknown option $1" >&2; usage >&2; exit 2 ;;
         *=*) targets+=("$1"); shift ;;
@@ -91,43 +98,71 @@ done
     echo "compare.sh: no target named reflect; ratios are to ${names[0]}" >&2
 
 results=$(mktemp)
-trap 'rm -f "$results"' EXIT
+trap 'rm -f "$results" "$results.pair"' EXIT
 
-echo "load on CPU $load_cpu: window $window, $sockets sockets, batch $batch, $rounds rounds of ${seconds}s"
+# One closed-loop measurement of ADDRESS; prints its qps (0 on failure).
+measure() { # NAME ADDRESS
+    local report
+    # shellcheck disable=SC2086 # $extra is a list of arguments
+    if report=$(taskset -c "$load_cpu" "$loadgen" run --server "$2" \
+        --duration "${seconds}s" --window "$window" --sockets "$sockets" \
+        --batch "$batch" --cpu "$load_cpu" --json $extra); then
+        printf '%s' "$report" | qps_of | cut -d. -f1
+    else
+        echo "compare.sh: $1 ($2) failed" >&2
+        echo 0
+    fi
+}
+
+mode="one after the other"
+[ "$paired" = 1 ] && mode="each at the same time as ${names[$denominator]}"
+echo "load on CPU $load_cpu: window $window, $sockets sockets, batch $batch, $rounds rounds of ${seconds}s, $mode"
+count=${#targets[@]}
 for round in $(seq "$rounds"); do
-    declare -A round_qps=()
-    for index in "${!targets[@]}"; do
-        name=${names[$index]} address=${targets[$index]#*=}
-        # shellcheck disable=SC2086 # $extra is a list of arguments
-        if report=$(taskset -c "$load_cpu" "$loadgen" run --server "$address" \
-            --duration "${seconds}s" --window "$window" --sockets "$sockets" \
-            --batch "$batch" --cpu "$load_cpu" --json $extra); then
-            qps=$(printf '%s' "$report" | qps_of)
-        else
-            echo "compare.sh: round $round: $name ($address) failed" >&2
-            qps=0
-        fi
-        round_qps[$name]=${qps%.*}
-    done
-    reference=${round_qps[${names[$denominator]}]}
     line="round $round:"
-    for name in "${names[@]}"; do
-        qps=${round_qps[$name]}
-        ratio=$(awk -v q="$qps" -v r="$reference" 'BEGIN { printf "%.3f", (r > 0 ? q / r : 0) }')
-        line+=$(printf '  %s %s qps (%s)' "$name" "$qps" "$ratio")
-        echo "$name $qps $ratio" >>"$results"
-    done
+    if [ "$paired" = 1 ]; then
+        # The order rotates every round, so no target is always first.
+        for step in $(seq 0 $((count - 1))); do
+            index=$(( (round + step) % count ))
+            [ "$index" = "$denominator" ] && continue
+            name=${names[$index]}
+            measure "${names[$denominator]}" "${targets[$denominator]#*=}" >"$results.pair" &
+            qps=$(measure "$name" "${targets[$index]#*=}")
+            wait
+            reference=$(cat "$results.pair")
+            ratio=$(awk -v q="$qps" -v r="$reference" 'BEGIN { printf "%.3f", (r > 0 ? q / r : 0) }')
+            line+=$(printf '  %s %s/%s qps (%s)' "$name" "$qps" "$reference" "$ratio")
+            echo "$name $qps $ratio" >>"$results"
+            echo "${names[$denominator]} $reference 1.000" >>"$results"
+        done
+    else
+        declare -A round_qps=()
+        for index in "${!targets[@]}"; do
+            round_qps[${names[$index]}]=$(measure "${names[$index]}" "${targets[$index]#*=}")
+        done
+        reference=${round_qps[${names[$denominator]}]}
+        for name in "${names[@]}"; do
+            qps=${round_qps[$name]}
+            ratio=$(awk -v q="$qps" -v r="$reference" 'BEGIN { printf "%.3f", (r > 0 ? q / r : 0) }')
+            line+=$(printf '  %s %s qps (%s)' "$name" "$qps" "$ratio")
+            echo "$name $qps $ratio" >>"$results"
+        done
+        unset round_qps
+    fi
     echo "$line"
-    unset round_qps
 done
 
 echo "median over $rounds rounds (ratio to ${names[$denominator]}):"
 if [ -n "$markdown" ]; then
     {
         echo
-        echo "${title:-${extra:-default query}}, $(date -u +%Y-%m-%d): $rounds rounds of ${seconds}s, load on CPU $load_cpu (window $window, $sockets sockets, batch $batch)"
+        echo "${title:-${extra:-default query}}, $(date -u +%Y-%m-%d): $rounds rounds of ${seconds}s, $mode, load on CPU $load_cpu (window $window, $sockets sockets, batch $batch)"
         echo
-        echo "| target | qps / ${names[$denominator]}, median (range) | qps, median (range) |"
+        if [ "$paired" = 1 ]; then
+            echo "| target | qps / ${names[$denominator]} at the same time, median (range) | qps while sharing the core, median (range) |"
+        else
+            echo "| target | qps / ${names[$denominator]}, median (range) | qps, median (range) |"
+        fi
         echo "|---|---|---|"
     } >>"$markdown"
 fi

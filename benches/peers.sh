@@ -11,6 +11,10 @@
 #   static, NXDOMAIN and a 64-backend weighted service: dnslb only, against
 #                       the reflector
 # and appends each run's medians as a Markdown table to --markdown FILE.
+# Every comparison is run twice: first with each server loaded at the same
+# time as the reflector (compare.sh --paired: the ratio of per-query costs,
+# spread about 1%), then one after the other (the plain method, whose
+# rounds swing by 10-20% with this VM's speed).
 # A second dnslb ("dnslb+rrl") with the same config and [rrl] on, at a rate
 # the load never reaches, runs in the www rounds: the cost of rate limiting
 # on the unlimited path. The open-loop latency runs (dnslb and gdnsd in
@@ -49,8 +53,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# A live HTTP endpoint for dnslb's health checks (all of 127/8 reaches it).
-python3 -m http.server 8099 --bind 0.0.0.0 --directory "$work" >/dev/null 2>&1 &
+# A live HTTP endpoint for dnslb's health checks (all of 127/8 reaches it),
+# on the load CPU: it stands for the backends, not for the server under test.
+taskset -c "$load_cpu" python3 -m http.server 8099 --bind 0.0.0.0 --directory "$work" >/dev/null 2>&1 &
 pids+=($!)
 
 cat >"$work/example.com.zone" <<'EOF'
@@ -127,6 +132,8 @@ run() { # TITLE ARGS TARGET...
     local title=$1 args=$2
     shift 2
     echo "== $title"
+    "$root/benches/compare.sh" --paired --rounds "$rounds" --seconds "$seconds" --load-cpu "$load_cpu" \
+        --args "$args" ${markdown:+--markdown "$markdown"} --title "$title" "$@"
     "$root/benches/compare.sh" --rounds "$rounds" --seconds "$seconds" --load-cpu "$load_cpu" \
         --args "$args" ${markdown:+--markdown "$markdown"} --title "$title" "$@"
 }
@@ -196,10 +203,12 @@ if [ -n "$peers" ] && command -v knotd >/dev/null; then
     pids+=($!)
     sleep 3
     echo "== Knot (CPUs swapped)"
-    "$root/benches/compare.sh" --rounds "$rounds" --seconds "$seconds" --load-cpu "$server_cpu" \
-        --args "--qname www.example.com --qtype A" ${markdown:+--markdown "$markdown"} \
-        --title "Knot, www.example.com A (static 4 A), CPUs swapped: knotd pins its worker to CPU 0 itself" \
-        reflect=127.0.0.1:5398 knot=127.0.0.1:5301
+    for paired in --paired ""; do
+        "$root/benches/compare.sh" $paired --rounds "$rounds" --seconds "$seconds" --load-cpu "$server_cpu" \
+            --args "--qname www.example.com --qtype A" ${markdown:+--markdown "$markdown"} \
+            --title "Knot, www.example.com A (static 4 A), CPUs swapped: knotd pins its worker to CPU 0 itself" \
+            reflect=127.0.0.1:5398 knot=127.0.0.1:5301
+    done
 else
     echo "peers.sh: knot not installed, left out" >&2
 fi
