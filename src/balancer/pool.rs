@@ -281,14 +281,22 @@ impl CandidateSet {
         }
     }
 
-    /// The backend index at `position`, wrapping around.
+    /// The backend index at `position`, wrapping around. Callers pass a
+    /// position below twice the count (a draw or a rotation start, plus a
+    /// step), which wraps with one subtraction instead of a division.
     #[inline]
     fn member_at(&self, position: usize) -> Option<u16> {
         let count = self.members.len();
-        if count == 0 {
+        let index = if position < count {
+            position
+        } else if position - count < count {
+            position - count
+        } else if count == 0 {
             return None;
-        }
-        self.members.get(position % count).copied()
+        } else {
+            position % count
+        };
+        self.members.get(index).copied()
     }
 }
 

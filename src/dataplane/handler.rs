@@ -126,9 +126,8 @@ fn answer<T: Trace>(
     ) else {
         return Outcome::Drop(DropReason::NoRoom);
     };
-    let mut lowercase = [0u8; name::MAX_NAME_LEN];
-    let qname_len = name::lowercase_into(query.qname, &mut lowercase);
-    let qname = &lowercase[..qname_len];
+    // Looked up as it came: the name index folds case as it hashes.
+    let qname = query.qname;
     let qtype = query.qtype;
     let client = match query.edns.and_then(|edns| edns.client_subnet) {
         Some(subnet) => Client {
@@ -176,7 +175,9 @@ fn chaos(
     if query.qclass != CLASS_CH || !matches!(query.qtype, rtype::TXT | rtype::ANY) {
         return (Rcode::Refused, false);
     }
-    match snapshot.chaos.find(qname) {
+    let mut lowercase = [0u8; name::MAX_NAME_LEN];
+    let length = name::lowercase_into(qname, &mut lowercase);
+    match snapshot.chaos.find(&lowercase[..length]) {
         Some(id) => {
             reply.push(snapshot.chaos.fragments.get(id), HEADER_LEN as u16);
             (Rcode::NoError, true)

@@ -108,12 +108,14 @@ pub enum Lookup {
     NotOurs,
 }
 
-/// The index from lowercase wire name to node: open addressing with linear
-/// probing over a power-of-two slot array kept at most half full, so a probe
-/// ends at an empty slot. Names live in one byte arena (no allocation per
+/// The index from wire name to node: open addressing with linear probing
+/// over a power-of-two slot array kept at most half full, so a probe ends at
+/// an empty slot. Names live in one byte arena, lowercase (no allocation per
 /// name); a slot keeps the upper half of the name's hash to skip most
 /// comparisons. The hash is computed once per name looked up, 8 bytes per
-/// step, with a seed chosen per table.
+/// step, with a seed chosen per table. Hashing and comparing fold the looked
+/// up name's ASCII case a word at a time, so a query name is looked up as it
+/// came, with no lowercase copy.
 #[derive(Debug)]
 struct NameIndex {
     seed: u64,
@@ -143,6 +145,21 @@ pub(crate) fn folded_multiply(x: u64, y: u64) -> u64 {
     (full as u64) ^ ((full >> 64) as u64)
 }
 
+/// `word` with its ASCII capitals lowercased, all 8 bytes at once. Safe on
+/// wire names as a whole: a label length is at most 63, below `A` (65).
+#[inline(always)]
+fn fold_case(word: u64) -> u64 {
+    const LOW_BITS: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
+    let low = word & LOW_BITS;
+    // Per byte, no carry into the next (at most 0x7f + 0x3f): the high bit
+    // is set when the byte is at least `A`, and when it is above `Z`.
+    let from_a = low + 0x3f3f_3f3f_3f3f_3f3f;
+    let above_z = low + 0x2525_2525_2525_2525;
+    let capitals = from_a & !above_z & !word & HIGH_BITS;
+    word | (capitals >> 2)
+}
+
 /// A little-endian word of 8 bytes (`bytes` is 8 long wherever this is used).
 #[inline(always)]
 fn word(bytes: &[u8]) -> u64 {
@@ -151,8 +168,8 @@ fn word(bytes: &[u8]) -> u64 {
     u64::from_le_bytes(word)
 }
 
-/// Hashes a name 8 bytes at a time; the last word overlaps the one before
-/// it rather than being padded.
+/// Hashes a name, its case folded, 8 bytes at a time; the last word overlaps
+/// the one before it rather than being padded.
 #[inline(always)]
 fn hash_name(seed: u64, name: &[u8]) -> u64 {
     const MULTIPLIER: u64 = 0x9e37_79b9_7f4a_7c15;
@@ -160,7 +177,7 @@ fn hash_name(seed: u64, name: &[u8]) -> u64 {
     let Some(tail) = name.len().checked_sub(8) else {
         let mut small = 0u64;
         for &byte in name {
-            small = small << 8 | u64::from(byte);
+            small = small << 8 | u64::from(byte.to_ascii_lowercase());
         }
         return folded_multiply(hash ^ small, MULTIPLIER);
     };
@@ -168,28 +185,29 @@ fn hash_name(seed: u64, name: &[u8]) -> u64 {
     let chunks = name.chunks_exact(8);
     let has_rest = !chunks.remainder().is_empty();
     for chunk in chunks {
-        hash = folded_multiply(hash ^ word(chunk), MULTIPLIER);
+        hash = folded_multiply(hash ^ fold_case(word(chunk)), MULTIPLIER);
     }
     if has_rest {
-        hash = folded_multiply(hash ^ word(&name[tail..]), MULTIPLIER);
+        hash = folded_multiply(hash ^ fold_case(word(&name[tail..])), MULTIPLIER);
     }
     hash
 }
 
-/// Whether two names are the same bytes, compared 8 bytes at a time.
+/// Whether `name`, its case folded, is the lowercase `indexed`, compared 8
+/// bytes at a time.
 #[inline(always)]
-fn same_name(left: &[u8], right: &[u8]) -> bool {
-    if left.len() != right.len() {
+fn same_name(indexed: &[u8], name: &[u8]) -> bool {
+    if indexed.len() != name.len() {
         return false;
     }
-    let Some(tail) = left.len().checked_sub(8) else {
-        return left == right;
+    let Some(tail) = indexed.len().checked_sub(8) else {
+        return indexed.eq_ignore_ascii_case(name);
     };
     let mut difference = 0u64;
-    for (left, right) in left.chunks_exact(8).zip(right.chunks_exact(8)) {
-        difference |= word(left) ^ word(right);
+    for (indexed, name) in indexed.chunks_exact(8).zip(name.chunks_exact(8)) {
+        difference |= word(indexed) ^ fold_case(word(name));
     }
-    difference |= word(&left[tail..]) ^ word(&right[tail..]);
+    difference |= word(&indexed[tail..]) ^ fold_case(word(&name[tail..]));
     difference == 0
 }
 
@@ -272,17 +290,17 @@ pub struct NameTable {
 }
 
 impl NameTable {
-    /// Finds what `lowercase_name` leads to. Allocates nothing.
+    /// Finds what `wanted` (a wire name in any case) leads to. Allocates nothing.
     #[inline]
-    pub fn lookup(&self, lowercase_name: &[u8]) -> Lookup {
-        if let Some(id) = self.index.get(lowercase_name) {
+    pub fn lookup(&self, wanted: &[u8]) -> Lookup {
+        if let Some(id) = self.index.get(wanted) {
             let node = &self.nodes[id as usize];
             if node.referral != NONE && !node.is_cut {
                 return Lookup::Referral(node.referral);
             }
             return Lookup::Exact(id);
         }
-        let mut rest = lowercase_name;
+        let mut rest = wanted;
         while let Some(parent) = name::parent(rest) {
             rest = parent;
             let Some(id) = self.index.get(rest) else {
@@ -696,5 +714,55 @@ mod tests {
         }
         assert_eq!(index.get(b""), None);
         assert_eq!(NameIndex::new(Vec::new(), Vec::new()).get(b"\x00"), None);
+    }
+
+    #[test]
+    fn fold_case_lowercases_capitals_and_nothing_else() {
+        for byte in 0..=255u8 {
+            for position in 0..8 {
+                // The byte among neighbours that are capitals, lowercase
+                // letters and bytes with the high bit set, to catch carries.
+                let mut bytes = *b"Az\xc1Z[`@a";
+                bytes[position] = byte;
+                let mut expected = bytes;
+                expected.make_ascii_lowercase();
+                let folded = fold_case(u64::from_le_bytes(bytes)).to_le_bytes();
+                assert_eq!(folded, expected, "byte {byte:#04x} at {position}");
+            }
+        }
+    }
+
+    #[test]
+    fn name_index_ignores_the_case_of_the_name_looked_up() {
+        let names: [&[u8]; 4] = [
+            b"\x02ab\x00",
+            b"\x03www\x07example\x03com\x00",
+            b"\x0fa-long-label-x9\x07example\x03com\x00",
+            b"\x01z\x00",
+        ];
+        let mut arena = Vec::new();
+        let mut spans = Vec::new();
+        for name in names {
+            spans.push((arena.len() as u32, name.len() as u32));
+            arena.extend_from_slice(name);
+        }
+        let index = NameIndex::new(arena, spans);
+        for (node, name) in names.iter().enumerate() {
+            let upper = name.to_ascii_uppercase();
+            assert_eq!(index.get(&upper), Some(node as u32), "{upper:?}");
+            let mut mixed = name.to_vec();
+            for (position, byte) in mixed.iter_mut().enumerate() {
+                if position % 2 == 1 {
+                    byte.make_ascii_uppercase();
+                }
+            }
+            assert_eq!(index.get(&mixed), Some(node as u32), "{mixed:?}");
+            // `[` and `{` differ from `Z`/`z` only where case folding would
+            // wrongly merge them: they must not match.
+            let mut near = name.to_vec();
+            let last_letter = near.iter().rposition(u8::is_ascii_alphabetic).unwrap();
+            near[last_letter] = b'{';
+            assert_eq!(index.get(&near), None, "{near:?}");
+        }
     }
 }
