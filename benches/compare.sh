@@ -101,15 +101,16 @@ results=$(mktemp)
 trap 'rm -f "$results" "$results.pair"' EXIT
 
 # One closed-loop measurement of ADDRESS; prints its qps (0 on failure).
-measure() { # NAME ADDRESS
-    local report
+measure() { # NAME ADDRESS [MORE ARGS]
+    local report name=$1 address=$2
+    shift 2
     # shellcheck disable=SC2086 # $extra is a list of arguments
-    if report=$(taskset -c "$load_cpu" "$loadgen" run --server "$2" \
+    if report=$(taskset -c "$load_cpu" "$loadgen" run --server "$address" \
         --duration "${seconds}s" --window "$window" --sockets "$sockets" \
-        --batch "$batch" --cpu "$load_cpu" --json $extra); then
+        --batch "$batch" --cpu "$load_cpu" --json $extra "$@"); then
         printf '%s' "$report" | qps_of | cut -d. -f1
     else
-        echo "compare.sh: $1 ($2) failed" >&2
+        echo "compare.sh: $name ($address) failed" >&2
         echo 0
     fi
 }
@@ -126,8 +127,11 @@ for round in $(seq "$rounds"); do
             index=$(( (round + step) % count ))
             [ "$index" = "$denominator" ] && continue
             name=${names[$index]}
-            measure "${names[$denominator]}" "${targets[$denominator]#*=}" >"$results.pair" &
-            qps=$(measure "$name" "${targets[$index]#*=}")
+            # Both generators start sending at the same moment (set-up
+            # done), so neither has the server CPU to itself at either end.
+            start=$(( $(date +%s%3N) + 300 ))
+            measure "${names[$denominator]}" "${targets[$denominator]#*=}" --start-at "$start" >"$results.pair" &
+            qps=$(measure "$name" "${targets[$index]#*=}" --start-at "$start")
             wait
             reference=$(cat "$results.pair")
             ratio=$(awk -v q="$qps" -v r="$reference" 'BEGIN { printf "%.3f", (r > 0 ? q / r : 0) }')

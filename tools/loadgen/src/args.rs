@@ -90,6 +90,12 @@ pub struct RunArgs {
     #[arg(long)]
     pub tcp: bool,
 
+    /// Start sending at this wall-clock time, in milliseconds since the Unix
+    /// epoch, once set up: generators given the same time run over the same
+    /// interval (compare.sh --paired). A time already past starts at once.
+    #[arg(long, value_name = "UNIX_MS")]
+    pub start_at: Option<u64>,
+
     /// Print one JSON object on stdout instead of the summary.
     #[arg(long)]
     pub json: bool,

@@ -121,6 +121,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
                 TcpTransport::connect(server, share(args.sockets, threads, thread), args.batch)
             })
             .collect::<anyhow::Result<Vec<_>>>()?;
+        wait_until(args.start_at);
         run_threads(transports, &packets, &plans, &cpus, &stop)?
     } else {
         let transports = (0..threads)
@@ -133,6 +134,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
                 )
             })
             .collect::<anyhow::Result<Vec<_>>>()?;
+        wait_until(args.start_at);
         run_threads(transports, &packets, &plans, &cpus, &stop)?
     };
 
@@ -161,6 +163,17 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
         println!("{}", report.text());
     }
     Ok(())
+}
+
+/// Sleeps until `start_at` (Unix epoch milliseconds), if given and ahead.
+fn wait_until(start_at: Option<u64>) {
+    let Some(start_at) = start_at else {
+        return;
+    };
+    let start = std::time::UNIX_EPOCH + Duration::from_millis(start_at);
+    if let Ok(ahead) = start.duration_since(std::time::SystemTime::now()) {
+        std::thread::sleep(ahead);
+    }
 }
 
 /// Writes `--hgrm` and `--plot`: the latency distribution with each lost query
