@@ -8,7 +8,6 @@
 //! (DNAME). Duplicate records are merged; an RRset whose records disagree
 //! on TTL takes the smallest and gets a warning (RFC 2181 section 5.2).
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
@@ -18,7 +17,7 @@ use domain::base::rdata::ComposeRecordData;
 use domain::rdata::ZoneRecordData;
 use domain::zonefile::inplace::{Entry, ScannedRecord, Zonefile};
 
-use super::{Location, Rdata, RecordSet, ZoneData, rtype};
+use super::{Location, Nodes, Rdata, RecordSet, ZoneData, rtype};
 use crate::config::{LoadError, LoadErrors, Source, ZoneConfig};
 use crate::wire::name;
 
@@ -53,7 +52,7 @@ pub fn load_zone(
         source,
         apex,
         files: Vec::new(),
-        nodes: BTreeMap::new(),
+        nodes: Nodes::default(),
         record_count: 0,
         errors: Vec::new(),
         warnings: Vec::new(),
@@ -79,7 +78,8 @@ struct Loader<'a> {
     source: &'a Source,
     apex: Vec<u8>,
     files: Vec<PathBuf>,
-    nodes: BTreeMap<Vec<u8>, Vec<RecordSet>>,
+    /// Record sets by lowercase owner.
+    nodes: Nodes,
     record_count: usize,
     errors: Vec<LoadError>,
     warnings: Vec<Warning>,
@@ -304,7 +304,8 @@ impl Loader<'_> {
     }
 
     fn add(&mut self, record: ScannedRecord, location: Location) {
-        let owner = name::to_lowercase(&wire_name(record.owner()));
+        let mut owner = wire_name(record.owner());
+        owner.make_ascii_lowercase();
         let record_type = record.rtype().to_int();
         // Formatted only for a message: most zones have none, and a million
         // records would otherwise format a million keys.
@@ -370,7 +371,17 @@ impl Loader<'_> {
             }
         }
         let ttl = record.ttl().as_secs();
-        let sets = self.nodes.entry(owner.clone()).or_default();
+        let Some(sets) = self.nodes.get_mut(&owner) else {
+            let set = RecordSet {
+                rtype: record_type,
+                ttl,
+                records: vec![rdata],
+                location,
+            };
+            self.nodes.insert(owner, vec![set]);
+            self.record_count += 1;
+            return;
+        };
         match sets.iter_mut().find(|set| set.rtype == record_type) {
             Some(set) => {
                 if set.records.contains(&rdata) {
@@ -479,6 +490,9 @@ impl Loader<'_> {
                 ));
             }
         }
+        // In file order, whatever order the names are held in.
+        problems
+            .sort_by_key(|(location, key, _)| (location.map(|at| (at.file, at.line)), key.clone()));
         for (location, key, message) in problems {
             self.error(location, key, message);
         }

@@ -9,7 +9,6 @@
 pub mod load;
 pub mod table;
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 pub use load::{Warning, load_zone};
@@ -82,6 +81,12 @@ pub struct RecordSet {
     pub location: Location,
 }
 
+/// Record sets by owner, hashed (a sorted map compared ~20 whole names,
+/// each behind its own pointer, per record read) and kept in the order they
+/// were read, so walking them follows memory and gives the same order every
+/// time.
+pub type Nodes = indexmap::IndexMap<Vec<u8>, Vec<RecordSet>, foldhash::fast::RandomState>;
+
 /// One zone as loaded and checked, before rendering.
 #[derive(Clone, Debug)]
 pub struct ZoneData {
@@ -89,8 +94,8 @@ pub struct ZoneData {
     pub apex: Vec<u8>,
     /// The zone file first, then each file it included.
     pub files: Vec<PathBuf>,
-    /// Record sets by lowercase owner name.
-    pub nodes: BTreeMap<Vec<u8>, Vec<RecordSet>>,
+    /// Record sets by lowercase owner name, in the order the files give them.
+    pub nodes: Nodes,
     /// Number of records (after removing duplicates).
     pub record_count: usize,
 }
