@@ -208,12 +208,17 @@ fn same_name(indexed: &[u8], name: &[u8]) -> bool {
     let Some(tail) = indexed.len().checked_sub(8) else {
         return indexed.eq_ignore_ascii_case(name);
     };
-    let mut difference = 0u64;
-    for (indexed, name) in indexed.chunks_exact(8).zip(name.chunks_exact(8)) {
-        difference |= word(indexed) ^ fold_case(word(name));
-    }
-    difference |= word(&indexed[tail..]) ^ fold_case(word(&name[tail..]));
-    difference == 0
+    // Most names come lowercase: compare the bytes as they are first, and
+    // fold only when that fails (a capital somewhere, or another name).
+    let differs = |fold: fn(u64) -> u64| {
+        let mut difference = 0u64;
+        for (indexed, name) in indexed.chunks_exact(8).zip(name.chunks_exact(8)) {
+            difference |= word(indexed) ^ fold(word(name));
+        }
+        difference |= word(&indexed[tail..]) ^ fold(word(&name[tail..]));
+        difference != 0
+    };
+    !differs(|word| word) || !differs(fold_case)
 }
 
 impl NameIndex {
