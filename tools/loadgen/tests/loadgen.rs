@@ -589,6 +589,45 @@ fn open_loop_keeps_the_asked_rate() {
     assert_eq!(count(&report, "lost"), 0, "{report}");
 }
 
+#[test]
+fn start_at_waits_for_the_given_time_and_not_for_a_past_one() {
+    let _lock = load_lock();
+    let reflector = Reflector::start();
+    let now_ms = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock after 1970")
+            .as_millis() as u64
+    };
+    let start_at = (now_ms() + 800).to_string();
+    let began = std::time::Instant::now();
+    let report = run_json(
+        reflector.address,
+        &["--duration", "200ms", "--start-at", &start_at],
+    );
+    let waited = began.elapsed();
+    assert_well_formed(&report);
+    assert!(
+        waited >= std::time::Duration::from_millis(1000),
+        "ended after {waited:?}, before the start time plus the duration"
+    );
+    // The wait is not part of the measurement.
+    let seconds = report["duration_s"].as_f64().expect("duration_s");
+    assert!((0.15..0.5).contains(&seconds), "{report}");
+    assert!(count(&report, "answered") > 0, "{report}");
+
+    let began = std::time::Instant::now();
+    let report = run_json(
+        reflector.address,
+        &["--duration", "200ms", "--start-at", "1"],
+    );
+    assert_well_formed(&report);
+    assert!(
+        began.elapsed() < std::time::Duration::from_millis(800),
+        "a start time in the past must start at once"
+    );
+}
+
 fn assert_fails(args: &[&str], expected: &str) {
     let output = loadgen(args);
     let stderr = String::from_utf8_lossy(&output.stderr);
