@@ -68,28 +68,20 @@ fn means_not_found(code: i32) -> bool {
     matches!(code, libc::ENOENT | libc::ESRCH | libc::EBADF | libc::EPERM)
 }
 
-/// Looks `name` up in the user database; `None` when there is no such user.
-pub fn user_by_name(name: &str) -> io::Result<Option<User>> {
-    let name = c_name(name)?;
+/// Runs one `getpwnam_r`/`getgrnam_r`-style lookup: `call` fills `entry`
+/// from the database with strings in `buffer` and points `result` at it,
+/// returning 0 or an error number; the buffer grows on `ERANGE`. `read`
+/// takes what is wanted from the entry while the buffer still lives.
+/// `None` when there is no such entry.
+fn lookup_entry<T, R>(
+    mut entry: T,
+    call: impl Fn(&mut T, &mut [libc::c_char], &mut *mut T) -> i32,
+    read: impl Fn(&T) -> R,
+) -> io::Result<Option<R>> {
     let mut buffer: Vec<libc::c_char> = vec![0; LOOKUP_BUFFER_INITIAL];
     loop {
-        // SAFETY: `passwd` is a C struct of integers and raw pointers, for
-        // which all zero bytes is a valid value.
-        let mut entry: libc::passwd = unsafe { std::mem::zeroed() };
-        let mut result: *mut libc::passwd = std::ptr::null_mut();
-        // SAFETY: `name` is a NUL-terminated string; `entry`, `buffer` (with
-        // its true length) and `result` are valid and writable, owned by
-        // this frame and outlive the call; the strings the entry points to
-        // live in `buffer`, and we read only the integer fields.
-        let code = unsafe {
-            libc::getpwnam_r(
-                name.as_ptr(),
-                &mut entry,
-                buffer.as_mut_ptr(),
-                buffer.len(),
-                &mut result,
-            )
-        };
+        let mut result: *mut T = std::ptr::null_mut();
+        let code = call(&mut entry, &mut buffer, &mut result);
         if code == libc::ERANGE && buffer.len() < LOOKUP_BUFFER_MAX {
             buffer.resize(buffer.len() * 2, 0);
             continue;
@@ -101,54 +93,65 @@ pub fn user_by_name(name: &str) -> io::Result<Option<User>> {
                 Err(io::Error::from_raw_os_error(code))
             };
         }
-        if result.is_null() {
-            return Ok(None);
-        }
-        return Ok(Some(User {
+        return Ok((!result.is_null()).then(|| read(&entry)));
+    }
+}
+
+/// Looks `name` up in the user database; `None` when there is no such user.
+pub fn user_by_name(name: &str) -> io::Result<Option<User>> {
+    let name = c_name(name)?;
+    // SAFETY: `passwd` is a C struct of integers and raw pointers, for
+    // which all zero bytes is a valid value.
+    let empty: libc::passwd = unsafe { std::mem::zeroed() };
+    lookup_entry(
+        empty,
+        |entry, buffer, result| {
+            // SAFETY: `name` is a NUL-terminated string; `entry`, `buffer`
+            // (with its true length) and `result` are valid and writable
+            // for the call; the strings the entry points to live in
+            // `buffer`, and only its integer fields are read.
+            unsafe {
+                libc::getpwnam_r(
+                    name.as_ptr(),
+                    entry,
+                    buffer.as_mut_ptr(),
+                    buffer.len(),
+                    result,
+                )
+            }
+        },
+        |entry| User {
             uid: entry.pw_uid,
             gid: entry.pw_gid,
-        }));
-    }
+        },
+    )
 }
 
 /// Looks `name` up in the group database and returns its id; `None` when
 /// there is no such group.
 pub fn group_by_name(name: &str) -> io::Result<Option<u32>> {
     let name = c_name(name)?;
-    let mut buffer: Vec<libc::c_char> = vec![0; LOOKUP_BUFFER_INITIAL];
-    loop {
-        // SAFETY: `group` is a C struct of integers and raw pointers, for
-        // which all zero bytes is a valid value.
-        let mut entry: libc::group = unsafe { std::mem::zeroed() };
-        let mut result: *mut libc::group = std::ptr::null_mut();
-        // SAFETY: as in `user_by_name`: every pointer is to memory owned by
-        // this frame, valid for the call, `buffer` with its true length; we
-        // read only `gr_gid`.
-        let code = unsafe {
-            libc::getgrnam_r(
-                name.as_ptr(),
-                &mut entry,
-                buffer.as_mut_ptr(),
-                buffer.len(),
-                &mut result,
-            )
-        };
-        if code == libc::ERANGE && buffer.len() < LOOKUP_BUFFER_MAX {
-            buffer.resize(buffer.len() * 2, 0);
-            continue;
-        }
-        if code != 0 {
-            return if means_not_found(code) {
-                Ok(None)
-            } else {
-                Err(io::Error::from_raw_os_error(code))
-            };
-        }
-        if result.is_null() {
-            return Ok(None);
-        }
-        return Ok(Some(entry.gr_gid));
-    }
+    // SAFETY: `group` is a C struct of integers and raw pointers, for which
+    // all zero bytes is a valid value.
+    let empty: libc::group = unsafe { std::mem::zeroed() };
+    lookup_entry(
+        empty,
+        |entry, buffer, result| {
+            // SAFETY: as in `user_by_name`: every pointer is valid and
+            // writable for the call, `buffer` with its true length; only
+            // `gr_gid` is read.
+            unsafe {
+                libc::getgrnam_r(
+                    name.as_ptr(),
+                    entry,
+                    buffer.as_mut_ptr(),
+                    buffer.len(),
+                    result,
+                )
+            }
+        },
+        |entry| entry.gr_gid,
+    )
 }
 
 /// The groups user `name` belongs to: `gid` (its primary group) and every
