@@ -15,14 +15,14 @@
 
 use std::collections::{HashMap, HashSet};
 
+use super::{CLASS_IN, Rdata, RecordSet, ZoneData, rtype};
+use crate::wire::fragment::{FragmentId, FragmentStore, Owner, RdataPart, Section};
+use crate::wire::name;
+
 /// Build-time maps keyed by names: foldhash, as SipHash showed in the
 /// start-up profile of a million-record zone.
 type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 type FastSet<K> = HashSet<K, foldhash::fast::RandomState>;
-
-use super::{CLASS_IN, Rdata, RecordSet, ZoneData, rtype};
-use crate::wire::fragment::{FragmentId, FragmentStore, Owner, RdataPart, Section};
-use crate::wire::name;
 
 /// Marks an absent index.
 const NONE: u32 = u32::MAX;
