@@ -17,7 +17,7 @@ use std::path::Path;
 use dnslb::balancer::WorkerState;
 use dnslb::config::{self, Source};
 use dnslb::dataplane::handler::{Outcome, handle};
-use dnslb::dataplane::rrl::{self, RateLimiter, RrlSettings, Verdict};
+use dnslb::rrl::{self, RateLimiter, RrlSettings, Verdict};
 use dnslb::snapshot::Snapshot;
 use dnslb::wire::answer::Transport;
 

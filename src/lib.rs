@@ -26,8 +26,10 @@ pub mod control;
 pub mod dataplane;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod hash;
 pub mod health;
 pub mod notify;
+pub mod rrl;
 pub mod runtime;
 pub mod service;
 pub mod snapshot;

@@ -19,7 +19,8 @@ use crate::health::Health;
 use crate::stats::ServiceCounters;
 use crate::wire::fragment::{FragmentId, FragmentStore, Owner, RdataPart, Section};
 use crate::wire::name;
-use crate::zone::{CLASS_IN, ZoneData, rtype};
+use crate::wire::{CLASS_IN, rtype};
+use crate::zone::ZoneData;
 
 /// One answer kind of a service: its pool and its backends' records.
 #[derive(Debug)]

@@ -12,10 +12,11 @@ use std::time::{Duration, Instant};
 use arc_swap::{ArcSwap, Guard};
 
 use crate::config::{Config, LoadErrors};
-use crate::dataplane::rrl::RateLimiter;
+use crate::rrl::RateLimiter;
 use crate::service::{BackendStates, Services};
 use crate::wire::fragment::{FragmentId, FragmentStore, Owner, RdataPart, Section};
-use crate::zone::{self, CLASS_CH, NameTable, Warning, rtype};
+use crate::wire::{CLASS_CH, rtype};
+use crate::zone::{self, NameTable, Warning};
 
 /// Answers to CHAOS-class TXT queries (`version.bind`, `id.server`), when
 /// configured.

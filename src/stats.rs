@@ -9,13 +9,55 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use crossbeam::utils::CachePadded;
 
-use crate::dataplane::tcp::CloseReason;
 use crate::wire::answer::Transport;
 use crate::wire::{DropReason, Rcode};
 
 const RCODES: usize = Rcode::ALL.len();
 const DROP_REASONS: usize = DropReason::ALL.len();
 const CLOSE_REASONS: usize = CloseReason::ALL.len();
+
+/// Why the server closed a TCP connection (closes by the client, and I/O
+/// errors, are not counted).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum CloseReason {
+    /// No complete query within the idle timeout.
+    Idle,
+    /// Open for the total timeout.
+    Total,
+    /// Its client already held its share of connections (closed at once).
+    PerClientCap,
+    /// Evicted to make room for a new connection while the table was full.
+    Evicted,
+    /// It sent a frame or message we do not answer.
+    ProtocolError,
+}
+
+impl CloseReason {
+    /// Every reason, in counter order.
+    pub const ALL: [CloseReason; 5] = [
+        CloseReason::Idle,
+        CloseReason::Total,
+        CloseReason::PerClientCap,
+        CloseReason::Evicted,
+        CloseReason::ProtocolError,
+    ];
+
+    /// Index into per-reason counter arrays.
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
+    /// A short label for metrics.
+    pub fn name(self) -> &'static str {
+        match self {
+            CloseReason::Idle => "idle",
+            CloseReason::Total => "total",
+            CloseReason::PerClientCap => "per_client_cap",
+            CloseReason::Evicted => "evicted",
+            CloseReason::ProtocolError => "protocol_error",
+        }
+    }
+}
 
 /// Plain counters, summed locally and then published.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

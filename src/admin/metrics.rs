@@ -9,8 +9,7 @@ use std::fmt::Write;
 use std::sync::atomic::Ordering;
 
 use crate::control::{BackendStatus, Control};
-use crate::dataplane::tcp::CloseReason;
-use crate::stats::Stats;
+use crate::stats::{CloseReason, Stats};
 use crate::wire::answer::Transport;
 use crate::wire::{DropReason, Rcode};
 

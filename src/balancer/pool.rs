@@ -47,7 +47,8 @@ use std::net::IpAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::geo::Topology;
-use super::random::{WorkerState, mix64};
+use super::random::WorkerState;
+use crate::hash::mix64;
 use super::trace::{PickReason, Trace, TraceEvent};
 use super::{Policy, RegionId, WhenAllDown};
 

@@ -14,6 +14,8 @@
 //! resolver asks for together) each still step through every starting
 //! backend instead of seeing every other counter value.
 
+use crate::hash::mix64;
+
 /// Round-robin counters per worker. Pools take slots in the order they are
 /// built, so pools built one after another (a service's A and AAAA pools)
 /// never share a counter; only pools this many builds apart do, and sharing
@@ -89,17 +91,6 @@ impl WorkerState {
     }
 }
 
-/// A 64-bit mixer (the splitmix64 finalizer): every input bit affects every
-/// output bit. Used for seeding and for rendezvous hashing.
-#[inline]
-pub fn mix64(value: u64) -> u64 {
-    let mut mixed = value ^ (value >> 30);
-    mixed = mixed.wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    mixed ^= mixed >> 27;
-    mixed = mixed.wrapping_mul(0x94d0_49bb_1331_11eb);
-    mixed ^ (mixed >> 31)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -159,11 +150,5 @@ mod tests {
         assert_eq!(worker.advance_rotation(3), 1);
         assert_eq!(worker.advance_rotation(4), 0);
         assert_eq!(worker.advance_rotation(3 + ROTATION_SLOTS), 2);
-    }
-
-    #[test]
-    fn mixer_spreads_neighbouring_inputs() {
-        let differing_bits = (mix64(1) ^ mix64(2)).count_ones();
-        assert!((16..=48).contains(&differing_bits));
     }
 }

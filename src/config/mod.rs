@@ -54,7 +54,7 @@ pub use convert::{
 pub use error::{LoadError, LoadErrors};
 pub use source::Source;
 
-pub use crate::dataplane::rrl::RrlSettings;
+pub use crate::rrl::RrlSettings;
 use crate::health::HealthCheck;
 
 /// Most addresses `server.listen` may hold.

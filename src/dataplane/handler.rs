@@ -20,7 +20,8 @@ use crate::wire::answer::{Reply, Transport, size_limit};
 use crate::wire::fragment::MAX_POINTER;
 use crate::wire::query::{self, Parsed, Query};
 use crate::wire::{DropReason, HEADER_LEN, Rcode, name};
-use crate::zone::{CLASS_CH, CLASS_IN, Lookup, rtype};
+use crate::wire::{CLASS_CH, CLASS_IN, rtype};
+use crate::zone::Lookup;
 
 /// CNAME links followed before giving up and returning the chain so far.
 pub const MAX_CNAME_CHAIN: usize = 8;

@@ -4,6 +4,5 @@
 
 pub mod framing;
 pub mod handler;
-pub mod rrl;
 pub mod tcp;
 pub mod worker;

@@ -40,7 +40,7 @@ use crate::dataplane::framing::{self, FrameError, Framer};
 use crate::dataplane::handler::{self, Outcome};
 use crate::dataplane::worker::worker_seed;
 use crate::snapshot::SharedSnapshot;
-use crate::stats::{Counters, Stats};
+use crate::stats::{CloseReason, Counters, Stats};
 use crate::wire::answer::Transport;
 use crate::wire::{DropReason, MAX_MESSAGE_LEN};
 
@@ -57,49 +57,6 @@ pub struct TcpLimits {
     pub idle_timeout: Duration,
     /// A connection open this long is closed, however busy.
     pub total_timeout: Duration,
-}
-
-/// Why the server closed a TCP connection (closes by the client, and I/O
-/// errors, are not counted).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum CloseReason {
-    /// No complete query within the idle timeout.
-    Idle,
-    /// Open for the total timeout.
-    Total,
-    /// Its client already held its share of connections (closed at once).
-    PerClientCap,
-    /// Evicted to make room for a new connection while the table was full.
-    Evicted,
-    /// It sent a frame or message we do not answer.
-    ProtocolError,
-}
-
-impl CloseReason {
-    /// Every reason, in counter order.
-    pub const ALL: [CloseReason; 5] = [
-        CloseReason::Idle,
-        CloseReason::Total,
-        CloseReason::PerClientCap,
-        CloseReason::Evicted,
-        CloseReason::ProtocolError,
-    ];
-
-    /// Index into per-reason counter arrays.
-    pub fn index(self) -> usize {
-        self as usize
-    }
-
-    /// A short label for metrics.
-    pub fn name(self) -> &'static str {
-        match self {
-            CloseReason::Idle => "idle",
-            CloseReason::Total => "total",
-            CloseReason::PerClientCap => "per_client_cap",
-            CloseReason::Evicted => "evicted",
-            CloseReason::ProtocolError => "protocol_error",
-        }
-    }
 }
 
 /// Replies buffered for one connection before we stop reading from it.

@@ -19,7 +19,7 @@ use mio::{Events, Interest, Poll, Token};
 
 use crate::balancer::WorkerState;
 use crate::dataplane::handler::{self, Outcome};
-use crate::dataplane::rrl::{self, Verdict};
+use crate::rrl::{self, Verdict};
 use crate::snapshot::SharedSnapshot;
 use crate::stats::{Counters, Stats};
 use crate::sys::batch::{UdpBatch, Wait};

@@ -42,6 +42,7 @@ use slab::Slab;
 
 use super::probe::{Probe, READ_BUFFER_SIZE, Start, Verdict};
 use super::spec::HealthCheck;
+use crate::hash::mix64;
 
 /// The longest the poll waits, so `shutdown` is seen within this time.
 pub const MAX_POLL_WAIT: Duration = Duration::from_millis(50);
@@ -306,7 +307,7 @@ impl HealthEngine {
                 continue;
             }
             self.query_id_state = self.query_id_state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-            let query_id = (mix(self.query_id_state) >> 48) as u16;
+            let query_id = (mix64(self.query_id_state) >> 48) as u16;
             let entry = self.probes.vacant_entry();
             let key = entry.key();
             // Its own clock reading: a long batch of starts must not count
@@ -462,13 +463,6 @@ fn next_start(scheduled: Instant, interval: Duration, now: Instant) -> Instant {
     let slots = behind / interval.as_nanos() + 1;
     let nanos = u64::try_from(slots * interval.as_nanos()).unwrap_or(u64::MAX);
     scheduled + Duration::from_nanos(nanos)
-}
-
-/// SplitMix64's output function: spreads a counter into well-mixed bits.
-fn mix(mut state: u64) -> u64 {
-    state = (state ^ (state >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    state = (state ^ (state >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    state ^ (state >> 31)
 }
 
 #[cfg(test)]

@@ -16,6 +16,35 @@ pub mod fragment;
 pub mod name;
 pub mod query;
 
+/// Record types the server treats specially (IANA DNS parameters).
+pub mod rtype {
+    pub const A: u16 = 1;
+    pub const NS: u16 = 2;
+    pub const CNAME: u16 = 5;
+    pub const SOA: u16 = 6;
+    pub const HINFO: u16 = 13;
+    pub const MX: u16 = 15;
+    pub const TXT: u16 = 16;
+    pub const AAAA: u16 = 28;
+    pub const DNAME: u16 = 39;
+    pub const OPT: u16 = 41;
+    pub const DS: u16 = 43;
+    pub const RRSIG: u16 = 46;
+    pub const NSEC: u16 = 47;
+    pub const TKEY: u16 = 249;
+    pub const TSIG: u16 = 250;
+    pub const IXFR: u16 = 251;
+    pub const AXFR: u16 = 252;
+    pub const MAILB: u16 = 253;
+    pub const MAILA: u16 = 254;
+    pub const ANY: u16 = 255;
+}
+
+/// Class IN.
+pub const CLASS_IN: u16 = 1;
+/// Class CH (CHAOS).
+pub const CLASS_CH: u16 = 3;
+
 /// Size of the DNS message header.
 pub const HEADER_LEN: usize = 12;
 /// Largest reply without EDNS over UDP (RFC 1035 section 4.2.1).

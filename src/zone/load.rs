@@ -17,7 +17,8 @@ use domain::base::rdata::ComposeRecordData;
 use domain::rdata::ZoneRecordData;
 use domain::zonefile::inplace::{Entry, ScannedRecord, Zonefile};
 
-use super::{Location, Nodes, Rdata, RecordSet, ZoneData, rtype};
+use super::{Location, Nodes, Rdata, RecordSet, ZoneData};
+use crate::wire::rtype;
 use crate::config::{LoadError, LoadErrors, Source, ZoneConfig};
 use crate::wire::name;
 

@@ -11,37 +11,10 @@ pub mod table;
 
 use std::path::PathBuf;
 
+use crate::wire::rtype;
+
 pub use load::{Warning, load_zone};
 pub use table::{Lookup, NameTable, Node, RecordSetEntry};
-
-/// Record types the zone code treats specially.
-pub mod rtype {
-    pub const A: u16 = 1;
-    pub const NS: u16 = 2;
-    pub const CNAME: u16 = 5;
-    pub const SOA: u16 = 6;
-    pub const HINFO: u16 = 13;
-    pub const MX: u16 = 15;
-    pub const TXT: u16 = 16;
-    pub const AAAA: u16 = 28;
-    pub const DNAME: u16 = 39;
-    pub const OPT: u16 = 41;
-    pub const DS: u16 = 43;
-    pub const RRSIG: u16 = 46;
-    pub const NSEC: u16 = 47;
-    pub const TKEY: u16 = 249;
-    pub const TSIG: u16 = 250;
-    pub const IXFR: u16 = 251;
-    pub const AXFR: u16 = 252;
-    pub const MAILB: u16 = 253;
-    pub const MAILA: u16 = 254;
-    pub const ANY: u16 = 255;
-}
-
-/// Class IN.
-pub const CLASS_IN: u16 = 1;
-/// Class CH (CHAOS).
-pub const CLASS_CH: u16 = 3;
 
 /// Where a record came from: an index into [`ZoneData::files`] and a line.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

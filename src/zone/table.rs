@@ -15,8 +15,10 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::{CLASS_IN, Rdata, RecordSet, ZoneData, rtype};
+use super::{Rdata, RecordSet, ZoneData};
+use crate::wire::{CLASS_IN, rtype};
 use crate::wire::fragment::{FragmentId, FragmentStore, Owner, RdataPart, Section};
+use crate::hash::folded_multiply;
 use crate::wire::name;
 
 /// Build-time maps keyed by names: foldhash, as SipHash showed in the
@@ -142,13 +144,6 @@ struct Slot {
 }
 
 const EMPTY_SLOT: Slot = Slot { tag: 0, node: NONE };
-
-/// 64x64 -> 128-bit multiply, folded back to 64 bits by XOR (as foldhash does).
-#[inline]
-pub(crate) fn folded_multiply(x: u64, y: u64) -> u64 {
-    let full = u128::from(x) * u128::from(y);
-    (full as u64) ^ ((full >> 64) as u64)
-}
 
 /// `word` with its ASCII capitals lowercased, all 8 bytes at once. Safe on
 /// wire names as a whole: a label length is at most 63, below `A` (65).

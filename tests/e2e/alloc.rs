@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use dnslb::dataplane::handler::{self, MAX_CNAME_CHAIN, Outcome};
-use dnslb::dataplane::rrl::{RateLimiter, RrlSettings};
+use dnslb::rrl::{RateLimiter, RrlSettings};
 use dnslb::dataplane::worker::{BATCH_WIDTH, Worker};
 use dnslb::snapshot::{SharedSnapshot, Snapshot};
 use dnslb::stats::Stats;

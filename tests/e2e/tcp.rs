@@ -6,7 +6,7 @@ use std::io::Write;
 use std::net::Shutdown;
 use std::time::{Duration, Instant};
 
-use dnslb::dataplane::tcp::CloseReason;
+use dnslb::stats::CloseReason;
 use dnslb::wire::DropReason;
 use dnslb::wire::answer::Transport;
 use domain::base::iana::{OptRcode, Rtype};

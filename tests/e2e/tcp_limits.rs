@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use dnslb::dataplane::tcp::CloseReason;
+use dnslb::stats::CloseReason;
 use dnslb::wire::answer::Transport;
 use domain::base::iana::{OptRcode, Rtype};
 

@@ -6,7 +6,7 @@ use toml::Spanned;
 
 use super::super::raw::RawRrl;
 use super::Checker;
-use crate::dataplane::rrl::RrlSettings;
+use crate::rrl::RrlSettings;
 
 /// `rrl.responses_per_second` bounds and default.
 pub const RRL_RESPONSES_PER_SECOND_MIN: u32 = 1;

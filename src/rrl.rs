@@ -38,7 +38,7 @@ use std::time::Instant;
 
 use crate::wire::query::question_name_end;
 use crate::wire::{HEADER_LEN, Rcode};
-use crate::zone::table::folded_multiply;
+use crate::hash::folded_multiply;
 
 /// The `[rrl]` settings, validated by `config`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
