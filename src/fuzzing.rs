@@ -63,7 +63,9 @@ fn snapshot() -> &'static Snapshot {
             .to_owned(),
         )]);
         let config = config::parse(&text, path, Source::Memory(files)).expect("fuzz config");
-        Snapshot::build(&config, 1).expect("fuzz snapshot").0
+        crate::control::build::snapshot(&config, 1)
+            .expect("fuzz snapshot")
+            .0
     })
 }
 
@@ -268,7 +270,7 @@ pub fn zone_file(data: &[u8]) {
     let files: Arc<[(PathBuf, String)]> = Arc::new([(PathBuf::from(ZONE_PATH), text)]);
     let config = config::parse(ZONE_CONFIG, Path::new(CONFIG_PATH), Source::Memory(files))
         .expect("the zone target's config parses");
-    let snapshot = match Snapshot::build(&config, 1) {
+    let snapshot = match crate::control::build::snapshot(&config, 1) {
         Ok((snapshot, _warnings)) => snapshot,
         Err(errors) => {
             assert!(!errors.0.is_empty(), "a failed load reports a problem");

@@ -15,7 +15,6 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use dnslb::config::{self, Config};
 use dnslb::notify::Notifier;
-use dnslb::snapshot::Snapshot;
 use dnslb::wire::answer::Transport;
 use dnslb::wire::{DropReason, Rcode};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
@@ -175,7 +174,7 @@ fn check(path: PathBuf) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::FAILURE);
         }
     };
-    match Snapshot::build(&config, 0) {
+    match dnslb::control::build::snapshot(&config, 0) {
         Ok((snapshot, warnings)) => {
             // Exiting right after: freeing a large snapshot piece by piece
             // would be a tenth of the run.

@@ -40,8 +40,9 @@ use crate::control::Control;
 use crate::dataplane::tcp::{TcpLimits, TcpServer};
 use crate::dataplane::worker::{WAKE_INTERVAL, Worker};
 use crate::health::engine::HealthEngine;
-use crate::snapshot::{SharedSnapshot, Snapshot};
+use crate::snapshot::SharedSnapshot;
 use crate::stats::Stats;
+use crate::sys::random::random_u64;
 use crate::sys::{cpu, privilege, socket};
 use crate::zone::Warning;
 
@@ -217,7 +218,8 @@ pub fn start(config: &Config) -> Result<Running, StartError> {
     let cpus = worker_cpus(config)?;
     // Each UDP worker and the TCP thread count into their own slots.
     let (snapshot, warnings) =
-        Snapshot::build_for_writers(config, 1, cpus.len() + 1).map_err(StartError::Config)?;
+        crate::control::build::snapshot_for_writers(config, 1, cpus.len() + 1)
+            .map_err(StartError::Config)?;
     let summary = snapshot.summary;
     // Loading freed the parser's intermediate records: give them back.
     crate::sys::memory::release_free_memory();
@@ -274,8 +276,15 @@ pub fn start(config: &Config) -> Result<Running, StartError> {
     let spawned = (|| -> Result<(), StartError> {
         for (index, sockets) in per_worker.into_iter().enumerate() {
             let cpu = cpus[index];
-            let worker = Worker::new(index, sockets, reply_size, snapshot.clone(), stats.clone())
-                .map_err(StartError::Thread)?;
+            let worker = Worker::new(
+                index,
+                sockets,
+                reply_size,
+                snapshot.clone(),
+                stats.clone(),
+                random_u64(),
+            )
+            .map_err(StartError::Thread)?;
             let shutdown = shutdown.clone();
             let thread = std::thread::Builder::new()
                 .name(format!("dnslb-udp-{index}"))
@@ -294,8 +303,14 @@ pub fn start(config: &Config) -> Result<Running, StartError> {
             idle_timeout: config.server.tcp_idle_timeout,
             total_timeout: config.server.tcp_total_timeout,
         };
-        let server = TcpServer::new(tcp_listeners, limits, snapshot.clone(), stats.clone())
-            .map_err(StartError::Thread)?;
+        let server = TcpServer::new(
+            tcp_listeners,
+            limits,
+            snapshot.clone(),
+            stats.clone(),
+            random_u64(),
+        )
+        .map_err(StartError::Thread)?;
         let shutdown_tcp = shutdown.clone();
         let thread = std::thread::Builder::new()
             .name("dnslb-tcp".into())

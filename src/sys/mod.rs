@@ -21,6 +21,7 @@
 //! * [`limits`]: raising the open files limit (health probes hold sockets).
 //! * [`memory`]: giving freed heap back to the kernel after a large load.
 //! * [`privilege`]: looking up users and groups, and dropping root for one.
+//! * [`random`]: seeds from the kernel's random number generator.
 
 pub mod batch;
 pub mod clock;
@@ -28,4 +29,5 @@ pub mod cpu;
 pub mod limits;
 pub mod memory;
 pub mod privilege;
+pub mod random;
 pub mod socket;

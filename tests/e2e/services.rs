@@ -1099,7 +1099,7 @@ fn when_all_down_decides_the_answer_at_the_handler() {
     let dir = tempfile::tempdir().expect("temporary directory");
     let path = write_config(dir.path(), "", None);
     let config = dnslb::config::load(&path).expect("valid config");
-    let (mut snapshot, _) = Snapshot::build(&config, 1).expect("snapshot");
+    let (mut snapshot, _) = dnslb::control::build::snapshot(&config, 1).expect("snapshot");
     // Up, every service answers its backends.
     for (name, backends) in [
         ("down-all.example.com", &["192.0.2.171", "192.0.2.172"][..]),

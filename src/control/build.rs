@@ -1,0 +1,149 @@
+//! Building snapshots: loading every zone a config names, building its
+//! services, rendering the CHAOS answers and the rate limiter, and deriving
+//! a snapshot with new backend states from a running one.
+//!
+//! Control plane only: everything here allocates, reads files and the clock
+//! freely. The result is a complete [`Snapshot`] that the caller publishes
+//! with one swap.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::config::{Config, LoadErrors};
+use crate::rrl::RateLimiter;
+use crate::service::{BackendStates, Services};
+use crate::snapshot::{BuildSummary, ChaosAnswers, Snapshot};
+use crate::sys::random::random_u64;
+use crate::wire::fragment::{FragmentStore, Owner, RdataPart, Section};
+use crate::wire::{CLASS_CH, rtype};
+use crate::zone::{self, NameTable, Warning};
+
+/// Loads every zone the config names and builds a snapshot numbered
+/// `generation`. All zone errors are collected; warnings are returned beside
+/// the snapshot. Per-service counters have one writer slot (for `check`,
+/// tests and benches); a server uses [`snapshot_for_writers`].
+pub fn snapshot(config: &Config, generation: u64) -> Result<(Snapshot, Vec<Warning>), LoadErrors> {
+    snapshot_for_writers(config, generation, 1)
+}
+
+/// [`snapshot`] with per-service counters for `writers` data-plane threads
+/// (UDP workers, then TCP).
+pub fn snapshot_for_writers(
+    config: &Config,
+    generation: u64,
+    writers: usize,
+) -> Result<(Snapshot, Vec<Warning>), LoadErrors> {
+    let started = Instant::now();
+    let mut zones = Vec::with_capacity(config.zones.len());
+    let mut warnings = Vec::new();
+    let mut errors = Vec::new();
+    for zone_config in &config.zones {
+        match zone::load_zone(zone_config, &config.source) {
+            Ok((zone, zone_warnings)) => {
+                zones.push(zone);
+                warnings.extend(zone_warnings);
+            }
+            Err(LoadErrors(zone_errors)) => errors.extend(zone_errors),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(LoadErrors(errors));
+    }
+    let services = Services::build(config, &zones, writers).map_err(LoadErrors)?;
+    let table = NameTable::build(&zones, &services.names());
+    let chaos = chaos_answers(
+        config.server.identity.as_deref(),
+        config.server.version.as_deref(),
+    );
+    let summary = BuildSummary {
+        zones: zones.len(),
+        services: services.entries.len(),
+        records: zones.iter().map(|zone| zone.record_count).sum(),
+        names: table.name_count(),
+        rendered_bytes: table.fragments().byte_len(),
+        build_time: started.elapsed(),
+    };
+    let snapshot = Snapshot {
+        generation,
+        udp_payload: config.server.udp_payload,
+        client_subnet: config.server.ecs,
+        table: Arc::new(table),
+        services,
+        chaos: Arc::new(chaos),
+        rrl: config
+            .rrl
+            .map(|settings| Arc::new(RateLimiter::new(settings, random_u64(), Instant::now()))),
+        summary,
+    };
+    Ok((snapshot, warnings))
+}
+
+/// A snapshot with `current`'s zones and new backend states (health, drain,
+/// load), numbered `generation`. `config` must be the one `current` was
+/// built from.
+pub fn with_backend_states(
+    current: &Snapshot,
+    config: &Config,
+    states: &BackendStates,
+    generation: u64,
+) -> Snapshot {
+    let started = Instant::now();
+    let services = current.services.with_states(config, states);
+    Snapshot {
+        generation,
+        udp_payload: current.udp_payload,
+        client_subnet: current.client_subnet,
+        table: current.table.clone(),
+        services,
+        chaos: current.chaos.clone(),
+        rrl: current.rrl.clone(),
+        summary: BuildSummary {
+            build_time: started.elapsed(),
+            ..current.summary
+        },
+    }
+}
+
+/// Keeps `previous`'s rate-limiting buckets (who is being limited right
+/// now) across a reload: the same limiter when the settings are the same,
+/// its buckets under the new rate or slip otherwise; a new table size or
+/// prefix keeps `next`'s fresh table.
+pub fn adopt_rate_limiter(next: &mut Snapshot, previous: &Snapshot) {
+    let (Some(fresh), Some(previous)) = (&next.rrl, &previous.rrl) else {
+        return;
+    };
+    let settings = *fresh.settings();
+    if settings == *previous.settings() {
+        next.rrl = Some(previous.clone());
+    } else if let Some(shared) = previous.with_settings(settings) {
+        next.rrl = Some(Arc::new(shared));
+    }
+}
+
+/// Renders the CH TXT answers for `id.server` and `version.bind`.
+fn chaos_answers(identity: Option<&str>, version: Option<&str>) -> ChaosAnswers {
+    let mut fragments = FragmentStore::new();
+    let mut render = |text: Option<&str>| {
+        let text = text?;
+        let mut rdata = Vec::with_capacity(text.len() + 1);
+        // One character-string; the config bounds the text to 255 bytes.
+        rdata.push(text.len().min(255) as u8);
+        rdata.extend_from_slice(&text.as_bytes()[..text.len().min(255)]);
+        let mut builder = fragments.builder(Section::Answer, None);
+        builder.record(
+            Owner::Pointer,
+            rtype::TXT,
+            CLASS_CH,
+            0,
+            &[RdataPart::Bytes(&rdata)],
+        );
+        Some(builder.finish())
+    };
+    let version = render(version);
+    let identity = render(identity);
+    ChaosAnswers {
+        version,
+        identity,
+        fragments,
+    }
+}
