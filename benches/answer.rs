@@ -1,5 +1,6 @@
-//! The answer path without sockets: parse, look up, assemble, for the kinds
-//! of answer a DNS node serves most. ns per query, one core.
+//! The answer path without sockets: the per-datagram step (source checks,
+//! parse, look up, select, assemble), for the kinds of answer a DNS node
+//! serves most. ns per query, one core.
 //!
 //! `cargo bench --bench answer`
 
@@ -10,15 +11,13 @@ use std::hint::black_box;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use dnslb::balancer::WorkerState;
 use dnslb::config;
-use dnslb::dataplane::handler::{Outcome, handle};
-use dnslb::snapshot::Snapshot;
-use dnslb::wire::answer::Transport;
+use dnslb::dataplane::step::{self, Action, UdpState};
 
 use common::query;
 
 fn answer_path(criterion: &mut Criterion) {
     let config = config::embedded_default().expect("embedded config parses");
-    let (snapshot, _) = Snapshot::build(&config, 1).expect("embedded zone loads");
+    let (snapshot, _) = dnslb::control::build::snapshot(&config, 1).expect("embedded zone loads");
     let cases = [
         ("a_answer", query("www.example.com", 1)),
         ("nxdomain", query("nope.example.com", 1)),
@@ -29,32 +28,27 @@ fn answer_path(criterion: &mut Criterion) {
         ("service_weighted_a", query("lb.example.com", 1)),
         ("service_geo_a", query("geo.example.com", 1)),
     ];
-    let mut group = criterion.benchmark_group("handle");
+    let mut group = criterion.benchmark_group("step");
     group.throughput(Throughput::Elements(1));
     let mut out = vec![0u8; 1232];
-    let source = std::net::IpAddr::from([198, 51, 100, 7]);
-    let mut worker = WorkerState::new(1);
+    let peer = std::net::SocketAddr::from(([198, 51, 100, 7], 5300));
+    let local = std::net::SocketAddr::from(([127, 0, 0, 1], 53));
+    let mut state = UdpState::new(WorkerState::new(1));
     for (label, packet) in &cases {
         assert!(matches!(
-            handle(
-                &snapshot,
-                packet,
-                &mut out,
-                Transport::Udp,
-                source,
-                &mut worker
-            ),
-            Outcome::Reply { .. }
+            step::udp(&snapshot, packet, peer, local, &mut out, &mut state, 0),
+            Action::Send { .. }
         ));
         group.bench_function(*label, |bencher| {
             bencher.iter(|| {
-                handle(
+                step::udp(
                     &snapshot,
                     black_box(packet),
+                    peer,
+                    local,
                     black_box(&mut out),
-                    Transport::Udp,
-                    source,
-                    &mut worker,
+                    &mut state,
+                    0,
                 )
             })
         });

@@ -2,7 +2,8 @@
 //! (this VM exposes no hardware counters to `perf stat`).
 //!
 //! `DNSLB_CASE=NAME DNSLB_COUNT=N target/release/deps/instructions-*` answers
-//! the query of case NAME N times through the data plane's handler and exits;
+//! the query of case NAME N times through the data plane's per-datagram step
+//! (the function every UDP worker calls) and exits;
 //! `benches/instructions.sh` runs it under callgrind with two counts and
 //! divides the difference, so start-up (config, zone, snapshot) cancels out.
 //! Without `DNSLB_CASE` it answers every case a few times (a smoke run) and
@@ -11,15 +12,14 @@
 mod common;
 
 use std::hint::black_box;
-use std::net::IpAddr;
+use std::net::SocketAddr;
 use std::path::Path;
+use std::sync::Arc;
 
 use dnslb::balancer::WorkerState;
 use dnslb::config::{self, Source};
-use dnslb::dataplane::handler::{Outcome, handle};
-use dnslb::rrl::{self, RateLimiter, RrlSettings, Verdict};
-use dnslb::snapshot::Snapshot;
-use dnslb::wire::answer::Transport;
+use dnslb::dataplane::step::{self, Action, UdpState};
+use dnslb::rrl::{RateLimiter, RrlSettings};
 
 use common::query;
 
@@ -70,7 +70,14 @@ fn main() {
         // reached: what rate limiting costs a query it does not limit.
         ("static_a_rrl", query("www.example.com", 1)),
     ];
-    let limiter = RateLimiter::new(
+    let wanted = std::env::var("DNSLB_CASE").ok();
+    let count: u64 = std::env::var("DNSLB_COUNT")
+        .ok()
+        .and_then(|count| count.parse().ok())
+        .unwrap_or(10);
+    let (snapshot, _) = dnslb::control::build::snapshot(&config(), 1).expect("zone loads");
+    let (mut limited, _) = dnslb::control::build::snapshot(&config(), 1).expect("zone loads");
+    limited.rrl = Some(Arc::new(RateLimiter::new(
         RrlSettings {
             responses_per_second: 1_000_000,
             slip: 2,
@@ -79,38 +86,35 @@ fn main() {
             table_size: 1_000_000,
         },
         3,
-    );
-    let mut limited = 0;
-    let wanted = std::env::var("DNSLB_CASE").ok();
-    let count: u64 = std::env::var("DNSLB_COUNT")
-        .ok()
-        .and_then(|count| count.parse().ok())
-        .unwrap_or(10);
-    let (snapshot, _) = Snapshot::build(&config(), 1).expect("zone loads");
+        std::time::Instant::now(),
+    )));
     let mut out = vec![0u8; 1232];
-    let source = IpAddr::from([198, 51, 100, 7]);
-    let mut worker = WorkerState::new(1);
+    let peer = SocketAddr::from(([198, 51, 100, 7], 5300));
+    let local = SocketAddr::from(([127, 0, 0, 1], 53));
+    let mut state = UdpState::new(WorkerState::new(1));
     for (name, packet) in &cases {
         if wanted.as_deref().is_some_and(|wanted| wanted != *name) {
             continue;
         }
+        let snapshot = if *name == "static_a_rrl" {
+            &limited
+        } else {
+            &snapshot
+        };
         for _ in 0..count {
-            let outcome = handle(
-                &snapshot,
+            let action = step::udp(
+                snapshot,
                 black_box(packet),
+                peer,
+                local,
                 black_box(&mut out),
-                Transport::Udp,
-                source,
-                &mut worker,
+                &mut state,
+                1,
             );
-            let Outcome::Reply { len, rcode, .. } = outcome else {
-                panic!("{name}: no reply");
-            };
-            if *name == "static_a_rrl" {
-                let (class, name_hash, _) = rrl::classify(&out[..len], rcode).expect("a question");
-                let verdict = limiter.check(source, class, name_hash, 1, &mut limited);
-                assert_eq!(black_box(verdict), Verdict::Send);
-            }
+            assert!(
+                matches!(black_box(action), Action::Send { slipped: false, .. }),
+                "{name}: {action:?}"
+            );
         }
         if wanted.is_none() {
             println!("{name}: {count} answers");

@@ -36,8 +36,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
-use crate::wire::query::question_name_end;
-use crate::wire::{HEADER_LEN, Rcode};
 use crate::hash::folded_multiply;
 
 /// The `[rrl]` settings, validated by `config`.
@@ -100,8 +98,10 @@ pub struct RateLimiter {
 }
 
 impl RateLimiter {
-    /// A table of `settings.table_size` empty buckets (at least one).
-    pub fn new(settings: RrlSettings, seed: u64) -> RateLimiter {
+    /// A table of `settings.table_size` empty buckets (at least one),
+    /// keyed by `seed` (unpredictable to clients: from the OS), counting
+    /// seconds from `epoch`.
+    pub fn new(settings: RrlSettings, seed: u64, epoch: Instant) -> RateLimiter {
         let buckets = (0..settings.table_size.max(1))
             .map(|_| AtomicU64::new(0))
             .collect();
@@ -109,7 +109,7 @@ impl RateLimiter {
             settings,
             buckets,
             seed,
-            epoch: Instant::now(),
+            epoch,
         }
     }
 
@@ -128,7 +128,8 @@ impl RateLimiter {
         })
     }
 
-    /// The current second on this limiter's clock (one vDSO clock read).
+    /// The second `now` falls in on this limiter's clock (seconds since its
+    /// epoch).
     #[inline]
     pub fn second(&self, now: Instant) -> u32 {
         now.saturating_duration_since(self.epoch).as_secs() as u32
@@ -234,45 +235,6 @@ fn mix(a: u64, b: u64) -> u64 {
     folded_multiply(a ^ 0x243f_6a88_85a3_08d3, b ^ 0x1319_8a2e_0370_7344)
 }
 
-/// A reply's class and name for rate limiting, read from the reply we
-/// built (`reply[..len]`, a well-formed message with one question whose
-/// name is uncompressed). Returns the class, the name's hash (0 for
-/// none) and where the question ends.
-pub fn classify(reply: &[u8], rcode: Rcode) -> Option<(ResponseClass, u64, usize)> {
-    let question_end = question_end(reply)?;
-    // The question name; the zone apex of a negative answer is its suffix.
-    let name_end = question_end - 4;
-    let answers = u16::from_be_bytes([reply[6], reply[7]]);
-    let authoritative = reply[2] & 0x04 != 0;
-    let class = match rcode {
-        Rcode::NoError if answers > 0 => ResponseClass::Positive,
-        Rcode::NoError if authoritative => ResponseClass::Empty,
-        Rcode::NoError => ResponseClass::Referral,
-        Rcode::NxDomain => ResponseClass::Nxdomain,
-        _ => ResponseClass::Error,
-    };
-    let name_hash = match class {
-        ResponseClass::Positive => name_hash(&reply[HEADER_LEN..name_end]),
-        ResponseClass::Empty | ResponseClass::Nxdomain if answers == 0 => {
-            // The SOA's owner is the zone apex, written as a pointer into
-            // the question name.
-            match reply.get(question_end..question_end + 2) {
-                Some(&[high, low]) if high & 0xc0 == 0xc0 => {
-                    let offset = usize::from(u16::from_be_bytes([high & 0x3f, low]));
-                    if (HEADER_LEN..name_end).contains(&offset) {
-                        name_hash(&reply[offset..name_end])
-                    } else {
-                        0
-                    }
-                }
-                _ => 0,
-            }
-        }
-        _ => 0,
-    };
-    Some((class, name_hash, question_end))
-}
-
 /// Turns the reply in `reply` into a truncated one: header and question,
 /// TC set, no records. Returns its length.
 pub fn truncate(reply: &mut [u8], question_end: usize) -> usize {
@@ -281,22 +243,12 @@ pub fn truncate(reply: &mut [u8], question_end: usize) -> usize {
     question_end
 }
 
-/// The offset just past the first question (name, type, class), if the
-/// message has one with an uncompressed name.
-fn question_end(reply: &[u8]) -> Option<usize> {
-    if reply.len() < HEADER_LEN || u16::from_be_bytes([reply[4], reply[5]]) == 0 {
-        return None;
-    }
-    let end = question_name_end(reply)? + 4;
-    (end <= reply.len()).then_some(end)
-}
-
 /// Hashes the wire bytes of a name, eight at a time, folding case by
 /// setting bit 5 of every byte. That also folds a few non-letters and some
 /// label lengths together, which only merges buckets of such names: harmless
 /// for counting, and far cheaper than lowercasing letter by letter.
 #[inline]
-fn name_hash(name: &[u8]) -> u64 {
+pub fn name_hash(name: &[u8]) -> u64 {
     const FOLD: u64 = 0x2020_2020_2020_2020;
     let mut hash = name.len() as u64;
     let mut chunks = name.chunks_exact(8);
@@ -354,7 +306,7 @@ mod tests {
 
     #[test]
     fn limits_past_the_rate_and_slips_every_nth() {
-        let limiter = RateLimiter::new(settings(20, 2), 1);
+        let limiter = RateLimiter::new(settings(20, 2), 1, Instant::now());
         let mut seen = 0;
         let verdicts = run(
             &limiter,
@@ -381,17 +333,17 @@ mod tests {
 
     #[test]
     fn slip_zero_drops_all_and_one_truncates_all() {
-        let drop_all = RateLimiter::new(settings(3, 0), 1);
+        let drop_all = RateLimiter::new(settings(3, 0), 1, Instant::now());
         let verdicts = run(&drop_all, CLIENT, ResponseClass::Nxdomain, 9, 7, 10, &mut 0);
         assert_eq!(verdicts, [3, 0, 7]);
-        let slip_all = RateLimiter::new(settings(3, 1), 1);
+        let slip_all = RateLimiter::new(settings(3, 1), 1, Instant::now());
         let verdicts = run(&slip_all, CLIENT, ResponseClass::Nxdomain, 9, 7, 10, &mut 0);
         assert_eq!(verdicts, [3, 7, 0]);
     }
 
     #[test]
     fn buckets_are_per_prefix_class_and_name() {
-        let limiter = RateLimiter::new(settings(5, 0), 1);
+        let limiter = RateLimiter::new(settings(5, 0), 1, Instant::now());
         let mut seen = 0;
         assert_eq!(
             run(
@@ -477,7 +429,7 @@ mod tests {
 
     #[test]
     fn shared_between_threads_without_losing_counts() {
-        let limiter = Arc::new(RateLimiter::new(settings(1000, 0), 3));
+        let limiter = Arc::new(RateLimiter::new(settings(1000, 0), 3, Instant::now()));
         let sent: usize = std::thread::scope(|scope| {
             let handles: Vec<_> = (0..4)
                 .map(|_| {
@@ -497,7 +449,7 @@ mod tests {
 
     #[test]
     fn a_reload_keeps_the_buckets_unless_the_table_changes() {
-        let limiter = Arc::new(RateLimiter::new(settings(5, 0), 1));
+        let limiter = Arc::new(RateLimiter::new(settings(5, 0), 1, Instant::now()));
         run(&limiter, CLIENT, ResponseClass::Positive, 5, 1, 10, &mut 0);
         let kept = limiter.with_settings(settings(6, 0)).expect("same shape");
         assert_eq!(
@@ -525,49 +477,23 @@ mod tests {
     }
 
     #[test]
-    fn classifies_replies_and_names() {
-        let positive = reply(0, 1, None);
-        let (class, name, end) = classify(&positive, Rcode::NoError).unwrap();
-        assert_eq!(class, ResponseClass::Positive);
-        assert_eq!(end, HEADER_LEN + 17 + 4);
-        // Case does not matter.
-        let mut upper = positive.clone();
-        upper[13..16].copy_from_slice(b"WWW");
-        assert_eq!(classify(&upper, Rcode::NoError).unwrap().1, name);
-        // Negative answers are keyed by the apex the SOA points at.
-        let nxdomain = reply(0, 0, Some(16));
-        let (class, apex, _) = classify(&nxdomain, Rcode::NxDomain).unwrap();
-        assert_eq!(class, ResponseClass::Nxdomain);
-        let mut other_label = nxdomain.clone();
-        other_label[13..16].copy_from_slice(b"ftp");
-        assert_eq!(classify(&other_label, Rcode::NxDomain).unwrap().1, apex);
-        assert_ne!(apex, name);
-        let nodata = reply(0, 0, Some(16));
-        assert_eq!(
-            classify(&nodata, Rcode::NoError).unwrap().0,
-            ResponseClass::Empty
+    fn name_hash_ignores_case_and_tells_names_apart() {
+        let lower = name_hash(b"\x03www\x07example\x03com\x00");
+        assert_eq!(name_hash(b"\x03WwW\x07EXAMPLE\x03com\x00"), lower);
+        assert_ne!(name_hash(b"\x03ftp\x07example\x03com\x00"), lower);
+        assert_ne!(name_hash(b"\x07example\x03com\x00"), lower);
+        assert_ne!(
+            name_hash(b""),
+            0,
+            "a name never hashes to 0, which means none"
         );
-        let mut referral = reply(0, 0, None);
-        referral[2] &= !0x04;
-        assert_eq!(
-            classify(&referral, Rcode::NoError).unwrap(),
-            (ResponseClass::Referral, 0, end)
-        );
-        assert_eq!(
-            classify(&positive, Rcode::Refused).unwrap().0,
-            ResponseClass::Error
-        );
-        // No question: nothing to classify.
-        let mut empty = positive.clone();
-        empty[5] = 0;
-        assert_eq!(classify(&empty, Rcode::NoError), None);
-        assert_eq!(classify(&positive[..20], Rcode::NoError), None);
     }
 
     #[test]
     fn truncation_keeps_header_and_question_only() {
         let mut packet = reply(0, 1, Some(16));
-        let (_, _, end) = classify(&packet, Rcode::NoError).unwrap();
+        // Header, `www.example.com.` (17 bytes), type and class.
+        let end = 12 + 17 + 4;
         let len = truncate(&mut packet, end);
         assert_eq!(len, end);
         let message = domain::base::Message::from_octets(&packet[..len]).unwrap();

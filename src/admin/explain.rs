@@ -51,7 +51,7 @@ pub fn explain(snapshot: &Snapshot, params: &[(String, String)]) -> Result<Value
 
     let packet = query_packet(&qname, qtype, ecs)
         .map_err(|error| format!("cannot build the query: {error}"))?;
-    let mut worker = WorkerState::new(crate::dataplane::worker::worker_seed(0));
+    let mut worker = WorkerState::new(crate::sys::random::random_u64());
     let mut recorder = Recorder::default();
     let mut out = vec![0u8; crate::wire::MAX_MESSAGE_LEN];
     let mut context = Context {

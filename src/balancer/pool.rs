@@ -48,9 +48,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::geo::Topology;
 use super::random::WorkerState;
-use crate::hash::mix64;
 use super::trace::{PickReason, Trace, TraceEvent};
 use super::{Policy, RegionId, WhenAllDown};
+use crate::hash::mix64;
 
 /// Most backends one answer may hold.
 pub const MAX_ANSWERS: usize = 16;

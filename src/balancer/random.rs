@@ -22,6 +22,10 @@ use crate::hash::mix64;
 /// costs them nothing but strict alternation.
 pub const ROTATION_SLOTS: usize = 64;
 
+/// The writer index of a thread whose answers are not counted (`/explain`):
+/// beyond every counter's slots.
+pub const UNCOUNTED: usize = usize::MAX;
+
 /// wyrand's additive constant.
 const WYRAND_INCREMENT: u64 = 0xa076_1d64_78bd_642f;
 /// wyrand's multiplicative mixing constant.
@@ -37,8 +41,8 @@ pub struct WorkerState {
     /// query answered by a round-robin pool holding that slot.
     round_robin: [u64; ROTATION_SLOTS],
     /// The data-plane thread's index among the writers of single-writer
-    /// counters (UDP workers, then TCP); `None` counts nothing (`/explain`).
-    writer: Option<usize>,
+    /// counters (UDP workers, then TCP); [`UNCOUNTED`] for none (`/explain`).
+    writer: usize,
 }
 
 impl WorkerState {
@@ -48,20 +52,21 @@ impl WorkerState {
         WorkerState {
             random_state: mix64(seed.wrapping_add(WYRAND_INCREMENT)),
             round_robin: [0; ROTATION_SLOTS],
-            writer: None,
+            writer: UNCOUNTED,
         }
     }
 
     /// The same state, counting into writer slot `writer` of per-service
     /// counters (each data-plane thread has its own).
     pub fn with_writer(mut self, writer: usize) -> WorkerState {
-        self.writer = Some(writer);
+        self.writer = writer;
         self
     }
 
-    /// The writer slot this thread counts into, if any.
+    /// The writer slot this thread counts into ([`UNCOUNTED`]: none, as
+    /// for `/explain`, whose queries are not counted).
     #[inline]
-    pub fn writer(&self) -> Option<usize> {
+    pub fn writer(&self) -> usize {
         self.writer
     }
 

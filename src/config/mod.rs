@@ -54,8 +54,8 @@ pub use convert::{
 pub use error::{LoadError, LoadErrors};
 pub use source::Source;
 
-pub use crate::rrl::RrlSettings;
 use crate::health::HealthCheck;
+pub use crate::rrl::RrlSettings;
 
 /// Most addresses `server.listen` may hold.
 pub const LISTEN_MAX: usize = 64;

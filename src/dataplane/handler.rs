@@ -1,7 +1,8 @@
 //! Answers one query from a snapshot: bytes in, reply bytes out.
 //!
 //! Pure: no sockets, no clock, no allocation, no lock. The same function
-//! serves UDP workers and the TCP thread; only the size limit differs.
+//! serves the per-datagram [`step`](super::step) of the UDP workers and the
+//! TCP thread; only the size limit differs.
 //!
 //! Resolution follows RFC 1034 section 4.3.2 as Knot and NSD implement it:
 //! exact match, then CNAME (followed inside our zones up to
@@ -11,17 +12,21 @@
 //! name in no zone of ours is REFUSED. Negative answers carry the zone's
 //! SOA with TTL min(SOA TTL, MINIMUM). ANY gets one synthesized HINFO
 //! (RFC 8482).
+//!
+//! Besides the reply, [`Outcome`] says what response rate limiting keys it
+//! by ([`RateKey`]), from what resolution already knows, so nothing parses
+//! the reply again.
 
 use std::net::IpAddr;
 
 use crate::balancer::{Choice, Chosen, Client, NoTrace, Trace, WorkerState};
+use crate::rrl::ResponseClass;
 use crate::snapshot::Snapshot;
 use crate::wire::answer::{Reply, Transport, size_limit};
-use crate::wire::fragment::MAX_POINTER;
+use crate::wire::fragment::{Fragment, MAX_POINTER};
 use crate::wire::query::{self, Parsed, Query};
-use crate::wire::{DropReason, HEADER_LEN, Rcode, name};
-use crate::wire::{CLASS_CH, CLASS_IN, rtype};
-use crate::zone::Lookup;
+use crate::wire::{CLASS_CH, CLASS_IN, DropReason, HEADER_LEN, Rcode, name, rtype};
+use crate::zone::{Lookup, Node};
 
 /// CNAME links followed before giving up and returning the chain so far.
 pub const MAX_CNAME_CHAIN: usize = 8;
@@ -34,9 +39,47 @@ pub enum Outcome {
         len: usize,
         rcode: Rcode,
         truncated: bool,
+        /// What rate limiting counts this reply under.
+        rate_key: RateKey,
     },
     /// Send nothing.
     Drop(DropReason),
+}
+
+/// What response rate limiting needs of a reply: its class, the name it is
+/// counted under and where its question ends (a slipped reply keeps the
+/// header and question only).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RateKey {
+    pub class: ResponseClass,
+    /// The name is `reply[name_start..question_name_end]`: the query name
+    /// for a positive answer, the zone apex (a suffix of the query name) for
+    /// a negative one; empty (`name_start == question_name_end`) for none.
+    pub name_start: u16,
+    /// Where the question's name ends.
+    pub question_name_end: u16,
+}
+
+impl RateKey {
+    /// The counted name, a suffix of the question name in `reply`.
+    #[inline]
+    pub fn name<'a>(&self, reply: &'a [u8]) -> &'a [u8] {
+        reply
+            .get(usize::from(self.name_start)..usize::from(self.question_name_end))
+            .unwrap_or_default()
+    }
+
+    /// The end of the question (name, type, class), or of the header when
+    /// the reply has no question.
+    #[inline]
+    pub fn question_end(&self) -> usize {
+        let end = usize::from(self.question_name_end);
+        if end > HEADER_LEN {
+            end + 4
+        } else {
+            HEADER_LEN
+        }
+    }
 }
 
 /// Who asked, and the per-thread state policies use.
@@ -98,10 +141,16 @@ pub fn handle_traced<T: Trace>(
                 return Outcome::Drop(DropReason::NoRoom);
             };
             let len = reply.finish(reject.rcode, false, snapshot.udp_payload);
+            let question_name_end = (HEADER_LEN + qname_len) as u16;
             Outcome::Reply {
                 len,
                 rcode: reject.rcode,
                 truncated: false,
+                rate_key: RateKey {
+                    class: ResponseClass::Error,
+                    name_start: question_name_end,
+                    question_name_end,
+                },
             }
         }
         Parsed::Query(query) => answer(snapshot, &query, out, transport, context),
@@ -116,7 +165,7 @@ fn answer<T: Trace>(
     context: &mut Context<'_, T>,
 ) -> Outcome {
     let limit = size_limit(transport, query.edns, snapshot.udp_payload);
-    let Some(mut reply) = Reply::start(
+    let Some(reply) = Reply::start(
         out,
         query.id,
         query.flags,
@@ -127,9 +176,6 @@ fn answer<T: Trace>(
     ) else {
         return Outcome::Drop(DropReason::NoRoom);
     };
-    // Looked up as it came: the name index folds case as it hashes.
-    let qname = query.qname;
-    let qtype = query.qtype;
     let client = match query.edns.and_then(|edns| edns.client_subnet) {
         Some(subnet) => Client {
             address: subnet.ip(),
@@ -143,18 +189,41 @@ fn answer<T: Trace>(
             }
         }
     };
-
+    let question_name_end = (HEADER_LEN + query.qname.len()) as u16;
+    let mut resolver = Resolver {
+        snapshot,
+        reply,
+        owner: HEADER_LEN as u16,
+        links: 0,
+        negative_name_start: question_name_end,
+        question_name_end,
+    };
     let (rcode, authoritative) = if query.qclass != CLASS_IN {
-        chaos(snapshot, query, qname, &mut reply)
+        chaos(snapshot, query, &mut resolver.reply)
     } else {
-        match qtype {
+        match query.qtype {
             // Meta types that never appear in a question (RFC 6891, RFC 8945).
             rtype::OPT | rtype::TKEY | rtype::TSIG => (Rcode::FormErr, false),
             // Zone transfers are not offered.
             rtype::AXFR | rtype::IXFR => (Rcode::Refused, false),
             rtype::MAILA | rtype::MAILB => (Rcode::NotImp, false),
-            _ => resolve(snapshot, qname, qtype, &client, context, &mut reply),
+            // Looked up as it came: the name index folds case as it hashes.
+            qtype => resolver.resolve(query.qname, qtype, &client, context),
         }
+    };
+    let Resolver {
+        reply,
+        negative_name_start,
+        ..
+    } = resolver;
+    let answers = reply.answer_count();
+    let (class, name_start) = match rcode {
+        Rcode::NoError if answers > 0 => (ResponseClass::Positive, HEADER_LEN as u16),
+        Rcode::NoError if authoritative => (ResponseClass::Empty, negative_name_start),
+        Rcode::NoError => (ResponseClass::Referral, question_name_end),
+        Rcode::NxDomain if answers == 0 => (ResponseClass::Nxdomain, negative_name_start),
+        Rcode::NxDomain => (ResponseClass::Nxdomain, question_name_end),
+        _ => (ResponseClass::Error, question_name_end),
     };
     let truncated = reply.is_truncated();
     let len = reply.finish(rcode, authoritative, snapshot.udp_payload);
@@ -162,22 +231,22 @@ fn answer<T: Trace>(
         len,
         rcode,
         truncated,
+        rate_key: RateKey {
+            class,
+            name_start,
+            question_name_end,
+        },
     }
 }
 
 /// CH TXT `version.bind` / `id.server` when configured; any other class or
 /// name is REFUSED.
-fn chaos(
-    snapshot: &Snapshot,
-    query: &Query<'_>,
-    qname: &[u8],
-    reply: &mut Reply<'_>,
-) -> (Rcode, bool) {
+fn chaos(snapshot: &Snapshot, query: &Query<'_>, reply: &mut Reply<'_>) -> (Rcode, bool) {
     if query.qclass != CLASS_CH || !matches!(query.qtype, rtype::TXT | rtype::ANY) {
         return (Rcode::Refused, false);
     }
     let mut lowercase = [0u8; name::MAX_NAME_LEN];
-    let length = name::lowercase_into(qname, &mut lowercase);
+    let length = name::lowercase_into(query.qname, &mut lowercase);
     match snapshot.chaos.find(&lowercase[..length]) {
         Some(id) => {
             reply.push(snapshot.chaos.fragments.get(id), HEADER_LEN as u16);
@@ -201,56 +270,102 @@ fn cname_target_offset(reply: &Reply<'_>, placed_at: usize) -> Option<u16> {
     }
 }
 
-/// Counts one more CNAME link placed at `placed_at` and returns where its
-/// target (the next owner) sits, or `None` when the chain must stop here:
-/// past [`MAX_CNAME_CHAIN`] links, or a target out of pointer reach.
-fn next_link(reply: &Reply<'_>, placed_at: usize, links: &mut usize) -> Option<u16> {
-    *links += 1;
-    if *links > MAX_CNAME_CHAIN {
-        return None;
-    }
-    cname_target_offset(reply, placed_at)
+/// What answering one name came to.
+enum Step<'s> {
+    /// The reply is complete: its rcode and AA.
+    Done(Rcode, bool),
+    /// A CNAME was placed at this offset of the reply; resolution goes on
+    /// at `target`.
+    Follow { placed_at: usize, target: &'s [u8] },
 }
 
-/// Looks `qname` up and appends the answer; returns the rcode and AA.
-#[inline]
-fn resolve<T: Trace>(
-    snapshot: &Snapshot,
-    qname: &[u8],
-    qtype: u16,
-    client: &Client,
-    context: &mut Context<'_, T>,
-    reply: &mut Reply<'_>,
-) -> (Rcode, bool) {
-    let table = &snapshot.table;
-    let fragments = table.fragments();
-    let mut current: &[u8] = qname;
-    // Where the current owner name sits in the reply: the question first.
-    let mut owner = HEADER_LEN as u16;
-    let mut links = 0;
-    loop {
-        let chained = links > 0;
-        let node_id = match table.lookup(current) {
-            Lookup::NotOurs if chained => return (Rcode::NoError, true),
-            Lookup::NotOurs => return (Rcode::Refused, false),
-            Lookup::Referral(id) => return push_referral(snapshot, id, chained, owner, reply),
-            Lookup::NxDomain { zone } => {
-                push_negative(snapshot, zone, chained, owner, reply);
-                return (Rcode::NxDomain, true);
+/// One resolution in progress: the reply and where the chain stands.
+struct Resolver<'s, 'r> {
+    snapshot: &'s Snapshot,
+    reply: Reply<'r>,
+    /// Where the current owner name sits in the reply: the question first,
+    /// then each CNAME's target.
+    owner: u16,
+    /// CNAME links followed so far.
+    links: usize,
+    /// Where the zone apex of a negative answer to the query name starts
+    /// (a suffix of the question name), for rate limiting.
+    negative_name_start: u16,
+    question_name_end: u16,
+}
+
+impl<'s> Resolver<'s, '_> {
+    /// Whether the current name was reached through a CNAME.
+    #[inline(always)]
+    fn chained(&self) -> bool {
+        self.links > 0
+    }
+
+    /// Looks `qname` up and appends the answer, following CNAMEs; returns
+    /// the rcode and AA.
+    #[inline]
+    fn resolve<T: Trace>(
+        &mut self,
+        qname: &[u8],
+        qtype: u16,
+        client: &Client,
+        context: &mut Context<'_, T>,
+    ) -> (Rcode, bool) {
+        let table = &self.snapshot.table;
+        let mut current: &[u8] = qname;
+        loop {
+            let step = match table.lookup(current) {
+                Lookup::NotOurs if self.chained() => Step::Done(Rcode::NoError, true),
+                Lookup::NotOurs => Step::Done(Rcode::Refused, false),
+                Lookup::Referral(id) => self.referral(id),
+                Lookup::NxDomain { zone } => {
+                    self.negative(zone);
+                    Step::Done(Rcode::NxDomain, true)
+                }
+                Lookup::Exact(id) | Lookup::Wildcard(id) => {
+                    self.at_node(table.node(id), qtype, client, context)
+                }
+            };
+            let (placed_at, target) = match step {
+                Step::Done(rcode, authoritative) => return (rcode, authoritative),
+                Step::Follow { placed_at, target } => (placed_at, target),
+            };
+            // Asked for the CNAME itself: it is the answer.
+            if qtype == rtype::CNAME {
+                return (Rcode::NoError, true);
             }
-            Lookup::Exact(id) | Lookup::Wildcard(id) => id,
-        };
-        let node = table.node(node_id);
+            self.links += 1;
+            if self.links > MAX_CNAME_CHAIN {
+                return (Rcode::NoError, true);
+            }
+            match cname_target_offset(&self.reply, placed_at) {
+                Some(target_owner) => self.owner = target_owner,
+                None => return (Rcode::NoError, true),
+            }
+            current = target;
+        }
+    }
+
+    /// Answers at an existing node (or a wildcard's).
+    #[inline]
+    fn at_node<T: Trace>(
+        &mut self,
+        node: &'s Node,
+        qtype: u16,
+        client: &Client,
+        context: &mut Context<'_, T>,
+    ) -> Step<'s> {
+        let snapshot = self.snapshot;
+        let table = &snapshot.table;
+        let chained = self.chained();
         if node.is_cut() && qtype != rtype::DS {
             if let Some(id) = node.referral() {
-                return push_referral(snapshot, id, chained, owner, reply);
+                return self.referral(id);
             }
         }
         if let Some(service) = node.service() {
             let service = &snapshot.services.entries[service as usize];
-            if let Some(writer) = context.worker.writer() {
-                service.counters.count(writer);
-            }
+            service.counters.count(context.worker.writer());
             let family = match qtype {
                 rtype::A => service.ipv4.as_ref(),
                 rtype::AAAA => service.ipv6.as_ref(),
@@ -267,9 +382,9 @@ fn resolve<T: Trace>(
                     &mut chosen,
                     context.trace,
                 );
-                match choice {
+                return match choice {
                     Choice::Backends { scope_prefix } => {
-                        reply.set_scope_prefix(scope_prefix);
+                        self.reply.set_scope_prefix(scope_prefix);
                         let records = if chained {
                             &family.chained
                         } else {
@@ -278,10 +393,10 @@ fn resolve<T: Trace>(
                         if family.targets.is_empty() {
                             for &member in chosen.as_slice() {
                                 if let Some(&record) = records.get(usize::from(member)) {
-                                    reply.push(service_fragments.get(record), owner);
+                                    self.reply.push(service_fragments.get(record), self.owner);
                                 }
                             }
-                            return (Rcode::NoError, true);
+                            return Step::Done(Rcode::NoError, true);
                         }
                         // A CNAME service answers one target, then follows it.
                         let member = chosen.as_slice().first().map(|&member| usize::from(member));
@@ -289,22 +404,10 @@ fn resolve<T: Trace>(
                             member.and_then(|member| records.get(member)),
                             member.and_then(|member| family.targets.get(member)),
                         ) else {
-                            push_negative(snapshot, node.zone, chained, owner, reply);
-                            return (Rcode::NoError, true);
+                            self.negative(node.zone);
+                            return Step::Done(Rcode::NoError, true);
                         };
-                        let Some(at) = reply.push(service_fragments.get(record), owner) else {
-                            return (Rcode::NoError, true);
-                        };
-                        if qtype == rtype::CNAME {
-                            // Asked for the CNAME itself: it is the answer.
-                            return (Rcode::NoError, true);
-                        }
-                        match next_link(reply, at, &mut links) {
-                            Some(target_owner) => owner = target_owner,
-                            None => return (Rcode::NoError, true),
-                        }
-                        current = target;
-                        continue;
+                        self.cname(service_fragments.get(record), Some(target))
                     }
                     Choice::Fallback => {
                         let records: &[_] = match qtype {
@@ -313,81 +416,81 @@ fn resolve<T: Trace>(
                             _ => &[],
                         };
                         if records.is_empty() {
-                            push_negative(snapshot, node.zone, chained, owner, reply);
+                            self.negative(node.zone);
                         }
                         for &record in records {
-                            reply.push(service_fragments.get(record), owner);
+                            self.reply.push(service_fragments.get(record), self.owner);
                         }
-                        return (Rcode::NoError, true);
+                        Step::Done(Rcode::NoError, true)
                     }
                     Choice::Empty => {
-                        push_negative(snapshot, node.zone, chained, owner, reply);
-                        return (Rcode::NoError, true);
+                        self.negative(node.zone);
+                        Step::Done(Rcode::NoError, true)
                     }
-                    Choice::ServFail => return (Rcode::ServFail, false),
-                }
+                    Choice::ServFail => Step::Done(Rcode::ServFail, false),
+                };
             }
         }
+        let fragments = table.fragments();
         if qtype != rtype::ANY {
             if let Some(set) = table.record_set(node, qtype) {
                 let fragment = if chained { set.chained } else { set.direct };
-                reply.push(fragments.get(fragment), owner);
-                return (Rcode::NoError, true);
+                self.reply.push(fragments.get(fragment), self.owner);
+                return Step::Done(Rcode::NoError, true);
             }
         }
         if let Some(cname) = table.cname(node) {
             let fragment = if chained { cname.chained } else { cname.direct };
-            let Some(at) = reply.push(fragments.get(fragment), owner) else {
-                return (Rcode::NoError, true);
-            };
-            let Some(target) = cname.target.as_deref() else {
-                return (Rcode::NoError, true);
-            };
-            match next_link(reply, at, &mut links) {
-                Some(target_owner) => owner = target_owner,
-                None => return (Rcode::NoError, true),
-            }
-            current = target;
-            continue;
+            return self.cname(fragments.get(fragment), cname.target.as_deref());
         }
         if qtype == rtype::ANY && (node.has_data() || node.service().is_some()) {
-            reply.push(fragments.get(table.any_hinfo()), owner);
-            return (Rcode::NoError, true);
+            self.reply
+                .push(fragments.get(table.any_hinfo()), self.owner);
+            return Step::Done(Rcode::NoError, true);
         }
-        push_negative(snapshot, node.zone, chained, owner, reply);
-        return (Rcode::NoError, true);
+        self.negative(node.zone);
+        Step::Done(Rcode::NoError, true)
     }
-}
 
-/// Appends the referral `id`; the reply is authoritative only for the CNAME
-/// chain that led there, if any.
-fn push_referral(
-    snapshot: &Snapshot,
-    id: u32,
-    chained: bool,
-    owner: u16,
-    reply: &mut Reply<'_>,
-) -> (Rcode, bool) {
-    let table = &snapshot.table;
-    let referral = table.referral(id);
-    let fragment = if chained {
-        referral.chained
-    } else {
-        referral.direct
-    };
-    reply.push(table.fragments().get(fragment), owner);
-    (Rcode::NoError, chained)
-}
+    /// Appends a one-record CNAME fragment; the chain goes on at `target`
+    /// when it fit and the target is in reach.
+    #[inline]
+    fn cname(&mut self, fragment: Fragment<'_>, target: Option<&'s [u8]>) -> Step<'s> {
+        match (self.reply.push(fragment, self.owner), target) {
+            (Some(placed_at), Some(target)) => Step::Follow { placed_at, target },
+            _ => Step::Done(Rcode::NoError, true),
+        }
+    }
 
-fn push_negative(snapshot: &Snapshot, zone: u32, chained: bool, owner: u16, reply: &mut Reply<'_>) {
-    let table = &snapshot.table;
-    let entry = table.zone(zone);
-    let fragment = if chained {
-        entry.negative_chained
-    } else {
-        entry.negative_direct
-    };
-    reply.push(table.fragments().get(fragment), owner);
+    /// Appends the referral `id`; the reply is authoritative only for the
+    /// CNAME chain that led there, if any.
+    fn referral(&mut self, id: u32) -> Step<'s> {
+        let table = &self.snapshot.table;
+        let referral = table.referral(id);
+        let fragment = if self.chained() {
+            referral.chained
+        } else {
+            referral.direct
+        };
+        self.reply.push(table.fragments().get(fragment), self.owner);
+        Step::Done(Rcode::NoError, self.chained())
+    }
+
+    /// Appends zone `zone`'s SOA for a negative answer.
+    fn negative(&mut self, zone: u32) {
+        let table = &self.snapshot.table;
+        let entry = table.zone(zone);
+        let fragment = if self.chained() {
+            entry.negative_chained
+        } else {
+            // The apex is a suffix of the query name.
+            self.negative_name_start = self
+                .question_name_end
+                .saturating_sub(entry.apex.len() as u16);
+            entry.negative_direct
+        };
+        self.reply.push(table.fragments().get(fragment), self.owner);
+    }
 }
 
 #[cfg(test)]
@@ -400,7 +503,9 @@ mod tests {
 
     fn snapshot() -> Snapshot {
         let config = config::embedded_default().expect("embedded config parses");
-        Snapshot::build(&config, 1).expect("embedded zone loads").0
+        crate::control::build::snapshot(&config, 1)
+            .expect("embedded zone loads")
+            .0
     }
 
     /// A query packet for `name` (presentation format, absolute) and `qtype`.
@@ -542,6 +647,80 @@ mod tests {
             ]
         );
         assert_eq!(message.first_question().unwrap().qtype(), Rtype::A);
+    }
+
+    /// The class and name rate limiting counts a reply under come from the
+    /// resolution: the query name for a positive answer, the zone apex for
+    /// NXDOMAIN and NODATA (so a random-subdomain flood is one bucket), none
+    /// for referrals and errors.
+    #[test]
+    fn rate_keys_name_the_class_and_the_counted_name() {
+        let snapshot = snapshot();
+        let cases: &[(&str, u16, ResponseClass, &[u8])] = &[
+            (
+                "www.example.com",
+                1,
+                ResponseClass::Positive,
+                b"\x03www\x07example\x03com\x00",
+            ),
+            (
+                "WWW.Example.com",
+                1,
+                ResponseClass::Positive,
+                b"\x03WWW\x07Example\x03com\x00",
+            ),
+            (
+                "chain.example.com",
+                1,
+                ResponseClass::Positive,
+                b"\x05chain\x07example\x03com\x00",
+            ),
+            (
+                "nope.example.com",
+                1,
+                ResponseClass::Nxdomain,
+                b"\x07example\x03com\x00",
+            ),
+            (
+                "x.b.EXAMPLE.com",
+                1,
+                ResponseClass::Nxdomain,
+                b"\x07EXAMPLE\x03com\x00",
+            ),
+            (
+                "b.example.com",
+                1,
+                ResponseClass::Empty,
+                b"\x07example\x03com\x00",
+            ),
+            ("www.sub.example.com", 1, ResponseClass::Referral, b""),
+            ("www.example.org", 1, ResponseClass::Error, b""),
+            ("example.com", 252, ResponseClass::Error, b""),
+        ];
+        for &(name, qtype, class, counted) in cases {
+            let packet = query(7, name, qtype, Some(1232));
+            let mut out = vec![0u8; 1232];
+            let Outcome::Reply { len, rate_key, .. } = handle(
+                &snapshot,
+                &packet,
+                &mut out,
+                Transport::Udp,
+                SOURCE,
+                &mut WorkerState::new(1),
+            ) else {
+                panic!("{name}: dropped");
+            };
+            assert_eq!(rate_key.class, class, "{name}");
+            assert_eq!(rate_key.name(&out[..len]), counted, "{name}");
+            assert_eq!(rate_key.question_end(), packet.len() - 11, "{name}");
+        }
+        // A rejected packet with no question keys nothing.
+        let mut packet = query(8, "www.example.com", 1, None);
+        packet[2] = 0x28; // opcode UPDATE
+        let Outcome::Reply { rate_key, .. } = run(&snapshot, &packet, Transport::Udp) else {
+            panic!("UPDATE dropped");
+        };
+        assert_eq!(rate_key.class, ResponseClass::Error);
     }
 
     /// A small deterministic generator (xorshift64*), so failures reproduce.

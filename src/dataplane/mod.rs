@@ -4,5 +4,6 @@
 
 pub mod framing;
 pub mod handler;
+pub mod step;
 pub mod tcp;
 pub mod worker;

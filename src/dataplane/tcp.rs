@@ -38,7 +38,6 @@ use slab::Slab;
 use crate::balancer::WorkerState;
 use crate::dataplane::framing::{self, FrameError, Framer};
 use crate::dataplane::handler::{self, Outcome};
-use crate::dataplane::worker::worker_seed;
 use crate::snapshot::SharedSnapshot;
 use crate::stats::{CloseReason, Counters, Stats};
 use crate::wire::answer::Transport;
@@ -105,12 +104,14 @@ impl std::fmt::Debug for TcpServer {
 }
 
 impl TcpServer {
-    /// Takes bound, non-blocking listeners.
+    /// Takes bound, non-blocking listeners; `seed` seeds the policies'
+    /// generator (from the OS: clients must not predict it).
     pub fn new(
         listeners: Vec<std::net::TcpListener>,
         limits: TcpLimits,
         snapshot: Arc<SharedSnapshot>,
         stats: Arc<Stats>,
+        seed: u64,
     ) -> io::Result<TcpServer> {
         let poll = Poll::new()?;
         let mut mio_listeners = Vec::with_capacity(listeners.len());
@@ -131,7 +132,7 @@ impl TcpServer {
             reply: vec![0; MAX_MESSAGE_LEN].into_boxed_slice(),
             counters: Counters::default(),
             // The TCP thread counts after the UDP workers.
-            balancer: WorkerState::new(worker_seed(usize::MAX)).with_writer(stats.udp_workers()),
+            balancer: WorkerState::new(seed).with_writer(stats.udp_workers()),
             stats,
         })
     }
@@ -306,6 +307,7 @@ impl TcpServer {
                     len,
                     rcode,
                     truncated,
+                    ..
                 } => {
                     self.counters.reply(rcode, truncated);
                     framing::frame_into(&self.reply[..len], &mut connection.write);

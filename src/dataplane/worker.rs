@@ -18,13 +18,11 @@ use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
 
 use crate::balancer::WorkerState;
-use crate::dataplane::handler::{self, Outcome};
-use crate::rrl::{self, Verdict};
+use crate::dataplane::step::{self, Action, UdpState};
 use crate::snapshot::SharedSnapshot;
 use crate::stats::{Counters, Stats};
 use crate::sys::batch::{UdpBatch, Wait};
 use crate::wire::DropReason;
-use crate::wire::answer::Transport;
 
 /// Datagrams per `recvmmsg`/`sendmmsg`. Everything between the receive and
 /// the send is serialized, so a wider batch adds its processing time to the
@@ -41,23 +39,6 @@ pub const RECV_SIZE: usize = 4096;
 /// How long a blocked worker sleeps before looking at the shutdown flag.
 pub const WAKE_INTERVAL: Duration = Duration::from_millis(200);
 
-/// A seed that differs per worker and per start.
-pub fn worker_seed(index: usize) -> u64 {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |elapsed| elapsed.as_nanos() as u64);
-    nanos ^ (index as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15)
-}
-
-/// Whether `peer` is our own listen address `local` (a query we sent
-/// ourselves, or one spoofed to make us answer ourselves). For a wildcard
-/// listener only loopback sources can be recognised as ours.
-#[inline]
-fn is_own_address(peer: SocketAddr, local: SocketAddr) -> bool {
-    peer.port() == local.port()
-        && (peer.ip() == local.ip() || (local.ip().is_unspecified() && peer.ip().is_loopback()))
-}
-
 /// One worker's sockets, buffers and counters.
 pub struct Worker {
     index: usize,
@@ -67,12 +48,11 @@ pub struct Worker {
     batch: UdpBatch,
     snapshot: Arc<SharedSnapshot>,
     stats: Arc<Stats>,
-    /// This worker's RNG and round-robin counter for the policies.
-    balancer: WorkerState,
+    /// This worker's generator, round-robin counters and rate-limiting
+    /// slip counter.
+    state: UdpState,
     /// Used to sleep when there are several sockets and none has traffic.
     poll: Option<(Poll, Events)>,
-    /// Responses this worker found over the rate (spaces the slips).
-    rate_limited: u32,
 }
 
 impl std::fmt::Debug for Worker {
@@ -86,13 +66,16 @@ impl std::fmt::Debug for Worker {
 
 impl Worker {
     /// A worker answering on `sockets` (blocking, with [`WAKE_INTERVAL`] as
-    /// read timeout), with replies of at most `reply_size` bytes.
+    /// read timeout), with replies of at most `reply_size` bytes; `seed`
+    /// seeds its policies' generator (from the OS: clients must not predict
+    /// it).
     pub fn new(
         index: usize,
         sockets: Vec<UdpSocket>,
         reply_size: usize,
         snapshot: Arc<SharedSnapshot>,
         stats: Arc<Stats>,
+        seed: u64,
     ) -> io::Result<Worker> {
         let poll = if sockets.len() > 1 {
             let poll = Poll::new()?;
@@ -118,9 +101,8 @@ impl Worker {
             batch: UdpBatch::new(BATCH_WIDTH, RECV_SIZE, reply_size),
             snapshot,
             stats,
-            balancer: WorkerState::new(worker_seed(index)).with_writer(index),
+            state: UdpState::new(WorkerState::new(seed).with_writer(index)),
             poll,
-            rate_limited: 0,
         })
     }
 
@@ -150,51 +132,20 @@ impl Worker {
                 counters.drop(DropReason::Oversized);
                 continue;
             }
-            if datagram.peer.port() == 0 {
-                counters.drop(DropReason::SourcePortZero);
-                continue;
-            }
-            if is_own_address(datagram.peer, local) {
-                counters.drop(DropReason::OwnAddress);
-                continue;
-            }
-            let source = datagram.peer.ip();
+            let peer = datagram.peer;
             let (query, reply) = self.batch.slot_mut(slot);
-            match handler::handle(
-                &snapshot,
-                query,
-                reply,
-                Transport::Udp,
-                source,
-                &mut self.balancer,
-            ) {
-                Outcome::Reply {
-                    mut len,
+            match step::udp(&snapshot, query, peer, local, reply, &mut self.state, now) {
+                Action::Send {
+                    len,
                     rcode,
-                    mut truncated,
+                    truncated,
+                    slipped,
                 } => {
-                    if let Some(limiter) = &snapshot.rrl {
-                        if let Some((class, name, question_end)) =
-                            rrl::classify(&reply[..len], rcode)
-                        {
-                            match limiter.check(source, class, name, now, &mut self.rate_limited) {
-                                Verdict::Send => {}
-                                Verdict::Slip => {
-                                    len = rrl::truncate(reply, question_end);
-                                    truncated = true;
-                                    counters.rate_limit_slipped += 1;
-                                }
-                                Verdict::Drop => {
-                                    counters.drop(DropReason::RateLimited);
-                                    continue;
-                                }
-                            }
-                        }
-                    }
+                    counters.rate_limit_slipped += u64::from(slipped);
                     counters.reply(rcode, truncated);
                     self.batch.queue_reply(slot, len);
                 }
-                Outcome::Drop(reason) => counters.drop(reason),
+                Action::Drop(reason) => counters.drop(reason),
             }
         }
         drop(snapshot);
@@ -216,18 +167,34 @@ impl Worker {
             };
             if result.is_err() {
                 // A socket error that is not EAGAIN/EINTR (rare: out of
-                // memory, a closed descriptor). Back off instead of spinning.
+                // memory, a closed descriptor), on every socket at once.
+                // Back off instead of spinning.
                 std::thread::sleep(Duration::from_millis(10));
             }
         }
     }
 
     /// One round over every socket without waiting; sleeps in `epoll_wait`
-    /// only when all of them were empty.
+    /// only when all of them were empty. An error on one socket does not
+    /// keep the others from being served; the round fails only when every
+    /// socket failed.
     fn serve_sockets_round(&mut self) -> io::Result<()> {
         let mut any = false;
+        let mut failure = None;
+        let mut failed = 0;
         for socket in 0..self.sockets.len() {
-            any |= self.serve_batch(socket, Wait::NoWait)? > 0;
+            match self.serve_batch(socket, Wait::NoWait) {
+                Ok(received) => any |= received > 0,
+                Err(error) => {
+                    failed += 1;
+                    failure = Some(error);
+                }
+            }
+        }
+        if let Some(error) = failure {
+            if failed == self.sockets.len() {
+                return Err(error);
+            }
         }
         if !any {
             if let Some((poll, events)) = &mut self.poll {

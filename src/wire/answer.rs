@@ -133,6 +133,12 @@ impl<'a> Reply<'a> {
         self.truncated
     }
 
+    /// Records in the answer section so far.
+    #[inline]
+    pub fn answer_count(&self) -> u16 {
+        self.counts[0]
+    }
+
     /// Sets TC without adding anything (used when required data is missing).
     pub fn set_truncated(&mut self) {
         self.truncated = true;

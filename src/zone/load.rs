@@ -18,9 +18,9 @@ use domain::rdata::ZoneRecordData;
 use domain::zonefile::inplace::{Entry, ScannedRecord, Zonefile};
 
 use super::{Location, Nodes, Rdata, RecordSet, ZoneData};
-use crate::wire::rtype;
 use crate::config::{LoadError, LoadErrors, Source, ZoneConfig};
 use crate::wire::name;
+use crate::wire::rtype;
 
 /// How deep `$INCLUDE` may nest (stops include loops).
 pub const MAX_INCLUDE_DEPTH: usize = 8;

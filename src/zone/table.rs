@@ -16,10 +16,10 @@
 use std::collections::{HashMap, HashSet};
 
 use super::{Rdata, RecordSet, ZoneData};
-use crate::wire::{CLASS_IN, rtype};
-use crate::wire::fragment::{FragmentId, FragmentStore, Owner, RdataPart, Section};
 use crate::hash::folded_multiply;
+use crate::wire::fragment::{FragmentId, FragmentStore, Owner, RdataPart, Section};
 use crate::wire::name;
+use crate::wire::{CLASS_IN, rtype};
 
 /// Build-time maps keyed by names: foldhash, as SipHash showed in the
 /// start-up profile of a million-record zone.

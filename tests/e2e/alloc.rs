@@ -11,8 +11,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use dnslb::dataplane::handler::{self, MAX_CNAME_CHAIN, Outcome};
-use dnslb::rrl::{RateLimiter, RrlSettings};
+use dnslb::dataplane::step::{self, Action, UdpState};
 use dnslb::dataplane::worker::{BATCH_WIDTH, Worker};
+use dnslb::rrl::{RateLimiter, RrlSettings};
 use dnslb::snapshot::{SharedSnapshot, Snapshot};
 use dnslb::stats::Stats;
 use dnslb::sys::batch::Wait;
@@ -541,7 +542,7 @@ fn snapshot() -> Snapshot {
     let dir = tempfile::tempdir().expect("temporary directory");
     let path = services::write_config(dir.path(), r#"version = "dnslb-test""#, None);
     let config = dnslb::config::load(&path).expect("valid test config");
-    let (mut snapshot, warnings) = Snapshot::build(&config, 1).expect("zones load");
+    let (mut snapshot, warnings) = dnslb::control::build::snapshot(&config, 1).expect("zones load");
     assert!(warnings.is_empty(), "{warnings:?}");
     for name in services::DOWN_SERVICES {
         services::mark_all_down(&mut snapshot, name);
@@ -594,36 +595,90 @@ fn allocation_counter_counts_this_thread_while_on() {
     assert_eq!(grown, 2, "alloc and realloc are both counted");
 }
 
+/// What one case got, over either transport.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Got {
+    Reply {
+        len: usize,
+        rcode: Rcode,
+        truncated: bool,
+    },
+    Drop(DropReason),
+}
+
+/// Answers `packet` the way the data plane does: a UDP datagram through the
+/// per-datagram step (source checks, handler, rate limiting), a TCP message
+/// through the handler.
+fn answer(
+    snapshot: &Snapshot,
+    packet: &[u8],
+    out: &mut [u8],
+    transport: Transport,
+    state: &mut UdpState,
+) -> Got {
+    let peer = std::net::SocketAddr::from(([198, 51, 100, 7], 5300));
+    match transport {
+        Transport::Udp => {
+            let local = std::net::SocketAddr::from(([127, 0, 0, 1], 53));
+            match step::udp(snapshot, packet, peer, local, out, state, 0) {
+                Action::Send {
+                    len,
+                    rcode,
+                    truncated,
+                    ..
+                } => Got::Reply {
+                    len,
+                    rcode,
+                    truncated,
+                },
+                Action::Drop(reason) => Got::Drop(reason),
+            }
+        }
+        Transport::Tcp => {
+            match handler::handle(
+                snapshot,
+                packet,
+                out,
+                transport,
+                peer.ip(),
+                &mut state.balancer,
+            ) {
+                Outcome::Reply {
+                    len,
+                    rcode,
+                    truncated,
+                    ..
+                } => Got::Reply {
+                    len,
+                    rcode,
+                    truncated,
+                },
+                Outcome::Drop(reason) => Got::Drop(reason),
+            }
+        }
+    }
+}
+
 #[test]
-fn handler_answers_every_kind_of_query_without_allocating() {
+fn step_and_handler_answer_every_kind_of_query_without_allocating() {
     let snapshot = snapshot();
     let cases = cases();
     let mut out = vec![0u8; MAX_MESSAGE_LEN];
     let transports = [Transport::Udp, Transport::Tcp];
-    let source = std::net::IpAddr::from([198, 51, 100, 7]);
-    let mut worker = dnslb::balancer::WorkerState::new(7);
+    let mut state = UdpState::new(dnslb::balancer::WorkerState::new(7));
 
     // Warm up, check every outcome, and keep it to compare with later.
     let mut expected = Vec::new();
     for case in &cases {
         for transport in transports {
-            let outcome = handler::handle(
-                &snapshot,
-                &case.packet,
-                &mut out,
-                transport,
-                source,
-                &mut worker,
-            );
-            match (outcome, case.expect) {
-                (Outcome::Reply { len, .. }, Expect::Reply { .. })
-                    if transport == Transport::Udp =>
-                {
+            let got = answer(&snapshot, &case.packet, &mut out, transport, &mut state);
+            match (got, case.expect) {
+                (Got::Reply { len, .. }, Expect::Reply { .. }) if transport == Transport::Udp => {
                     check_reply(case, &out[..len]);
                 }
                 // Over TCP only the size limit differs: same rcode, never TC.
                 (
-                    Outcome::Reply {
+                    Got::Reply {
                         rcode, truncated, ..
                     },
                     Expect::Reply {
@@ -633,12 +688,12 @@ fn handler_answers_every_kind_of_query_without_allocating() {
                     assert_eq!(rcode, expected, "{} over TCP", case.label);
                     assert!(!truncated, "{} over TCP", case.label);
                 }
-                (Outcome::Drop(reason), Expect::Drop(expected)) => {
+                (Got::Drop(reason), Expect::Drop(expected)) => {
                     assert_eq!(reason, expected, "{}", case.label);
                 }
-                (outcome, expect) => panic!("{}: {outcome:?}, expected {expect:?}", case.label),
+                (got, expect) => panic!("{}: {got:?}, expected {expect:?}", case.label),
             }
-            expected.push(outcome);
+            expected.push(got);
         }
     }
 
@@ -648,15 +703,8 @@ fn handler_answers_every_kind_of_query_without_allocating() {
             let mut expected = expected.iter();
             for case in &cases {
                 for transport in transports {
-                    let outcome = handler::handle(
-                        &snapshot,
-                        &case.packet,
-                        &mut out,
-                        transport,
-                        source,
-                        &mut worker,
-                    );
-                    if Some(&outcome) != expected.next() {
+                    let got = answer(&snapshot, &case.packet, &mut out, transport, &mut state);
+                    if Some(&got) != expected.next() {
                         mismatches += 1;
                     }
                 }
@@ -666,7 +714,7 @@ fn handler_answers_every_kind_of_query_without_allocating() {
     });
     assert_eq!(
         mismatches, 0,
-        "the handler answered the same way every time"
+        "the data plane answered the same way every time"
     );
     assert_eq!(
         allocations,
@@ -699,7 +747,7 @@ impl WorkerHarness {
         let address = socket.local_addr().expect("local address");
         let shared = Arc::new(SharedSnapshot::new(snapshot));
         let stats = Arc::new(Stats::new(1));
-        let worker = Worker::new(0, vec![socket], 1232, shared, stats.clone()).expect("worker");
+        let worker = Worker::new(0, vec![socket], 1232, shared, stats.clone(), 7).expect("worker");
         let client = UdpSocket::bind("127.0.0.1:0").expect("bind the client");
         client.connect(address).expect("connect the client");
         client
@@ -844,6 +892,7 @@ fn rate_limiting_drops_and_slips_without_allocating() {
             table_size: 4096,
         },
         7,
+        std::time::Instant::now(),
     )));
     let mut harness = WorkerHarness::with_snapshot(snapshot);
     for (round, first_id) in [(0, 1000u16), (1, 2000)] {

@@ -26,6 +26,7 @@ mod server;
 mod services;
 mod tcp;
 mod tcp_limits;
+mod worker;
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
