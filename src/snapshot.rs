@@ -19,7 +19,7 @@ use arc_swap::{ArcSwap, Guard};
 use crate::rrl::RateLimiter;
 use crate::service::Services;
 use crate::wire::fragment::{FragmentId, FragmentStore};
-use crate::zone::NameTable;
+use crate::zone::table::NameTable;
 
 /// Answers to CHAOS-class TXT queries (`version.bind`, `id.server`), when
 /// configured.

@@ -26,7 +26,7 @@ use crate::wire::answer::{Reply, Transport, size_limit};
 use crate::wire::fragment::{Fragment, MAX_POINTER};
 use crate::wire::query::{self, Parsed, Query};
 use crate::wire::{CLASS_CH, CLASS_IN, DropReason, HEADER_LEN, Rcode, name, rtype};
-use crate::zone::{Lookup, Node};
+use crate::zone::table::{Lookup, Node};
 
 /// CNAME links followed before giving up and returning the chain so far.
 pub const MAX_CNAME_CHAIN: usize = 8;

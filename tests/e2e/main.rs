@@ -18,6 +18,7 @@ mod client;
 mod corpus;
 mod edns;
 mod health;
+mod layering;
 mod malformed;
 mod packets;
 mod process;
