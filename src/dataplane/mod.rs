@@ -1,6 +1,11 @@
-//! The data plane: pinned UDP workers ([`worker`]) answering batches with the
-//! pure [`handler`], and one TCP thread ([`tcp`]) for RFC 7766 clients,
-//! whose length-prefix framing is the pure state machine in [`framing`].
+//! The data plane: pinned UDP workers ([`worker`]) answering batches, each
+//! datagram through the pure per-datagram [`step`] (source checks, the
+//! [`handler`] that answers from the snapshot, rate limiting), and one TCP
+//! thread ([`tcp`]) for RFC 7766 clients, whose length-prefix framing is the
+//! pure state machine in [`framing`].
+//!
+//! Reads only the snapshot, `wire`, `balancer`, `rrl` and `stats` (and the
+//! workspace's I/O crate): never config, zone loading, health or admin.
 
 pub mod framing;
 pub mod handler;

@@ -10,6 +10,9 @@
 //!   and question, fragments and an OPT record, cutting at an RRset boundary
 //!   with TC set when the reply would exceed the size limit.
 //! - [`name`]: small helpers over uncompressed wire-format names.
+//!
+//! The DNS constants the server needs (record types in [`rtype`], classes,
+//! sizes, rcodes) live here, for every module to share.
 
 pub mod answer;
 pub mod fragment;
