@@ -36,7 +36,7 @@ source "$(dirname "$0")/lib.sh"
 invocation="benches/$script${*:+ $*}"
 rounds=7 seconds=3
 markdown="$root/docs/performance.md" svg="$root/docs/latency.svg"
-peers=$(cd "$root/../shared/peers" 2>/dev/null && pwd || true)
+peers=$( (cd "$root/../shared/peers" 2>/dev/null && pwd) || true)
 while [ $# -gt 0 ]; do
     case "$1" in
         --rounds) rounds=$2; shift 2 ;;
