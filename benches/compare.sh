@@ -6,6 +6,8 @@
 # method: only ratios measured in one run, medians over rounds, mean anything on
 # a shared machine.
 set -euo pipefail
+# shellcheck source=benches/lib.sh
+source "$(dirname "$0")/lib.sh"
 
 usage() {
     cat <<'EOF'
@@ -32,7 +34,8 @@ options:
   --batch B         queries per sendmmsg (default 32)
   --loadgen PATH    the generator (default: target/release/dnslb-loadgen)
   --args "ARGS"     more arguments for `dnslb-loadgen run`, e.g. "--qname www.example.com --edns 1232"
-  --markdown FILE   also append the medians to FILE as a Markdown table (for the README)
+  --markdown FILE   also append the medians to FILE as a Markdown table (as
+                    benches/peers.sh does for docs/performance.md)
   --title TEXT      the table's caption (default: the query and the date)
   --paired          load each target at the same time as the reflector (two
                     generators on the load CPU, the two servers sharing the
@@ -44,9 +47,7 @@ options:
 EOF
 }
 
-root=$(cd "$(dirname "$0")/.." && pwd)
-rounds=5 seconds=3 load_cpu=0 window=128 sockets=4 batch=32
-loadgen="$root/target/release/dnslb-loadgen"
+rounds=5 seconds=3 window=128 sockets=4 batch=32
 extra=""
 markdown="" title="" paired=0
 targets=()
@@ -64,20 +65,15 @@ while [ $# -gt 0 ]; do
         --title) title=$2; shift 2 ;;
         --paired) paired=1; shift ;;
         -h|--help) usage; exit 0 ;;
-        -*) echo "compare.sh: unknown option $1" >&2; usage >&2; exit 2 ;;
+        -*) echo "$script: unknown option $1" >&2; usage >&2; exit 2 ;;
         *=*) targets+=("$1"); shift ;;
-        *) echo "compare.sh: expected NAME=ADDR:PORT, got $1" >&2; exit 2 ;;
+        *) fail 2 "expected NAME=ADDR:PORT, got $1" ;;
     esac
 done
 [ ${#targets[@]} -gt 0 ] || { usage >&2; exit 2; }
-for number in "$rounds" "$seconds" "$load_cpu" "$window" "$sockets" "$batch"; do
-    [[ "$number" =~ ^[0-9]+$ ]] || { echo "compare.sh: $number is not a number" >&2; exit 2; }
-done
-[ -x "$loadgen" ] || {
-    echo "compare.sh: no generator at $loadgen (cargo build --release -p dnslb-loadgen)" >&2
-    exit 2
-}
-command -v taskset >/dev/null || { echo "compare.sh: taskset is missing (util-linux)" >&2; exit 2; }
+need_numbers "$rounds" "$seconds" "$load_cpu" "$window" "$sockets" "$batch"
+need_binary generator "$loadgen" "cargo build --release -p dnslb-loadgen"
+need_tools taskset
 
 # qps of a JSON report on stdin.
 if command -v jq >/dev/null; then
@@ -95,10 +91,10 @@ for index in "${!names[@]}"; do
     if [ "${names[$index]}" = reflect ]; then denominator=$index; break; fi
 done
 [ "${names[$denominator]}" = reflect ] ||
-    echo "compare.sh: no target named reflect; ratios are to ${names[0]}" >&2
+    echo "$script: no target named reflect; ratios are to ${names[0]}" >&2
 
-results=$(mktemp)
-trap 'rm -f "$results" "$results.pair"' EXIT
+make_work
+results="$work/results"
 
 # One closed-loop measurement of ADDRESS; prints its qps (0 on failure).
 measure() { # NAME ADDRESS [MORE ARGS]
@@ -110,7 +106,7 @@ measure() { # NAME ADDRESS [MORE ARGS]
         --batch "$batch" --cpu "$load_cpu" --json $extra "$@"); then
         printf '%s' "$report" | qps_of | cut -d. -f1
     else
-        echo "compare.sh: $name ($address) failed" >&2
+        echo "$script: $name ($address) failed" >&2
         echo 0
     fi
 }
@@ -171,25 +167,12 @@ if [ -n "$markdown" ]; then
     } >>"$markdown"
 fi
 for name in "${names[@]}"; do
-    awk -v name="$name" 'BEGIN { n = 0 }
-        $1 == name { qps[n] = $2; ratio[n] = $3; n++ }
-        function median(values, count,    i, j, t, sorted) {
-            for (i = 0; i < count; i++) sorted[i] = values[i]
-            for (i = 1; i < count; i++)
-                for (j = i; j > 0 && sorted[j - 1] > sorted[j]; j--) {
-                    t = sorted[j]; sorted[j] = sorted[j - 1]; sorted[j - 1] = t
-                }
-            return count % 2 ? sorted[(count - 1) / 2] : (sorted[count / 2 - 1] + sorted[count / 2]) / 2
-        }
-        function low(values, count,    i, m) { m = values[0]; for (i = 1; i < count; i++) if (values[i] < m) m = values[i]; return m }
-        function high(values, count,    i, m) { m = values[0]; for (i = 1; i < count; i++) if (values[i] > m) m = values[i]; return m }
-        END {
-            printf "  %-12s ratio %.3f (%.3f-%.3f)  qps %.0f (%.0f-%.0f)\n", name,
-                median(ratio, n), low(ratio, n), high(ratio, n),
-                median(qps, n), low(qps, n), high(qps, n)
-            if (markdown != "")
-                printf "| %s | %.3f (%.3f-%.3f) | %.0f (%.0f-%.0f) |\n", name,
-                    median(ratio, n), low(ratio, n), high(ratio, n),
-                    median(qps, n), low(qps, n), high(qps, n) >>markdown
-        }' markdown="$markdown" "$results"
+    read -r ratio ratio_low ratio_high < <(awk -v name="$name" '$1 == name { print $3 }' "$results" | summary %.3f)
+    read -r qps qps_low qps_high < <(awk -v name="$name" '$1 == name { print $2 }' "$results" | summary %.0f)
+    printf '  %-12s ratio %s (%s-%s)  qps %s (%s-%s)\n' "$name" \
+        "$ratio" "$ratio_low" "$ratio_high" "$qps" "$qps_low" "$qps_high"
+    if [ -n "$markdown" ]; then
+        printf '| %s | %s (%s-%s) | %s (%s-%s) |\n' "$name" \
+            "$ratio" "$ratio_low" "$ratio_high" "$qps" "$qps_low" "$qps_high" >>"$markdown"
+    fi
 done

@@ -10,8 +10,10 @@
 # usage: benches/flip.sh [--seconds 60] [--flip-ms 50] [--load 0.5]
 #                        [--rate QPS] [--server-cpu 1] [--load-cpu 0]
 set -euo pipefail
+# shellcheck source=benches/lib.sh
+source "$(dirname "$0")/lib.sh"
 
-seconds=60 flip_ms=50 load=0.5 rate="" server_cpu=1 load_cpu=0
+seconds=60 flip_ms=50 load=0.5 rate=""
 while [ $# -gt 0 ]; do
     case "$1" in
         --seconds) seconds=$2; shift 2 ;;
@@ -20,37 +22,19 @@ while [ $# -gt 0 ]; do
         --rate) rate=$2; shift 2 ;;
         --server-cpu) server_cpu=$2; shift 2 ;;
         --load-cpu) load_cpu=$2; shift 2 ;;
-        -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
-        *) echo "flip.sh: unknown option $1" >&2; exit 2 ;;
+        -h|--help) usage_from_header; exit 0 ;;
+        *) fail 2 "unknown option $1" ;;
     esac
 done
+need_tools taskset curl jq python3 column
 
-root=$(cd "$(dirname "$0")/.." && pwd)
-cargo build --release --quiet --manifest-path "$root/Cargo.toml" --bins
-dnslb="$root/target/release/dnslb"
-loadgen="$root/target/release/dnslb-loadgen"
-work=$(mktemp -d)
-server_pid=""
-cleanup() {
-    [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
-    rm -rf "$work"
-}
-trap cleanup EXIT
+build_binaries
+make_work
 
 port=5391 admin=8091
-cp "$root/zones/example.com.zone" "$work/"
-cat >"$work/dnslb.toml" <<EOF
-[server]
-listen = ["127.0.0.1:$port"]
-workers = 1
-cpus = [$server_cpu]
-
-[admin]
-listen = "127.0.0.1:$admin"
-
-[[zone]]
-name = "example.com"
-file = "example.com.zone"
+copy_example_zone "$work"
+write_config_head "$work/dnslb.toml" "$port" "$server_cpu" "$admin"
+cat >>"$work/dnslb.toml" <<EOF
 
 [[service]]
 name = "flip.example.com"
@@ -62,19 +46,15 @@ backends = [
   { address = "192.0.2.3" }, { address = "192.0.2.4" },
 ]
 EOF
-taskset -c "$server_cpu" "$dnslb" serve --config "$work/dnslb.toml" 2>"$work/dnslb.log" &
-server_pid=$!
-for _ in $(seq 50); do
-    curl -sf "127.0.0.1:$admin/status" >/dev/null 2>&1 && break
-    sleep 0.1
-done
+start_dnslb "$server_cpu" "$work/dnslb.toml" "$work/dnslb.log"
+wait_for_admin "$admin" 50 || { cat "$work/dnslb.log" >&2; fail 1 "dnslb did not start"; }
 
 query=(--server "127.0.0.1:$port" --qname flip.example.com --qtype A)
-swaps() { curl -sf "127.0.0.1:$admin/metrics" | awk '$1 == "dnslb_snapshot_swaps_total" { print $2 }'; }
+swaps() { metric "$admin" dnslb_snapshot_swaps_total; }
 
 if [ -z "$rate" ]; then
-    capacity=$(taskset -c "$load_cpu" "$loadgen" run "${query[@]}" --duration 5s --json | jq '.qps')
-    rate=$(python3 -c "print(int($capacity * $load))")
+    capacity=$(closed_loop_qps "${query[@]}")
+    rate=$(fraction_of "$capacity" "$load")
     echo "capacity (closed loop, 5 s): ${capacity%.*} qps; open loop at $load of it: $rate qps"
 fi
 
@@ -109,6 +89,7 @@ quiet_swaps=$(( $(swaps) - before ))
 before=$(swaps)
 flipper >"$work/flips" &
 flipper_pid=$!
+track "$flipper_pid"
 run flipping
 wait "$flipper_pid"
 flipping_swaps=$(( $(swaps) - before ))

@@ -13,13 +13,20 @@
 #
 # usage: benches/instructions.sh [COUNT [ROUNDS]]     (defaults 100000, 5)
 set -euo pipefail
+# shellcheck source=benches/lib.sh
+source "$(dirname "$0")/lib.sh"
+
+case "${1:-}" in -h|--help) usage_from_header; exit 0 ;; esac
 count=${1:-100000}
 rounds=${2:-5}
-root=$(cd "$(dirname "$0")/.." && pwd)
-command -v valgrind >/dev/null || { echo "instructions.sh: needs valgrind (apt-get install -y valgrind)" >&2; exit 2; }
+need_numbers "$count" "$rounds"
+if [ "$count" -lt 1 ] || [ "$rounds" -lt 1 ]; then
+    fail 2 "COUNT and ROUNDS must be at least 1"
+fi
+command -v valgrind >/dev/null || fail 2 "needs valgrind (apt-get install -y valgrind)"
 binary=$(cargo bench --manifest-path "$root/Cargo.toml" --bench instructions --no-run 2>&1 |
     sed -n 's/.*Executable .*(\(.*instructions-[0-9a-f]*\)).*/\1/p' | tail -1)
-[ -x "$binary" ] || { echo "instructions.sh: could not build the bench binary" >&2; exit 1; }
+[ -x "$binary" ] || fail 1 "could not build the bench binary"
 collected() {
     DNSLB_CASE=$1 DNSLB_COUNT=$2 valgrind --tool=callgrind --callgrind-out-file=/dev/null "$binary" 2>&1 |
         sed -n 's/.*Collected : *\([0-9]*\).*/\1/p'
@@ -32,6 +39,6 @@ for case in static_a nxdomain weighted_4 weighted_64 cname_chain referral static
         large=$(collected "$case" $((count + 1000)))
         runs+=($(( (large - small) / count )))
     done
-    sorted=($(printf '%s\n' "${runs[@]}" | sort -n))
-    printf '%-12s %-18s %s\n' "$case" "${sorted[$(( (rounds - 1) / 2 ))]}" "${sorted[0]}-${sorted[$((rounds - 1))]}"
+    read -r middle lowest highest < <(printf '%s\n' "${runs[@]}" | summary %.0f)
+    printf '%-12s %-18s %s\n' "$case" "$middle" "$lowest-$highest"
 done

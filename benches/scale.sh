@@ -22,40 +22,39 @@
 #   --dnslb PATH  the binary (default target/release/dnslb; build it first
 #                 with `cargo build --release`)
 set -euo pipefail
+# shellcheck source=benches/lib.sh
+source "$(dirname "$0")/lib.sh"
 
-root=$(cd "$(dirname "$0")/.." && pwd)
-records=1000000 services=10000 port=15390 keep=0
-dnslb="$root/target/release/dnslb"
+records=1000000 services=10000 port=15390
 while [ $# -gt 0 ]; do
     case "$1" in
         --records) records=$2; shift 2 ;;
         --services) services=$2; shift 2 ;;
         --port) port=$2; shift 2 ;;
-        --keep) keep=1; shift ;;
+        --keep) keep_work=1; shift ;;
         --dnslb) dnslb=$2; shift 2 ;;
-        -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
-        *) echo "scale.sh: unknown option $1" >&2; exit 2 ;;
+        -h|--help) usage_from_header; exit 0 ;;
+        *) fail 2 "unknown option $1" ;;
     esac
 done
-for number in "$records" "$services" "$port"; do
-    [[ "$number" =~ ^[0-9]+$ ]] || { echo "scale.sh: $number is not a number" >&2; exit 2; }
-done
-[ "$records" -ge 20 ] || { echo "scale.sh: --records must be at least 20" >&2; exit 2; }
-[ "$port" -ge 1 ] && [ "$port" -le 65534 ] || { echo "scale.sh: --port out of range" >&2; exit 2; }
-[ -x "$dnslb" ] || { echo "scale.sh: no binary at $dnslb (cargo build --release)" >&2; exit 2; }
-for tool in taskset python3 dig pgrep; do
-    command -v "$tool" >/dev/null || { echo "scale.sh: $tool is missing" >&2; exit 2; }
-done
-[ -x /usr/bin/time ] || { echo "scale.sh: /usr/bin/time is missing (apt-get install time)" >&2; exit 2; }
+need_numbers "$records" "$services" "$port"
+[ "$records" -ge 20 ] || fail 2 "--records must be at least 20"
+if [ "$port" -lt 1 ] || [ "$port" -gt 65534 ]; then
+    fail 2 "--port out of range"
+fi
+need_binary binary "$dnslb" "cargo build --release"
+need_tools taskset python3 dig pgrep
+[ -x /usr/bin/time ] || fail 2 "/usr/bin/time is missing (apt-get install time)"
 knot_port=$((port + 1))
 ticks=$(getconf CLK_TCK)
 # The interpreter itself, not a version manager's shim that adds 100+ ms to
 # every start (the probe's start is inside the time measured).
 python=$(python3 -c 'import sys; print(sys.executable)')
 
-work=$(mktemp -d "${TMPDIR:-/tmp}/dnslb-scale.XXXXXX")
 server_pid="" time_pid=""
-cleanup() {
+# The server runs under /usr/bin/time, which reports once it ends: stop the
+# server itself, then wait for time.
+on_cleanup() {
     if [ -z "$server_pid" ] && [ -n "$time_pid" ]; then
         server_pid=$(pgrep -P "$time_pid" || true)
     fi
@@ -65,13 +64,8 @@ cleanup() {
     if [ -n "$time_pid" ]; then
         wait "$time_pid" 2>/dev/null || true
     fi
-    if [ "$keep" = 1 ]; then
-        echo "kept $work"
-    else
-        rm -rf "$work"
-    fi
 }
-trap cleanup EXIT
+make_work "${TMPDIR:-/tmp}/dnslb-scale.XXXXXX"
 
 # --- the zone ---------------------------------------------------------------
 # Host hN gets an A record (10.x.y.z from N); every 3rd also an AAAA, every
@@ -131,7 +125,7 @@ mix=$(awk 'NR > 2 { count[$2 == "IN" ? $3 : $2]++ }
     END { for (type in count) printf "%s %d, ", type, count[type] }' "$zone")
 echo "zone: $records records (${mix%, }), $(wc -c <"$zone") bytes"
 echo "config: $services services, $(wc -c <"$config") bytes"
-echo "machine: $(nproc) CPUs, $(uname -r); dnslb: $dnslb"
+echo "machine: $(machine_description); dnslb: $dnslb"
 
 # --- helpers ----------------------------------------------------------------
 
@@ -156,7 +150,7 @@ EOF
 # wall-clock time it arrived. Gives up if process $2 ends (or is a zombie) or
 # after 20 minutes.
 probe_first_answer() {
-    taskset -c 0 "$python" - "$1" "$2" <<'EOF'
+    taskset -c "$load_cpu" "$python" - "$1" "$2" <<'EOF'
 import socket, struct, sys, time
 port, pid = int(sys.argv[1]), int(sys.argv[2])
 question = b"".join(bytes([len(label)]) + label for label in (b"h1", b"example", b"com")) + b"\0"
@@ -262,7 +256,7 @@ verify_static() {
     verify_referral "$1" d10000.example.com
 }
 
-# Runs "$@" under taskset -c 1 and /usr/bin/time -v, waits for its first
+# Runs "$@" pinned to the server CPU under /usr/bin/time -v, waits for its first
 # answer on port $1 (shifted off), samples it, stops it with SIGTERM and sets
 # first_answer, first_cpu, rss_mib, peak_mib.
 measure_server() {
@@ -271,7 +265,7 @@ measure_server() {
     port_free "$server_port"
     local started answered
     started=$(date +%s.%N)
-    taskset -c 1 /usr/bin/time -v -o "$work/$label.time" "$@" >"$work/$label.log" 2>&1 &
+    taskset -c "$server_cpu" /usr/bin/time -v -o "$work/$label.time" "$@" >"$work/$label.log" 2>&1 &
     time_pid=$!
     # /usr/bin/time lives as long as the server it started.
     if ! answered=$(probe_first_answer "$server_port" "$time_pid"); then
@@ -296,7 +290,7 @@ measure_server() {
 
 # --- dnslb ------------------------------------------------------------------
 echo "dnslb check:"
-if ! taskset -c 1 /usr/bin/time -v -o "$work/check.time" "$dnslb" check "$config" >"$work/check.log" 2>&1; then
+if ! taskset -c "$server_cpu" /usr/bin/time -v -o "$work/check.time" "$dnslb" check "$config" >"$work/check.log" 2>&1; then
     echo "scale.sh: dnslb check failed:" >&2
     head -20 "$work/check.log" >&2
     exit 1

@@ -17,8 +17,10 @@
 # usage: benches/soak.sh [--minutes 30] [--load 0.8] [--reload-s 10]
 #                        [--flap-ms 700] [--server-cpu 1] [--load-cpu 0]
 set -euo pipefail
+# shellcheck source=benches/lib.sh
+source "$(dirname "$0")/lib.sh"
 
-minutes=30 load=0.8 reload_s=10 flap_ms=700 server_cpu=1 load_cpu=0
+minutes=30 load=0.8 reload_s=10 flap_ms=700
 while [ $# -gt 0 ]; do
     case "$1" in
         --minutes) minutes=$2; shift 2 ;;
@@ -27,42 +29,23 @@ while [ $# -gt 0 ]; do
         --flap-ms) flap_ms=$2; shift 2 ;;
         --server-cpu) server_cpu=$2; shift 2 ;;
         --load-cpu) load_cpu=$2; shift 2 ;;
-        -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
-        *) echo "soak.sh: unknown option $1" >&2; exit 2 ;;
+        -h|--help) usage_from_header; exit 0 ;;
+        *) fail 2 "unknown option $1" ;;
     esac
 done
+need_tools taskset curl jq python3
 
-root=$(cd "$(dirname "$0")/.." && pwd)
-cargo build --release --quiet --manifest-path "$root/Cargo.toml" --bins
-dnslb="$root/target/release/dnslb"
-loadgen="$root/target/release/dnslb-loadgen"
-work=$(mktemp -d)
-server_pid="" helpers=()
-cleanup() {
-    for pid in "${helpers[@]}"; do kill "$pid" 2>/dev/null || true; done
-    [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
-    rm -rf "$work"
-}
-trap cleanup EXIT
+build_binaries
+make_work
 
 port=5397 admin=8097 seconds=$((minutes * 60))
-cp "$root/zones/example.com.zone" "$work/"
+copy_example_zone "$work"
 
 # Four backends on 127.0.9.1-4, each a listener a flapper closes and opens.
 backend_ports=(19001 19002 19003 19004)
 write_config() {
-    cat >"$work/dnslb.toml" <<EOF
-[server]
-listen = ["127.0.0.1:$port"]
-workers = 1
-cpus = [$server_cpu]
-
-[admin]
-listen = "127.0.0.1:$admin"
-
-[[zone]]
-name = "example.com"
-file = "example.com.zone"
+    write_config_head "$work/dnslb.toml" "$port" "$server_cpu" "$admin"
+    cat >>"$work/dnslb.toml" <<EOF
 
 [[service]]
 name = "soak.example.com"
@@ -119,23 +102,18 @@ while time.monotonic() < deadline:
     time.sleep(0.002)
 print(flaps)
 PY
-helpers+=($!)
+track $!
 
-taskset -c "$server_cpu" "$dnslb" serve --config "$work/dnslb.toml" 2>"$work/dnslb.log" &
-server_pid=$!
-for _ in $(seq 100); do
-    curl -sf "127.0.0.1:$admin/status" >/dev/null 2>&1 && break
-    sleep 0.1
-done
+start_dnslb "$server_cpu" "$work/dnslb.toml" "$work/dnslb.log"
+server_pid=$started_pid
+wait_for_admin "$admin" 100 || { cat "$work/dnslb.log" >&2; fail 1 "dnslb did not start"; }
 
 query=(--server "127.0.0.1:$port" --qname soak.example.com --qtype A)
 # The VM's speed changes from second to second: take the median of three
 # closed-loop samples, so that the soak's load is a fraction of what the
 # server usually manages, not of its best moment.
-capacity=$(for _ in 1 2 3; do
-    taskset -c "$load_cpu" "$loadgen" run "${query[@]}" --duration 5s --json | jq '.qps'
-done | sort -n | sed -n 2p)
-rate=$(python3 -c "print(int($capacity * $load))")
+capacity=$(for _ in 1 2 3; do closed_loop_qps "${query[@]}"; done | median %.3f)
+rate=$(fraction_of "$capacity" "$load")
 echo "capacity (closed loop, median of 3 x 5 s): ${capacity%.*} qps; soak at $load of it: $rate qps for $minutes min"
 
 rss() { awk '/^VmRSS/ { print $2 }' "/proc/$server_pid/status"; }
@@ -145,6 +123,7 @@ rcvbuf_before=$(udp_rcvbuf_errors)
 taskset -c "$load_cpu" "$loadgen" run "${query[@]}" --rate "$rate" --duration "${seconds}s" \
     --json >"$work/load.json" &
 load_pid=$!
+track "$load_pid"
 
 # Reloads every reload_s seconds, alternating SIGHUP and POST /reload, the
 # TTL alternating between 5 and 6; RSS every 10 s.
@@ -173,10 +152,8 @@ wait "$load_pid"
 rss_samples+=("$(rss)")
 rcvbuf_after=$(udp_rcvbuf_errors)
 sleep 1
-metrics=$(curl -sf "127.0.0.1:$admin/metrics")
-
-ok_reloads=$(awk '$1 == "dnslb_reloads_total{result=\"ok\"}" { print $2 }' <<<"$metrics")
-swaps=$(awk '$1 == "dnslb_snapshot_swaps_total" { print $2 }' <<<"$metrics")
+ok_reloads=$(metric "$admin" 'dnslb_reloads_total{result="ok"}')
+swaps=$(metric "$admin" dnslb_snapshot_swaps_total)
 echo
 jq -r '"sent \(.sent)  answered \(.answered)  lost \(.lost)  achieved \(.send_qps|floor) qps  generator socket errors \(.socket_errors)  malformed \(.malformed)",
        "latency us: p50 \(.latency_us.p50)  p99 \(.latency_us.p99)  p99.9 \(.latency_us.p999)  max \(.latency_us.max)"' "$work/load.json"
