@@ -297,3 +297,45 @@ fn domain_name(text: &str) -> Result<Name<Bytes>, String> {
             Name::from_octets(Bytes::from(lowercase)).map_err(|error| error.to_string())
         })
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::config::LoadErrors;
+    use crate::config::test_support::rejected;
+
+    #[test]
+    fn all_conversion_errors_are_collected() {
+        let text = "[server]\n\
+                    listen = [\"bad\", \"127.0.0.1:53\", \"127.0.0.1:53\"]\n\
+                    workers = 0\n\
+                    udp_payload = 100\n\
+                    tcp_max_connections = 0\n\
+                    tcp_idle_timeout = \"1h\"\n\
+                    [[zone]]\n\
+                    name = \"a..b\"\n\
+                    [[zone]]\n\
+                    file = \"\"\n";
+        let errors = rejected(text);
+        let found: Vec<(&str, Option<usize>)> = errors
+            .iter()
+            .map(|error| (error.key.as_str(), error.line))
+            .collect();
+        assert_eq!(
+            found,
+            vec![
+                ("server.listen", Some(2)),
+                ("server.listen", Some(2)),
+                ("server.workers", Some(3)),
+                ("server.udp_payload", Some(4)),
+                ("server.tcp_max_connections", Some(5)),
+                ("server.tcp_idle_timeout", Some(6)),
+                ("zone[0].file", Some(7)),
+                ("zone[0].name", Some(8)),
+                ("zone[1].name", Some(9)),
+                ("zone[1].file", Some(10)),
+            ]
+        );
+        let display = LoadErrors(errors).to_string();
+        assert_eq!(display.lines().count(), 10);
+    }
+}

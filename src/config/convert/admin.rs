@@ -93,3 +93,76 @@ impl Checker<'_> {
         Some(AdminConfig { listen, token })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::net::SocketAddr;
+
+    use crate::config::test_support::{accepted, rejected_once, server_with};
+    use crate::config::{ADMIN_LISTEN_DEFAULT, AdminConfig};
+
+    #[test]
+    fn admin_absent_default_and_given() {
+        assert_eq!(accepted(&server_with("")).admin, None);
+        assert_eq!(
+            accepted(&server_with("[admin]")).admin,
+            Some(AdminConfig {
+                listen: ADMIN_LISTEN_DEFAULT,
+                token: None,
+            })
+        );
+        assert_eq!(
+            ADMIN_LISTEN_DEFAULT,
+            SocketAddr::from(([127, 0, 0, 1], 8053))
+        );
+        assert_eq!(
+            accepted(&server_with("[admin]\nlisten = \"[::1]:9000\"")).admin,
+            Some(AdminConfig {
+                listen: SocketAddr::from(([0, 0, 0, 0, 0, 0, 0, 1], 9000)),
+                token: None,
+            })
+        );
+    }
+
+    #[test]
+    fn admin_listen_errors() {
+        let error = rejected_once(
+            &server_with("[admin]\nlisten = \"localhost:8053\""),
+            "admin.listen",
+            4,
+        );
+        assert!(error.message.contains("\"localhost:8053\""), "{error}");
+        rejected_once(&server_with("[admin]\nlisten = 8053"), "admin.listen", 4);
+        rejected_once(&server_with("[admin]\nlistn = \"x\""), "admin.listn", 4);
+        // Not one of the DNS listen addresses, also when defaulted.
+        let error = rejected_once(
+            &server_with("[admin]\nlisten = \"127.0.0.1:53\""),
+            "admin.listen",
+            4,
+        );
+        assert!(error.message.contains("server.listen"), "{error}");
+        rejected_once(
+            "[server]\nlisten = [\"127.0.0.1:8053\"]\n[admin]\n",
+            "admin.listen",
+            3,
+        );
+    }
+
+    #[test]
+    fn admin_token_and_non_loopback_listener() {
+        let error = rejected_once(
+            &server_with("[admin]\nlisten = \"0.0.0.0:8053\""),
+            "admin.listen",
+            4,
+        );
+        assert!(error.message.contains("admin.token"), "{error}");
+        let config = accepted(&server_with(
+            "[admin]\nlisten = \"0.0.0.0:8053\"\ntoken = \"0123456789abcdef0123\"",
+        ));
+        assert_eq!(
+            config.admin.and_then(|admin| admin.token).as_deref(),
+            Some("0123456789abcdef0123")
+        );
+        rejected_once(&server_with("[admin]\ntoken = \"short\""), "admin.token", 4);
+    }
+}

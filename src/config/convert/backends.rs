@@ -252,3 +252,213 @@ impl Checker<'_> {
         Some((BackendTarget::Name(name), raw.span()))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::config::test_support::{accepted, address, name, rejected_once, service};
+    use crate::config::{
+        BACKENDS_MAX, BackendConfig, BackendTarget, PRIORITY_MAX, PRIORITY_MIN, WEIGHT_MAX,
+        WEIGHT_MIN,
+    };
+
+    #[test]
+    fn backend_keys() {
+        let config = accepted(&service(
+            "backends = [\n  { address = \"192.0.2.1\", weight = 1000000, priority = 255, \
+             region = \"us\" },\n  { address = \"2001:DB8::1\", weight = 1, priority = 1, \
+             region = \"eu\" },\n]",
+        ));
+        assert_eq!(
+            config.services[0].backends,
+            vec![
+                BackendConfig {
+                    target: address("192.0.2.1"),
+                    weight: WEIGHT_MAX,
+                    priority: PRIORITY_MAX,
+                    region: Some(1),
+                    health: None,
+                },
+                BackendConfig {
+                    target: address("2001:db8::1"),
+                    weight: WEIGHT_MIN,
+                    priority: PRIORITY_MIN,
+                    region: Some(0),
+                    health: None,
+                },
+            ]
+        );
+        let config = accepted(&service(
+            "backends = [{ name = \"Pool-A.Example.NET\" }, { name = \"pool-b.example.net.\" }]",
+        ));
+        let targets: Vec<BackendTarget> = config.services[0]
+            .backends
+            .iter()
+            .map(|backend| backend.target.clone())
+            .collect();
+        assert_eq!(
+            targets,
+            vec![
+                BackendTarget::Name(name("pool-a.example.net")),
+                BackendTarget::Name(name("pool-b.example.net")),
+            ]
+        );
+    }
+
+    #[test]
+    fn backend_as_array_of_tables() {
+        let config = accepted(&service(
+            "[[service.backends]]\naddress = \"192.0.2.1\"\n\
+             [[service.backends]]\naddress = \"192.0.2.2\"\nweight = 3",
+        ));
+        assert_eq!(config.services[0].backends[1].weight, 3);
+        rejected_once(
+            &service("[[service.backends]]\naddress = \"192.0.2.1\"\nweight = 0"),
+            "service[0].backends[0].weight",
+            15,
+        );
+    }
+
+    #[test]
+    fn backend_bounds() {
+        let at = |keys: &str| {
+            service(&format!(
+                "backends = [\n  {{ address = \"192.0.2.2\" }},\n  {{ address = \"192.0.2.1\"{keys} }},\n]"
+            ))
+        };
+        for (key, low, high) in [("weight", 1, 1_000_000), ("priority", 1, 255)] {
+            let field = format!("service[0].backends[1].{key}");
+            accepted(&at(&format!(", {key} = {low}")));
+            accepted(&at(&format!(", {key} = {high}")));
+            let error = rejected_once(&at(&format!(", {key} = {}", low - 1)), &field, 15);
+            assert!(
+                error.message.contains(&format!("allowed: {low} to {high}")),
+                "{error}"
+            );
+            rejected_once(&at(&format!(", {key} = {}", high + 1)), &field, 15);
+        }
+        let error = rejected_once(
+            &at(", region = \"asia\""),
+            "service[0].backends[1].region",
+            15,
+        );
+        assert!(error.message.contains("unknown region \"asia\""), "{error}");
+        let error = rejected_once(&at(", wieght = 2"), "service[0].backends[1].wieght", 15);
+        assert!(error.message.contains("unknown field"), "{error}");
+    }
+
+    #[test]
+    fn backend_address_xor_name() {
+        let error = rejected_once(
+            &service("backends = [\n  {},\n]"),
+            "service[0].backends[0]",
+            14,
+        );
+        assert!(error.message.contains("address"), "{error}");
+        rejected_once(
+            &service("backends = [\n  { weight = 2 },\n]"),
+            "service[0].backends[0]",
+            14,
+        );
+        let error = rejected_once(
+            &service("backends = [\n  { address = \"192.0.2.1\", name = \"a.example.net\" },\n]"),
+            "service[0].backends[0]",
+            14,
+        );
+        assert!(error.message.contains("exactly one"), "{error}");
+        let error = rejected_once(
+            &service("backends = [{ address = \"pool.example.net\" }]"),
+            "service[0].backends[0].address",
+            13,
+        );
+        assert!(error.message.contains("not an IP address"), "{error}");
+        rejected_once(
+            &service("backends = [{ address = \"192.0.2.1:80\" }]"),
+            "service[0].backends[0].address",
+            13,
+        );
+        for bad in ["", "a..b", "."] {
+            rejected_once(
+                &service(&format!("backends = [{{ name = {bad:?} }}]")),
+                "service[0].backends[0].name",
+                13,
+            );
+        }
+        let error = rejected_once(
+            &service("backends = [{ name = \"WWW.example.com\" }]"),
+            "service[0].backends[0].name",
+            13,
+        );
+        assert!(error.message.contains("itself"), "{error}");
+    }
+
+    #[test]
+    fn backends_count() {
+        rejected_once(&service(""), "service[0].backends", 10);
+        rejected_once(&service("backends = []"), "service[0].backends", 13);
+        let list = |count: usize| {
+            let backends: Vec<String> = (0..count)
+                .map(|index| {
+                    format!(
+                        "{{ address = \"10.{}.{}.{}\" }}",
+                        index >> 16,
+                        (index >> 8) & 0xff,
+                        index & 0xff
+                    )
+                })
+                .collect();
+            service(&format!("backends = [{}]", backends.join(", ")))
+        };
+        assert_eq!(
+            accepted(&list(BACKENDS_MAX)).services[0].backends.len(),
+            BACKENDS_MAX
+        );
+        let error = rejected_once(&list(BACKENDS_MAX + 1), "service[0].backends", 13);
+        assert!(error.message.contains("4096"), "{error}");
+    }
+
+    #[test]
+    fn backends_mixed_rejected() {
+        let error = rejected_once(
+            &service(
+                "backends = [\n  { address = \"192.0.2.1\" },\n  { name = \"a.example.net\" },\n]",
+            ),
+            "service[0].backends",
+            13,
+        );
+        assert!(
+            error.message.contains("all addresses or all names"),
+            "{error}"
+        );
+        assert!(error.message.contains("line 14"), "{error}");
+        assert!(error.message.contains("line 15"), "{error}");
+        // IPv4 and IPv6 addresses mix freely.
+        accepted(&service(
+            "backends = [{ address = \"192.0.2.1\" }, { address = \"2001:db8::1\" }]",
+        ));
+    }
+
+    #[test]
+    fn backends_duplicates_rejected() {
+        let error = rejected_once(
+            &service(
+                "backends = [\n  { address = \"2001:db8::1\" },\n  \
+                 { address = \"2001:DB8:0:0::1\", weight = 2 },\n]",
+            ),
+            "service[0].backends[1].address",
+            15,
+        );
+        assert!(
+            error.message.contains("duplicate backend 2001:db8::1"),
+            "{error}"
+        );
+        assert!(error.message.contains("line 14"), "{error}");
+        let error = rejected_once(
+            &service(
+                "backends = [\n  { name = \"a.example.net\" },\n  { name = \"A.Example.Net.\" },\n]",
+            ),
+            "service[0].backends[1].name",
+            15,
+        );
+        assert!(error.message.contains("a.example.net."), "{error}");
+    }
+}

@@ -202,3 +202,154 @@ pub(super) fn known_regions(names: &[Option<String>]) -> String {
         format!("regions: {}", known.join(", "))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::config::REGION_NAME_MAX_BYTES;
+    use crate::config::test_support::{accepted, regions_with, rejected, rejected_once, zone_with};
+
+    #[test]
+    fn region_names() {
+        let config = accepted(&regions_with(""));
+        let names: Vec<&str> = config
+            .regions
+            .iter()
+            .map(|region| region.name.as_str())
+            .collect();
+        assert_eq!(names, vec!["eu", "us"]);
+        assert_eq!(config.regions[1].line, 9);
+        assert!(config.regions[0].fallback.is_empty());
+        let long = "a".repeat(REGION_NAME_MAX_BYTES);
+        accepted(&zone_with(&format!("[[region]]\nname = \"{long}\"")));
+        accepted(&zone_with("[[region]]\nname = \"us-east_1\""));
+        for bad in ["", "EU", "e.u", "eu west", "é", &format!("{long}a")] {
+            rejected_once(
+                &zone_with(&format!("[[region]]\nname = {bad:?}")),
+                "region[0].name",
+                7,
+            );
+        }
+        rejected_once(&zone_with("[[region]]\nnetworks = []"), "region[0].name", 6);
+        let error = rejected_once(
+            &regions_with("[[region]]\nname = \"eu\""),
+            "region[2].name",
+            11,
+        );
+        assert!(error.message.contains("duplicate"), "{error}");
+        rejected_once(
+            &zone_with("[[region]]\nname = \"eu\"\nnetwork = []"),
+            "region[0].network",
+            8,
+        );
+    }
+
+    #[test]
+    fn region_networks() {
+        let config = accepted(&zone_with(
+            "[[region]]\nname = \"eu\"\nnetworks = [\"198.51.100.0/24\", \"2001:db8:e0::/48\", \
+             \"192.0.2.1/32\", \"0.0.0.0/0\"]",
+        ));
+        let networks: Vec<(String, usize)> = config
+            .topology
+            .networks
+            .iter()
+            .map(|(network, region)| (network.to_string(), *region))
+            .collect();
+        assert_eq!(
+            networks,
+            vec![
+                ("198.51.100.0/24".to_owned(), 0),
+                ("2001:db8:e0::/48".to_owned(), 0),
+                ("192.0.2.1/32".to_owned(), 0),
+                ("0.0.0.0/0".to_owned(), 0),
+            ]
+        );
+        assert_eq!(config.topology.default_region, None);
+    }
+
+    #[test]
+    fn region_network_errors() {
+        let at = |networks: &str| zone_with(&format!("[[region]]\nname = \"eu\"\n{networks}"));
+        let error = rejected_once(
+            &at("networks = [\n  \"198.51.100.0/24\",\n  \"198.51.100.7/24\",\n]"),
+            "region[0].networks",
+            10,
+        );
+        assert!(error.message.contains("host bits"), "{error}");
+        assert!(error.message.contains("198.51.100.0/24"), "{error}");
+        rejected_once(
+            &at("networks = [\"2001:db8:e0::1/48\"]"),
+            "region[0].networks",
+            8,
+        );
+        for bad in ["198.51.100.0", "198.51.100.0/33", "europe", ""] {
+            let error = rejected_once(
+                &at(&format!("networks = [{bad:?}]")),
+                "region[0].networks",
+                8,
+            );
+            assert!(error.message.contains("CIDR"), "{error}");
+        }
+        rejected_once(
+            &at("networks = \"198.51.100.0/24\""),
+            "region[0].networks",
+            8,
+        );
+        // The same network for two regions.
+        let error = rejected_once(
+            &regions_with(
+                "[[region]]\nname = \"asia\"\nnetworks = [\"198.51.100.0/24\"]\n\
+                 [[region]]\nname = \"sa\"\nnetworks = [\"198.51.100.0/24\"]",
+            ),
+            "region[3].networks",
+            15,
+        );
+        assert!(error.message.contains("\"asia\""), "{error}");
+        assert!(error.message.contains("line 12"), "{error}");
+        // The same network twice for one region is kept once.
+        let config = accepted(&at("networks = [\"198.51.100.0/24\", \"198.51.100.0/24\"]"));
+        assert_eq!(config.topology.networks.len(), 1);
+    }
+
+    #[test]
+    fn region_fallback() {
+        let config = accepted(&zone_with(
+            "[[region]]\nname = \"eu\"\nfallback = [\"us\", \"asia\"]\n\
+             [[region]]\nname = \"us\"\nfallback = [\"eu\"]\n\
+             [[region]]\nname = \"asia\"",
+        ));
+        assert_eq!(config.regions[0].fallback, vec![1, 2]);
+        assert_eq!(config.regions[1].fallback, vec![0]);
+        assert!(config.regions[2].fallback.is_empty());
+        let error = rejected_once(
+            &regions_with("[[region]]\nname = \"asia\"\nfallback = [\"eu\", \"asia\"]"),
+            "region[2].fallback",
+            12,
+        );
+        assert!(error.message.contains("itself"), "{error}");
+        let error = rejected_once(
+            &regions_with("[[region]]\nname = \"asia\"\nfallback = [\"mars\"]"),
+            "region[2].fallback",
+            12,
+        );
+        assert!(error.message.contains("unknown region \"mars\""), "{error}");
+        assert!(error.message.contains("\"eu\", \"us\""), "{error}");
+        let error = rejected_once(
+            &regions_with("[[region]]\nname = \"asia\"\nfallback = [\n  \"eu\",\n  \"eu\",\n]"),
+            "region[2].fallback",
+            14,
+        );
+        assert!(error.message.contains("duplicate"), "{error}");
+        assert!(error.message.contains("line 13"), "{error}");
+    }
+
+    #[test]
+    fn region_bad_name_reported_once() {
+        // A reference to a badly named region does not add an error.
+        let errors = rejected(&zone_with(
+            "[[region]]\nname = \"EU\"\n[[region]]\nname = \"us\"\nfallback = [\"EU\"]",
+        ));
+        let keys: Vec<&str> = errors.iter().map(|error| error.key.as_str()).collect();
+        assert_eq!(keys, vec!["region[0].name"]);
+    }
+}

@@ -181,3 +181,165 @@ fn parse_network(text: &str) -> Result<IpNet, String> {
     }
     Ok(network)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use crate::config::test_support::{PATH, accepted, regions_with, rejected_once, zone_with};
+    use crate::config::{Config, LoadErrors, Source, TopologyConfig, parse};
+
+    #[test]
+    fn topology_default_region() {
+        let config = accepted(&regions_with("[topology]\ndefault_region = \"us\""));
+        assert_eq!(config.topology.default_region, Some(1));
+        assert!(config.topology.networks.is_empty());
+        let config = accepted(&regions_with("[topology]"));
+        assert_eq!(config.topology, TopologyConfig::default());
+        let error = rejected_once(
+            &regions_with("[topology]\ndefault_region = \"asia\""),
+            "topology.default_region",
+            11,
+        );
+        assert!(error.message.contains("unknown region"), "{error}");
+        let error = rejected_once(
+            &zone_with("[topology]\ndefault_region = \"eu\""),
+            "topology.default_region",
+            7,
+        );
+        assert!(error.message.contains("no [[region]]"), "{error}");
+        rejected_once(
+            &regions_with("[topology]\ndefault = \"eu\""),
+            "topology.default",
+            11,
+        );
+    }
+
+    /// Where topology files of the tests below live.
+    const NETS_PATH: &str = "/etc/dnslb/nets.txt";
+
+    /// Parses `config` with `nets.txt` (at [`NETS_PATH`]) holding `nets`.
+    fn with_nets(config: &str, nets: &'static str) -> Result<Config, LoadErrors> {
+        let files: &'static [(&'static str, &'static str)] =
+            Box::leak(Box::new([(NETS_PATH, nets)]));
+        parse(config, Path::new(PATH), Source::Embedded(files))
+    }
+
+    #[test]
+    fn topology_file_merged_with_region_networks() {
+        let text = regions_with(
+            "networks = [\"203.0.113.0/24\"]\n[topology]\nfile = \"nets.txt\"\n\
+             default_region = \"eu\"",
+        );
+        let nets = "# client networks\n\n198.51.100.0/24 eu\n  2001:db8:e0::/48\teu  # IPv6\n\
+                    203.0.113.0/24 us\n192.0.2.0/25 us\n";
+        let config = match with_nets(&text, nets) {
+            Ok(config) => config,
+            Err(errors) => panic!("{errors}"),
+        };
+        let networks: Vec<(String, usize)> = config
+            .topology
+            .networks
+            .iter()
+            .map(|(network, region)| (network.to_string(), *region))
+            .collect();
+        assert_eq!(
+            networks,
+            vec![
+                ("203.0.113.0/24".to_owned(), 1),
+                ("198.51.100.0/24".to_owned(), 0),
+                ("2001:db8:e0::/48".to_owned(), 0),
+                ("192.0.2.0/25".to_owned(), 1),
+            ]
+        );
+        assert_eq!(config.topology.default_region, Some(0));
+    }
+
+    #[test]
+    fn topology_file_errors_name_file_and_line() {
+        let text = regions_with("networks = [\"203.0.113.0/24\"]\n[topology]\nfile = \"nets.txt\"");
+        let nets = "198.51.100.7/24 eu\n\
+                    198.51.100.0/24\n\
+                    198.51.100.0/24 eu extra\n\
+                    # fine\n\
+                    europe eu\n\
+                    192.0.2.0/24 mars\n\
+                    203.0.113.0/24 eu\n\
+                    192.0.2.0/25 eu\n\
+                    192.0.2.0/25 us\n\
+                    192.0.2.0/25 eu\n";
+        let errors = with_nets(&text, nets)
+            .err()
+            .map(|errors| errors.0)
+            .unwrap_or_default();
+        let found: Vec<(String, Option<usize>, &str)> = errors
+            .iter()
+            .map(|error| {
+                (
+                    error.file.display().to_string(),
+                    error.line,
+                    error.key.as_str(),
+                )
+            })
+            .collect();
+        let at = |line: usize| (NETS_PATH.to_owned(), Some(line), "topology");
+        assert_eq!(found, vec![at(1), at(2), at(3), at(5), at(6), at(7), at(9)]);
+        assert_eq!(
+            errors[0].to_string(),
+            "/etc/dnslb/nets.txt:1: topology: \"198.51.100.7/24\" has host bits set: \
+             write the network as \"198.51.100.0/24\""
+        );
+        assert!(errors[1].message.contains("1 field"), "{}", errors[1]);
+        assert!(errors[2].message.contains("3 fields"), "{}", errors[2]);
+        assert!(errors[3].message.contains("CIDR"), "{}", errors[3]);
+        assert!(
+            errors[4].message.contains("unknown region \"mars\""),
+            "{}",
+            errors[4]
+        );
+        // Conflicts with a region's network and with an earlier line.
+        assert!(errors[5].message.contains("line 10"), "{}", errors[5]);
+        assert!(errors[6].message.contains("nets.txt:8"), "{}", errors[6]);
+    }
+
+    #[test]
+    fn topology_file_errors_follow_config_errors() {
+        let text = regions_with("[topology]\nfile = \"nets.txt\"\n[server.x]");
+        let errors = with_nets(&text, "bad eu\n").err().map(|errors| errors.0);
+        // A layer 1 error stops before the file is read.
+        assert_eq!(errors.map(|errors| errors.len()), Some(1));
+        let text = regions_with("[topology]\nfile = \"nets.txt\"\ndefault_region = \"x\"");
+        let errors = with_nets(&text, "bad eu\n")
+            .err()
+            .map(|errors| errors.0)
+            .unwrap_or_default();
+        let keys: Vec<&str> = errors.iter().map(|error| error.key.as_str()).collect();
+        assert_eq!(keys, vec!["topology.default_region", "topology"]);
+    }
+
+    #[test]
+    fn topology_file_missing_or_empty() {
+        let error = rejected_once(
+            &regions_with("[topology]\nfile = \"nets.txt\""),
+            "topology.file",
+            11,
+        );
+        assert!(
+            error.message.contains("cannot read /etc/dnslb/nets.txt"),
+            "{error}"
+        );
+        let text = regions_with("[topology]\nfile = \"other.txt\"");
+        let errors = with_nets(&text, "").err().map(|errors| errors.0);
+        assert_eq!(
+            errors.map(|errors| errors[0].key.clone()).as_deref(),
+            Some("topology.file")
+        );
+        rejected_once(
+            &regions_with("[topology]\nfile = \"\""),
+            "topology.file",
+            11,
+        );
+        let config = with_nets(&regions_with("[topology]\nfile = \"nets.txt\""), "");
+        assert!(config.is_ok_and(|config| config.topology.networks.is_empty()));
+    }
+}
