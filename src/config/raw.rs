@@ -279,3 +279,71 @@ pub(super) fn from_str(text: &str, path: &Path) -> Result<RawConfig, LoadError> 
         LoadError::new(path, line, key, error.message().trim_end())
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::config::test_support::{rejected, rejected_once, server_with};
+
+    #[test]
+    fn unknown_key_rejected_with_its_line() {
+        let error = rejected_once(&server_with("\n\nlisen = 5"), "server.lisen", 5);
+        assert!(error.message.contains("unknown field `lisen`"), "{error}");
+        rejected_once(
+            &server_with("[[zone]]\nname = \"a.\"\nfile = \"a\"\nfiel = \"b\""),
+            "zone[0].fiel",
+            6,
+        );
+    }
+
+    #[test]
+    fn unknown_table_rejected_with_its_line() {
+        rejected_once(&server_with("\n[admins]\nlisten = \"x\""), "admins", 4);
+        rejected_once(&server_with("[[services]]\nname = \"x\""), "services", 3);
+        rejected_once(&server_with("[[regions]]\nname = \"x\""), "regions", 3);
+        rejected_once("bogus = 1\n", "bogus", 1);
+    }
+
+    #[test]
+    fn wrong_type_rejected_with_its_line() {
+        let error = rejected_once(
+            &server_with("udp_payload = \"1232\""),
+            "server.udp_payload",
+            3,
+        );
+        assert!(error.message.contains("invalid type"), "{error}");
+        rejected_once(&server_with("identity = 7"), "server.identity", 3);
+        rejected_once(
+            &server_with("[[zone]]\nname = 5\nfile = \"a\""),
+            "zone[0].name",
+            4,
+        );
+        rejected_once("zone = \"x\"\n[server]\nlisten = []\n", "zone", 1);
+        rejected_once("server = 5\n", "server", 1);
+    }
+
+    #[test]
+    fn syntax_error_has_line_and_no_key() {
+        let error = rejected("[server]\nlisten = [\"127.0.0.1:53\"\n\n[zone\n");
+        assert_eq!(error.len(), 1, "{error:?}");
+        assert_eq!(error[0].key, "");
+        assert!(error[0].line.is_some());
+        let error = rejected("[server]\nlisten = [\"127.0.0.1:53\"]\nworkers = \n");
+        assert_eq!(error.len(), 1, "{error:?}");
+        assert_eq!(error[0].line, Some(3));
+    }
+
+    #[test]
+    fn duplicate_key_rejected_with_its_line() {
+        let error = rejected_once(
+            &server_with("udp_payload = 1232\nudp_payload = 1232"),
+            "server.udp_payload",
+            4,
+        );
+        assert_eq!(error.message, "duplicate key");
+        rejected_once(
+            &server_with("[[zone]]\nname = \"a.\"\nname = \"b.\""),
+            "zone[0].name",
+            5,
+        );
+    }
+}

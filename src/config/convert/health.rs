@@ -459,3 +459,180 @@ fn span_of(table: &RawHealth, field: &str) -> Option<std::ops::Range<usize>> {
         _ => None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use crate::config::test_support::{accepted, rejected_once, service, service_keys};
+    use crate::config::{
+        HEALTH_DNS_PORT_DEFAULT, HEALTH_FALL_DEFAULT, HEALTH_HTTP_PORT_DEFAULT,
+        HEALTH_INTERVAL_DEFAULT, HEALTH_RISE_DEFAULT, HEALTH_TIMEOUT_DEFAULT,
+    };
+    use crate::health::HealthCheck;
+
+    /// The checks of `service`'s backends, which must be accepted.
+    fn checks(text: &str) -> Vec<Option<HealthCheck>> {
+        accepted(text).services[0]
+            .backends
+            .iter()
+            .map(|backend| backend.health.clone())
+            .collect()
+    }
+
+    #[test]
+    fn health_defaults_per_kind() {
+        use crate::health::{HttpProbe, ProbeKind};
+        assert_eq!(checks(&service_keys("")), vec![None]);
+        assert_eq!(
+            checks(&service_keys("health = { kind = \"none\" }")),
+            vec![None]
+        );
+        let tcp = checks(&service_keys("health = { kind = \"tcp\", port = 443 }"))[0]
+            .clone()
+            .unwrap();
+        assert_eq!(tcp.kind, ProbeKind::Tcp);
+        assert_eq!(tcp.port, 443);
+        assert_eq!(tcp.interval, HEALTH_INTERVAL_DEFAULT);
+        assert_eq!(tcp.timeout, HEALTH_TIMEOUT_DEFAULT);
+        assert_eq!(tcp.thresholds.rise.get(), HEALTH_RISE_DEFAULT);
+        assert_eq!(tcp.thresholds.fall.get(), HEALTH_FALL_DEFAULT);
+        let http = checks(&service_keys("health = { kind = \"http\" }"))[0]
+            .clone()
+            .unwrap();
+        assert_eq!(http.port, HEALTH_HTTP_PORT_DEFAULT);
+        assert_eq!(
+            http.kind,
+            ProbeKind::Http(HttpProbe {
+                path: "/".into(),
+                host: "www.example.com".into(),
+                expect: vec![200],
+                body_contains: None,
+                load_header: None,
+            })
+        );
+        let dns = checks(&service_keys(
+            "health = { kind = \"dns\", qname = \"Example.COM\", qtype = \"SOA\", rcode = \"nxdomain\" }",
+        ))[0]
+            .clone()
+            .unwrap();
+        assert_eq!(dns.port, HEALTH_DNS_PORT_DEFAULT);
+        assert_eq!(
+            dns.kind,
+            ProbeKind::Dns(crate::health::DnsProbe {
+                qname: b"\x07example\x03com\x00".to_vec(),
+                qtype: 6,
+                rcode: 3,
+            })
+        );
+    }
+
+    #[test]
+    fn health_backend_keys_override_the_services() {
+        use crate::health::ProbeKind;
+        let text = service(
+            "health = { kind = \"http\", port = 8080, path = \"/healthz\", expect = [200, 204], \
+             interval = \"2s\", timeout = \"1s\", rise = 1, fall = 5, load_header = \"X-Load\" }\n\
+             backends = [\n\
+               { address = \"192.0.2.1\" },\n\
+               { address = \"192.0.2.2\", health = { port = 9090, fall = 2 } },\n\
+               { address = \"192.0.2.3\", health = { kind = \"tcp\", port = 22 } },\n\
+               { address = \"192.0.2.4\", health = { kind = \"none\" } },\n\
+             ]",
+        );
+        let checks = checks(&text);
+        let first = checks[0].clone().unwrap();
+        assert_eq!((first.port, first.interval), (8080, Duration::from_secs(2)));
+        assert_eq!(
+            (first.thresholds.rise.get(), first.thresholds.fall.get()),
+            (1, 5)
+        );
+        let ProbeKind::Http(http) = &first.kind else {
+            panic!("expected http, got {first:?}")
+        };
+        assert_eq!(http.path, "/healthz");
+        assert_eq!(http.expect, vec![200, 204]);
+        assert_eq!(http.load_header.as_deref(), Some("X-Load"));
+        let second = checks[1].clone().unwrap();
+        assert_eq!((second.port, second.thresholds.fall.get()), (9090, 2));
+        assert_eq!(second.kind, first.kind);
+        let third = checks[2].clone().unwrap();
+        assert_eq!((third.kind.clone(), third.port), (ProbeKind::Tcp, 22));
+        assert_eq!(third.interval, Duration::from_secs(2));
+        assert_eq!(checks[3], None);
+    }
+
+    #[test]
+    fn health_errors_name_the_key_where_the_value_was_written() {
+        let error = rejected_once(
+            &service_keys(
+                "health = { kind = \"tcp\", port = 80, interval = \"1s\", timeout = \"1s\" }",
+            ),
+            "service[0].health.timeout",
+            13,
+        );
+        assert!(error.message.contains("not below the interval"), "{error}");
+        rejected_once(
+            &service_keys("health = { kind = \"tcp\" }"),
+            "service[0].health.port",
+            13,
+        );
+        rejected_once(
+            &service_keys("health = { kind = \"udp\" }"),
+            "service[0].health.kind",
+            13,
+        );
+        rejected_once(
+            &service_keys("health = { kind = \"tcp\", port = 80, rise = 0 }"),
+            "service[0].health.rise",
+            13,
+        );
+        rejected_once(
+            &service_keys("health = { kind = \"tcp\", port = 70000 }"),
+            "service[0].health.port",
+            13,
+        );
+        rejected_once(
+            &service_keys("health = { kind = \"tcp\", port = 80, path = \"/x\" }"),
+            "service[0].health.path",
+            13,
+        );
+        rejected_once(
+            &service_keys("health = { kind = \"http\", path = \"healthz\" }"),
+            "service[0].health.path",
+            13,
+        );
+        rejected_once(
+            &service_keys("health = { kind = \"http\", expect = [200, 999] }"),
+            "service[0].health.expect",
+            13,
+        );
+        rejected_once(
+            &service_keys("health = { kind = \"dns\" }"),
+            "service[0].health.qname",
+            13,
+        );
+        rejected_once(
+            &service_keys("health = { kind = \"dns\", qname = \"a.b\", rcode = \"FINE\" }"),
+            "service[0].health.rcode",
+            13,
+        );
+        rejected_once(
+            &service_keys("health = { timeout = \"1s\" }"),
+            "service[0].health.kind",
+            13,
+        );
+        // A service problem is reported once, however many backends share it.
+        let text = service(
+            "health = { kind = \"tcp\", port = 0 }\nbackends = [{ address = \"192.0.2.1\" }, \
+             { address = \"192.0.2.2\" }]",
+        );
+        rejected_once(&text, "service[0].health.port", 13);
+        // A backend's override is named at the backend.
+        let text = service(
+            "health = { kind = \"tcp\", port = 80, interval = \"500ms\" }\nbackends = [\
+             { address = \"192.0.2.1\", health = { timeout = \"600ms\" } }]",
+        );
+        rejected_once(&text, "service[0].backends[0].health.timeout", 14);
+    }
+}

@@ -71,3 +71,62 @@ impl Checker<'_> {
         }))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::config::test_support::{accepted, rejected, rejected_once, server_with};
+    use crate::config::{
+        RRL_IPV4_PREFIX_DEFAULT, RRL_IPV6_PREFIX_DEFAULT, RRL_RESPONSES_PER_SECOND_DEFAULT,
+        RRL_SLIP_DEFAULT, RRL_TABLE_SIZE_DEFAULT, RrlSettings,
+    };
+
+    #[test]
+    fn rrl_is_off_without_its_table_and_defaults_with_it() {
+        assert_eq!(accepted(&server_with("")).rrl, None);
+        let on = accepted(&server_with("[rrl]")).rrl.unwrap();
+        assert_eq!(
+            on,
+            RrlSettings {
+                responses_per_second: RRL_RESPONSES_PER_SECOND_DEFAULT,
+                slip: RRL_SLIP_DEFAULT,
+                ipv4_prefix: RRL_IPV4_PREFIX_DEFAULT,
+                ipv6_prefix: RRL_IPV6_PREFIX_DEFAULT,
+                table_size: RRL_TABLE_SIZE_DEFAULT,
+            }
+        );
+        let set = accepted(&server_with(
+            "[rrl]\nresponses_per_second = 5\nslip = 0\nipv4_prefix = 32\nipv6_prefix = 64\ntable_size = 4096",
+        ))
+        .rrl
+        .unwrap();
+        assert_eq!(
+            (
+                set.responses_per_second,
+                set.slip,
+                set.ipv4_prefix,
+                set.ipv6_prefix,
+                set.table_size
+            ),
+            (5, 0, 32, 64, 4096)
+        );
+    }
+
+    #[test]
+    fn rrl_bounds_name_key_and_line() {
+        rejected_once(
+            &server_with("[rrl]\nresponses_per_second = 0"),
+            "rrl.responses_per_second",
+            4,
+        );
+        rejected_once(&server_with("[rrl]\nslip = 101"), "rrl.slip", 4);
+        rejected_once(
+            &server_with("[rrl]\nipv4_prefix = 33"),
+            "rrl.ipv4_prefix",
+            4,
+        );
+        rejected_once(&server_with("[rrl]\nipv6_prefix = 0"), "rrl.ipv6_prefix", 4);
+        rejected_once(&server_with("[rrl]\ntable_size = 10"), "rrl.table_size", 4);
+        let errors = rejected(&server_with("[rrl]\nburst = 3"));
+        assert!(errors[0].to_string().contains("burst"), "{}", errors[0]);
+    }
+}

@@ -128,13 +128,11 @@ impl Checker<'_> {
 
 #[cfg(test)]
 mod tests {
-    use std::path::Path;
-
-    use crate::config::{Config, LoadErrors, Source, parse};
+    use crate::config::test_support::{parse_text, server_with};
+    use crate::config::{Config, LoadErrors};
 
     fn load(server_lines: &str) -> Result<Config, LoadErrors> {
-        let text = format!("[server]\nlisten = [\"127.0.0.1:53\"]\n{server_lines}\n");
-        parse(&text, Path::new("/etc/dnslb/dnslb.toml"), Source::Disk)
+        parse_text(&server_with(server_lines))
     }
 
     /// The one error of `server_lines`, as `(key, line, text)`.

@@ -1,0 +1,244 @@
+//! Converts the `[[zone]]` entries into [`ZoneConfig`]s; the zone files
+//! themselves are read later, through [`Config::source`](super::super::Config::source).
+//!
+//! Checks: `name` is required and a domain name (made absolute and
+//! lowercase; `"."` is the root, empty is rejected), distinct among zones;
+//! `file` is required and non-empty, a relative path resolved against the
+//! config file's directory.
+
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use bytes::Bytes;
+use domain::base::Name;
+use toml::Spanned;
+
+use super::super::ZoneConfig;
+use super::super::raw::RawZone;
+use super::{Checker, absolute, domain_name};
+
+impl Checker<'_> {
+    /// Converts every `[[zone]]` entry, keeping those without errors; also
+    /// returns every valid zone name, even of entries with other errors.
+    pub(super) fn zones(
+        &mut self,
+        raw: Vec<Spanned<RawZone>>,
+    ) -> (Vec<ZoneConfig>, Vec<Name<Bytes>>) {
+        let config_directory = self.path.parent().unwrap_or_else(|| Path::new(""));
+        let mut zones: Vec<ZoneConfig> = Vec::with_capacity(raw.len());
+        // Every valid name so far with its line, even from entries with
+        // other errors, so that duplicates are all reported.
+        let mut names: Vec<(Name<Bytes>, usize)> = Vec::with_capacity(raw.len());
+        for (index, entry) in raw.into_iter().enumerate() {
+            let header = entry.span();
+            let entry = entry.into_inner();
+            let name = self.zone_name(index, &header, entry.name, &names);
+            if let Some(name) = &name {
+                names.push(name.clone());
+            }
+            let file = self.zone_file(index, &header, entry.file, config_directory);
+            if let (Some((name, line)), Some(file)) = (name, file) {
+                zones.push(ZoneConfig { name, file, line });
+            }
+        }
+        (zones, names.into_iter().map(|(name, _)| name).collect())
+    }
+
+    /// Converts `zone[index].name`: a domain name, made absolute and
+    /// lowercased, distinct from the `earlier` names (with their lines).
+    /// Returns it with its line.
+    fn zone_name(
+        &mut self,
+        index: usize,
+        header: &Range<usize>,
+        raw: Option<Spanned<String>>,
+        earlier: &[(Name<Bytes>, usize)],
+    ) -> Option<(Name<Bytes>, usize)> {
+        let key = format!("zone[{index}].name");
+        let Some(raw) = raw else {
+            self.error(
+                Some(header),
+                &key,
+                "required: the zone's apex, e.g. \"example.com\"",
+            );
+            return None;
+        };
+        let text = raw.get_ref();
+        let line = self.line(&raw.span());
+        let parsed = if text.is_empty() {
+            Err("empty; write \".\" for the root zone".to_owned())
+        } else {
+            domain_name(text)
+        };
+        let name = match parsed {
+            Ok(name) => name,
+            Err(error) => {
+                self.error(
+                    Some(&raw.span()),
+                    &key,
+                    format!("{text:?} is not a domain name: {error}"),
+                );
+                return None;
+            }
+        };
+        if let Some((_, first_line)) = earlier.iter().find(|(seen, _)| *seen == name) {
+            let first_line = *first_line;
+            self.error(
+                Some(&raw.span()),
+                &key,
+                format!(
+                    "duplicate zone {} (already defined on line {first_line})",
+                    absolute(&name)
+                ),
+            );
+            return None;
+        }
+        Some((name, line))
+    }
+
+    /// Converts `zone[index].file`: required, non-empty; a relative path is
+    /// resolved against `config_directory`.
+    fn zone_file(
+        &mut self,
+        index: usize,
+        header: &Range<usize>,
+        raw: Option<Spanned<String>>,
+        config_directory: &Path,
+    ) -> Option<PathBuf> {
+        let key = format!("zone[{index}].file");
+        let Some(raw) = raw else {
+            self.error(
+                Some(header),
+                &key,
+                "required: the zone file's path, relative to this config file's directory",
+            );
+            return None;
+        };
+        if raw.get_ref().is_empty() {
+            self.error(Some(&raw.span()), &key, "must not be empty");
+            return None;
+        }
+        Some(config_directory.join(raw.get_ref()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::{Path, PathBuf};
+
+    use crate::config::test_support::{accepted, rejected, rejected_once, server_with, zone_text};
+    use crate::config::{Source, parse};
+
+    #[test]
+    fn zone_name_made_absolute_and_lowercase() {
+        for written in ["Example.COM", "example.com.", "EXAMPLE.com."] {
+            let config = accepted(&zone_text(written, "a.zone"));
+            let zone = &config.zones[0];
+            assert_eq!(zone.name.as_octets().as_ref(), b"\x07example\x03com\x00");
+            assert_eq!(zone.line, 4);
+        }
+    }
+
+    #[test]
+    fn zone_name_root_allowed() {
+        let config = accepted(&zone_text(".", "root.zone"));
+        assert!(config.zones[0].name.is_root());
+    }
+
+    #[test]
+    fn zone_name_invalid_rejected() {
+        for bad in [
+            "",
+            "a..b",
+            ".example.com",
+            &format!("{}.com", "x".repeat(64)),
+        ] {
+            let error = rejected_once(&zone_text(bad, "a.zone"), "zone[0].name", 4);
+            assert!(error.message.contains("not a domain name"), "{error}");
+        }
+    }
+
+    #[test]
+    fn zone_duplicates_rejected_case_insensitively() {
+        let text = server_with(
+            "[[zone]]\nname = \"example.com\"\nfile = \"a.zone\"\n\
+             [[zone]]\nname = \"example.net\"\nfile = \"b.zone\"\n\
+             [[zone]]\nname = \"EXAMPLE.com.\"\nfile = \"c.zone\"",
+        );
+        let error = rejected_once(&text, "zone[2].name", 10);
+        assert!(error.message.contains("example.com."), "{error}");
+        assert!(error.message.contains("line 4"), "{error}");
+        // Found even when the first entry has another problem.
+        let text = server_with(
+            "[[zone]]\nname = \"example.com\"\n\
+             [[zone]]\nname = \"Example.Com\"\nfile = \"b.zone\"",
+        );
+        let errors = rejected(&text);
+        let keys: Vec<&str> = errors.iter().map(|error| error.key.as_str()).collect();
+        assert_eq!(keys, vec!["zone[0].file", "zone[1].name"]);
+    }
+
+    #[test]
+    fn zone_keys_required() {
+        rejected_once(
+            &server_with("[[zone]]\nfile = \"a.zone\""),
+            "zone[0].name",
+            3,
+        );
+        rejected_once(&server_with("[[zone]]\nname = \"a.\""), "zone[0].file", 3);
+        rejected_once(&zone_text("a.", ""), "zone[0].file", 5);
+    }
+
+    #[test]
+    fn zone_relative_path_resolved_against_config_directory() {
+        let config = accepted(&zone_text("example.com", "zones/example.com.zone"));
+        assert_eq!(
+            config.zones[0].file,
+            Path::new("/etc/dnslb/zones/example.com.zone")
+        );
+        let config = accepted(&zone_text("example.com", "../shared/example.com.zone"));
+        assert_eq!(
+            config.zones[0].file,
+            Path::new("/etc/dnslb/../shared/example.com.zone")
+        );
+        let bare = parse(
+            &zone_text("example.com", "zones/example.com.zone"),
+            Path::new("dnslb.toml"),
+            Source::Disk,
+        );
+        assert_eq!(
+            bare.ok().map(|config| config.zones[0].file.clone()),
+            Some(PathBuf::from("zones/example.com.zone"))
+        );
+    }
+
+    #[test]
+    fn zone_absolute_path_kept() {
+        let config = accepted(&zone_text("example.com", "/var/lib/dnslb/example.com.zone"));
+        assert_eq!(
+            config.zones[0].file,
+            Path::new("/var/lib/dnslb/example.com.zone")
+        );
+    }
+
+    #[test]
+    fn zones_may_be_absent() {
+        assert!(accepted(&server_with("")).zones.is_empty());
+    }
+
+    #[test]
+    fn zone_inline_array_of_tables() {
+        let config = accepted(
+            "zone = [\n  { name = \"a.example\", file = \"a.zone\" },\n  \
+             { name = \"b.example\", file = \"b.zone\" },\n]\n\
+             [server]\nlisten = [\"127.0.0.1:53\"]\n",
+        );
+        assert_eq!(config.zones.len(), 2);
+        assert_eq!(config.zones[1].line, 3);
+        rejected_once(
+            "zone = [{ name = \"a.\", file = \"a\" }, { name = \"a.\", fil = \"b\" }]\n",
+            "zone[1].fil",
+            1,
+        );
+    }
+}
