@@ -234,16 +234,12 @@ pub fn start(config: &Config) -> Result<Running, StartError> {
     let stats = Arc::new(Stats::new(cpus.len()));
     let admin = match &config.admin {
         Some(admin) => Some(
-            AdminServer::bind(
-                admin.listen,
-                admin.token.clone(),
-                control.clone(),
-                stats.clone(),
-            )
-            .map_err(|error| StartError::Bind {
-                address: admin.listen,
-                transport: "admin http",
-                error,
+            AdminServer::bind(admin.listen, control.clone(), stats.clone()).map_err(|error| {
+                StartError::Bind {
+                    address: admin.listen,
+                    transport: "admin http",
+                    error,
+                }
             })?,
         ),
         None => None,

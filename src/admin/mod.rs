@@ -58,15 +58,14 @@ pub struct AdminServer {
     listener: TcpListener,
     control: Arc<Control>,
     stats: Arc<Stats>,
-    /// The bearer token mutating endpoints require, when set.
-    token: Option<String>,
 }
 
 impl AdminServer {
-    /// Binds `address`.
+    /// Binds `address`. The bearer token is the running config's
+    /// `[admin] token`, read per request, so a reload that changes it puts
+    /// the new one in force at once.
     pub fn bind(
         address: SocketAddr,
-        token: Option<String>,
         control: Arc<Control>,
         stats: Arc<Stats>,
     ) -> io::Result<AdminServer> {
@@ -76,7 +75,6 @@ impl AdminServer {
             listener,
             control,
             stats,
-            token,
         })
     }
 
@@ -153,10 +151,12 @@ impl AdminServer {
         }
     }
 
-    /// Whether `request` carries the configured token (always, when none
-    /// is configured). Compares in time independent of where they differ.
+    /// Whether `request` carries the running config's token (always, when
+    /// none is configured). Compares in time independent of where they
+    /// differ.
     fn authorized(&self, request: &http::Request) -> bool {
-        let Some(token) = &self.token else {
+        let config = self.control.config();
+        let Some(token) = config.admin.as_ref().and_then(|admin| admin.token.as_ref()) else {
             return true;
         };
         let Some(given) = request

@@ -120,7 +120,7 @@ pub enum ControlError {
     #[error("{0}")]
     Config(LoadErrors),
     #[error(
-        "{0} changed: listen addresses, workers, CPUs and the user change only on restart; \
+        "{0} changed, and it changes only on restart (see the README's list); \
          the running config is unchanged"
     )]
     NeedsRestart(String),

@@ -847,11 +847,12 @@ async fn admin_token_guards_the_post_endpoints_only() {
         .map(|host| Backend::tcp(&format!("127.0.5.{host}")))
         .collect();
     let entries: String = backends.iter().map(|backend| entry(backend, "")).collect();
-    let (server, _) = start(&format!(
-        r#"
+    let config = |token: &str| {
+        format!(
+            r#"
 [admin]
 listen = "127.0.0.1:0"
-token = "{TOKEN}"
+token = "{token}"
 
 [[service]]
 name = "token.example.com"
@@ -861,7 +862,9 @@ health = {{ kind = "tcp", {PACE}, rise = 1, fall = 2 }}
 backends = [
 {entries}]
 "#
-    ));
+        )
+    };
+    let (server, path) = start(&config(TOKEN));
     let admin = server.admin();
     let mut querier = Querier::new(server.ipv4());
     let all = addresses(&backends);
@@ -925,6 +928,16 @@ backends = [
     let (code, body) = admin_json(admin, "POST", &undrain, Some(TOKEN));
     assert_eq!(code, 200, "{body}");
     querier.assert_answers("token.example.com", &all, 20);
+
+    // A reload that changes the token puts the new one in force at once.
+    const NEW_TOKEN: &str = "another-test-token-98765";
+    rewrite(&path, &config(NEW_TOKEN));
+    let (code, body) = admin_json(admin, "POST", "/reload", Some(TOKEN));
+    assert_eq!(code, 200, "{body}");
+    let (code, body) = admin_json(admin, "POST", &drain, Some(TOKEN));
+    assert_eq!(code, 401, "the replaced token: {body}");
+    let (code, body) = admin_json(admin, "POST", &drain, Some(NEW_TOKEN));
+    assert_eq!(code, 200, "the new token: {body}");
     server.finish().await;
 }
 

@@ -20,7 +20,11 @@ fn rules(lib: &str) -> Rules {
             continue;
         };
         let mut cells = row.split('|');
-        let module = cells.next().unwrap_or_default().trim().trim_end_matches('`');
+        let module = cells
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .trim_end_matches('`');
         let allowed = cells
             .next()
             .unwrap_or_default()
@@ -132,7 +136,10 @@ fn imports_follow_the_dependency_rules_in_lib_rs() {
             .trim_end_matches(".rs")
             .to_owned();
         let Some(allowed) = rules.get(&module) else {
-            violations.push(format!("{}: module `{module}` has no row", relative.display()));
+            violations.push(format!(
+                "{}: module `{module}` has no row",
+                relative.display()
+            ));
             continue;
         };
         let text = std::fs::read_to_string(file).expect("read a source file");
@@ -140,7 +147,10 @@ fn imports_follow_the_dependency_rules_in_lib_rs() {
             if first == module {
                 continue;
             }
-            graph.entry(module.clone()).or_default().insert(first.clone());
+            graph
+                .entry(module.clone())
+                .or_default()
+                .insert(first.clone());
             let with_sub = second.map(|second| format!("{first}::{second}"));
             let ok = allowed.contains(&first)
                 || with_sub.as_ref().is_some_and(|path| allowed.contains(path));
