@@ -4,7 +4,10 @@
 //! One hash map from lowercase wire name to node serves all zones. A name
 //! that lies inside a deeper zone we also serve belongs to that zone only
 //! (its data in the parent is occluded), so the first ancestor of a query
-//! name found in the map is the closest encloser in the right zone. Empty
+//! name found in the map is the closest encloser in the right zone. The one
+//! exception is DS at a zone's apex, which is the parent's (RFC 4035 section
+//! 3.1.4.1): when we serve the parent too, the apex node carries the
+//! parent's DS RRset, or the parent's NODATA when it has none. Empty
 //! non-terminals are nodes without RRsets, so they stop wildcard matching
 //! (RFC 4592 section 2.2.2) and answer NODATA.
 //!
@@ -419,6 +422,14 @@ impl NameTable {
                     .iter()
                     .any(|child| name::is_at_or_below(owner, child))
             };
+            // The closest zone we serve above this one (RFC 4035 section
+            // 3.1.4.1: it answers DS at this zone's apex).
+            let parent = zones
+                .iter()
+                .filter(|other| {
+                    other.apex != zone.apex && name::is_at_or_below(&zone.apex, &other.apex)
+                })
+                .max_by_key(|other| other.apex.len());
 
             // Every owner and service name, and every ancestor up to the apex
             // (empty non-terminals).
@@ -479,24 +490,8 @@ impl NameTable {
                 .collect();
             let cuts: FastSet<&[u8]> = cut_list.iter().copied().collect();
 
-            let negative_ttl = zone.negative_ttl();
-            let negative = |fragments: &mut FragmentStore, question: Option<&[u8]>| {
-                let mut builder = fragments.builder(Section::Authority, question);
-                if let Some(soa) = zone.record_set(&zone.apex, rtype::SOA) {
-                    for record in &soa.records {
-                        builder.record(
-                            Owner::Name(&zone.apex),
-                            rtype::SOA,
-                            CLASS_IN,
-                            negative_ttl,
-                            &rdata_parts(record, &mut [0; 20]),
-                        );
-                    }
-                }
-                builder.finish()
-            };
-            let negative_direct = negative(&mut fragments, Some(&zone.apex));
-            let negative_chained = negative(&mut fragments, None);
+            let negative_direct = render_negative(&mut fragments, zone, Some(&zone.apex));
+            let negative_chained = render_negative(&mut fragments, zone, None);
             zone_entries.push(ZoneEntry {
                 apex: zone.apex.clone().into_boxed_slice(),
                 negative_direct,
@@ -541,8 +536,36 @@ impl NameTable {
                 } else {
                     owner
                 };
+                // DS at the apex is the parent's, when we serve the parent.
+                let parent_ds = match parent {
+                    Some(parent) if owner == zone.apex.as_slice() => Some(parent),
+                    _ => None,
+                };
+                if let Some(parent) = parent_ds {
+                    let (direct, chained) = match parent.record_set(owner, rtype::DS) {
+                        Some(ds) => (
+                            render_set(&mut fragments, ds, Some(question)),
+                            render_set(&mut fragments, ds, None),
+                        ),
+                        None => (
+                            render_negative(&mut fragments, parent, Some(&parent.apex)),
+                            render_negative(&mut fragments, parent, None),
+                        ),
+                    };
+                    rrsets.push(RecordSetEntry {
+                        rtype: rtype::DS,
+                        direct,
+                        chained,
+                        target: None,
+                    });
+                }
                 for set in sets {
-                    if is_cut && set.rtype != rtype::DS {
+                    let skipped = if set.rtype == rtype::DS {
+                        parent_ds.is_some()
+                    } else {
+                        is_cut
+                    };
+                    if skipped {
                         continue;
                     }
                     let direct = render_set(&mut fragments, set, Some(question));
@@ -642,6 +665,29 @@ fn rdata_parts<'r>(rdata: &'r Rdata, fixed: &'r mut [u8; 20]) -> Vec<RdataPart<'
             ]
         }
     }
+}
+
+/// The zone's SOA for negative answers, in authority, with TTL
+/// min(SOA TTL, MINIMUM).
+fn render_negative(
+    fragments: &mut FragmentStore,
+    zone: &ZoneData,
+    question: Option<&[u8]>,
+) -> FragmentId {
+    let negative_ttl = zone.negative_ttl();
+    let mut builder = fragments.builder(Section::Authority, question);
+    if let Some(soa) = zone.record_set(&zone.apex, rtype::SOA) {
+        for record in &soa.records {
+            builder.record(
+                Owner::Name(&zone.apex),
+                rtype::SOA,
+                CLASS_IN,
+                negative_ttl,
+                &rdata_parts(record, &mut [0; 20]),
+            );
+        }
+    }
+    builder.finish()
 }
 
 fn render_set(

@@ -14,6 +14,7 @@
 
 mod alloc;
 mod answers;
+mod child_zones;
 mod client;
 mod corpus;
 mod edns;
