@@ -330,7 +330,7 @@ fn resolve<T: Trace>(
         if qtype != rtype::ANY {
             if let Some(set) = table.record_set(node, qtype) {
                 let fragment = if chained { set.chained } else { set.direct };
-                reply.push(fragments.get(fragment), owner);
+                reply.push_with_additional(fragments, fragment, set.additional, owner);
                 return (Rcode::NoError, true);
             }
         }

@@ -5,9 +5,12 @@
 //! without EDNS, or min(requestor's size, ours) with it. When the next
 //! fragment (one RRset) does not fit, nothing more is added and TC is set,
 //! so the cut is always at an RRset boundary and the client retries over
-//! TCP. Space for the OPT record is reserved from the start.
+//! TCP. Space for the OPT record is reserved from the start. Additional
+//! records that come with an answer (the addresses of its targets) are
+//! added last and only where they fit: leaving them out never sets TC
+//! (RFC 2181 section 9).
 
-use super::fragment::{self, Fragment};
+use super::fragment::{self, Fragment, FragmentId, FragmentStore};
 use super::query::{Edns, OPTION_CLIENT_SUBNET, flags};
 use super::{CLASSIC_UDP_LIMIT, HEADER_LEN, MAX_MESSAGE_LEN, OPT_RECORD_LEN, Rcode};
 
@@ -105,20 +108,48 @@ impl<'a> Reply<'a> {
         if self.truncated {
             return None;
         }
-        let at = self.len;
-        match fragment::place(fragment, self.out, at, self.limit, self.qname_len, owner) {
-            Some(end) => {
-                self.len = end;
-                for (count, added) in self.counts.iter_mut().zip(fragment.counts) {
-                    *count = count.saturating_add(added);
+        let placed = self.place(fragment, owner);
+        if placed.is_none() {
+            self.truncated = true;
+        }
+        placed
+    }
+
+    /// Appends fragment `id` of `store` as [`push`](Self::push) does, then
+    /// as many of its `additional` continuations (additional records, one
+    /// target's addresses each) as fit, in order: the first that does not
+    /// fit ends them, without marking the reply truncated. Nothing may be
+    /// pushed after them but more additional records.
+    #[inline]
+    pub fn push_with_additional(
+        &mut self,
+        store: &FragmentStore,
+        id: FragmentId,
+        additional: u16,
+        owner: u16,
+    ) -> Option<usize> {
+        let at = self.push(store.get(id), owner)?;
+        if additional > 0 {
+            for fragment in store.continuations(id, additional) {
+                if self.place(fragment, owner).is_none() {
+                    break;
                 }
-                Some(at)
-            }
-            None => {
-                self.truncated = true;
-                None
             }
         }
+        Some(at)
+    }
+
+    /// Places a fragment at the end and counts its records; `None` when it
+    /// does not fit (the reply is then unchanged).
+    #[inline(always)]
+    fn place(&mut self, fragment: Fragment<'_>, owner: u16) -> Option<usize> {
+        let at = self.len;
+        let end = fragment::place(fragment, self.out, at, self.limit, self.qname_len, owner)?;
+        self.len = end;
+        for (count, added) in self.counts.iter_mut().zip(fragment.counts) {
+            *count = count.saturating_add(added);
+        }
+        Some(at)
     }
 
     /// Reads the two bytes at `at` of what was written so far (used to follow
