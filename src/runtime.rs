@@ -257,7 +257,10 @@ pub fn start(config: &Config) -> Result<Running, StartError> {
     control.attach_engine(engine_handle);
     let shutdown = Arc::new(AtomicBool::new(false));
     let mut threads = Vec::new();
-    let reply_size = usize::from(config.server.udp_payload).max(crate::wire::CLASSIC_UDP_LIMIT);
+    // Sized for the largest `server.udp_payload` the config accepts, not the
+    // one configured: a reload may raise it, and the workers keep their
+    // buffers (about 128 KiB per worker).
+    let reply_size = usize::from(crate::config::UDP_PAYLOAD_MAX);
 
     // Worker i takes the i-th UDP socket of every address.
     let mut per_worker: Vec<Vec<UdpSocket>> = (0..cpus.len()).map(|_| Vec::new()).collect();

@@ -24,7 +24,8 @@ pub enum CloseReason {
     Idle,
     /// Open for the total timeout.
     Total,
-    /// Its client already held its share of connections (closed at once).
+    /// Evicted to make room for a new connection from the same client
+    /// address, which already held its share of connections.
     PerClientCap,
     /// Evicted to make room for a new connection while the table was full.
     Evicted,

@@ -435,7 +435,8 @@ impl<'s> Resolver<'s, '_> {
         if qtype != rtype::ANY {
             if let Some(set) = table.record_set(node, qtype) {
                 let fragment = if chained { set.chained } else { set.direct };
-                self.reply.push(fragments.get(fragment), self.owner);
+                self.reply
+                    .push_with_additional(fragments, fragment, set.additional, self.owner);
                 return Step::Done(Rcode::NoError, true);
             }
         }

@@ -17,12 +17,14 @@
 //!   has gone longest without a complete query is evicted to make room
 //!   (NSD and Knot shed idle connections under pressure in the same spirit),
 //!   so slow clients can delay a new client by at most one accept, never
-//!   lock it out: evicted.
+//!   lock it out: evicted;
+//! - its client address already holds `max_connections_per_client` when it
+//!   opens another: that address's own connection that has gone longest
+//!   without a complete query is evicted to make room, so one address
+//!   cannot fill the table to evict everybody else, and its stalled
+//!   connections cannot lock out its own new queries: per-client cap.
 //!
-//! A new connection from an address that already holds
-//! `max_connections_per_client` is closed at once (per-client cap), so one
-//! address cannot fill the table to evict everybody else. Nobody else
-//! notices any of this. Timeouts are checked every [`TICK`].
+//! Nobody else notices any of this. Timeouts are checked every [`TICK`].
 
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
@@ -50,7 +52,8 @@ pub struct TcpLimits {
     /// one that has gone longest without a complete query.
     pub max_connections: usize,
     /// Open connections from one IP address at most; a new one past the cap
-    /// is closed at once.
+    /// evicts that address's connection that has gone longest without a
+    /// complete query.
     pub max_connections_per_client: usize,
     /// A connection with no complete query for this long is closed.
     pub idle_timeout: Duration,
@@ -181,9 +184,11 @@ impl TcpServer {
             let peer = peer.ip().to_canonical();
             let held = self.clients.get(&peer).copied().unwrap_or(0);
             if held >= self.limits.max_connections_per_client {
-                self.counters.close(CloseReason::PerClientCap);
-                drop(stream); // over its share: closed at once
-                continue;
+                // At its share: its own longest idle connection makes room
+                // (which also leaves room in the table).
+                if let Some(key) = self.longest_idle_of(peer) {
+                    self.close(key, Some(CloseReason::PerClientCap));
+                }
             }
             if self.connections.len() >= self.limits.max_connections {
                 match self.longest_idle() {
@@ -223,6 +228,16 @@ impl TcpServer {
     fn longest_idle(&self) -> Option<usize> {
         self.connections
             .iter()
+            .min_by_key(|(_, connection)| connection.last_query)
+            .map(|(key, _)| key)
+    }
+
+    /// The connection from `peer` that has gone longest without a complete
+    /// query. A scan: it runs only when `peer` opens one past its share.
+    fn longest_idle_of(&self, peer: IpAddr) -> Option<usize> {
+        self.connections
+            .iter()
+            .filter(|(_, connection)| connection.peer == peer)
             .min_by_key(|(_, connection)| connection.last_query)
             .map(|(key, _)| key)
     }

@@ -5,9 +5,12 @@
 //! without EDNS, or min(requestor's size, ours) with it. When the next
 //! fragment (one RRset) does not fit, nothing more is added and TC is set,
 //! so the cut is always at an RRset boundary and the client retries over
-//! TCP. Space for the OPT record is reserved from the start.
+//! TCP. Space for the OPT record is reserved from the start. Additional
+//! records that come with an answer (the addresses of its targets) are
+//! added last and only where they fit: leaving them out never sets TC
+//! (RFC 2181 section 9).
 
-use super::fragment::{self, Fragment};
+use super::fragment::{self, Fragment, FragmentId, FragmentStore};
 use super::query::{Edns, OPTION_CLIENT_SUBNET, flags};
 use super::{CLASSIC_UDP_LIMIT, HEADER_LEN, MAX_MESSAGE_LEN, OPT_RECORD_LEN, Rcode};
 
@@ -105,20 +108,48 @@ impl<'a> Reply<'a> {
         if self.truncated {
             return None;
         }
-        let at = self.len;
-        match fragment::place(fragment, self.out, at, self.limit, self.qname_len, owner) {
-            Some(end) => {
-                self.len = end;
-                for (count, added) in self.counts.iter_mut().zip(fragment.counts) {
-                    *count = count.saturating_add(added);
+        let placed = self.place(fragment, owner);
+        if placed.is_none() {
+            self.truncated = true;
+        }
+        placed
+    }
+
+    /// Appends fragment `id` of `store` as [`push`](Self::push) does, then
+    /// as many of its `additional` continuations (additional records, one
+    /// target's addresses each) as fit, in order: the first that does not
+    /// fit ends them, without marking the reply truncated. Nothing may be
+    /// pushed after them but more additional records.
+    #[inline]
+    pub fn push_with_additional(
+        &mut self,
+        store: &FragmentStore,
+        id: FragmentId,
+        additional: u16,
+        owner: u16,
+    ) -> Option<usize> {
+        let at = self.push(store.get(id), owner)?;
+        if additional > 0 {
+            for fragment in store.continuations(id, additional) {
+                if self.place(fragment, owner).is_none() {
+                    break;
                 }
-                Some(at)
-            }
-            None => {
-                self.truncated = true;
-                None
             }
         }
+        Some(at)
+    }
+
+    /// Places a fragment at the end and counts its records; `None` when it
+    /// does not fit (the reply is then unchanged).
+    #[inline(always)]
+    fn place(&mut self, fragment: Fragment<'_>, owner: u16) -> Option<usize> {
+        let at = self.len;
+        let end = fragment::place(fragment, self.out, at, self.limit, self.qname_len, owner)?;
+        self.len = end;
+        for (count, added) in self.counts.iter_mut().zip(fragment.counts) {
+            *count = count.saturating_add(added);
+        }
+        Some(at)
     }
 
     /// Reads the two bytes at `at` of what was written so far (used to follow
@@ -157,9 +188,14 @@ impl<'a> Reply<'a> {
             scope_prefix,
             ..
         } = self;
-        let mut reply_flags = flags::QR
-            | (query_flags & (flags::OPCODE | flags::RD | flags::CD))
-            | u16::from(rcode.header_bits());
+        // RD and CD are defined for QUERY only (RFC 1035, RFC 4035): any
+        // other opcode gets its opcode back and neither.
+        let echoed = if query_flags & flags::OPCODE == 0 {
+            flags::RD | flags::CD
+        } else {
+            flags::OPCODE
+        };
+        let mut reply_flags = flags::QR | (query_flags & echoed) | u16::from(rcode.header_bits());
         if authoritative {
             reply_flags |= flags::AA;
         }
@@ -208,6 +244,7 @@ impl<'a> Reply<'a> {
 mod tests {
     use super::*;
     use crate::wire::fragment::{FragmentStore, Owner, RdataPart, Section};
+    use crate::wire::query::{self, Parsed};
 
     const QUESTION: &[u8] = b"\x03WwW\x07example\x03com\x00\x00\x01\x00\x01";
 
@@ -262,6 +299,56 @@ mod tests {
             &out[49..60],
             b"\x00\x00\x29\x04\xd0\x00\x00\x80\x00\x00\x00"
         );
+    }
+
+    /// RD, CD and AD mean something only in a QUERY (RFC 1035 section
+    /// 4.1.1, RFC 4035 section 3.2): a reply to any other opcode echoes the
+    /// opcode and clears them; a reply to a QUERY echoes RD and CD.
+    #[test]
+    fn flags_are_echoed_only_for_query_opcode() {
+        // NOTIFY (opcode 4) with RD, AD and CD set, for example.com. SOA.
+        const NOTIFY: &[u8] = b"\xab\xcd\x21\x30\x00\x01\x00\x00\x00\x00\x00\x00\
+            \x07example\x03com\x00\x00\x06\x00\x01";
+        let Parsed::Reject(reject) = query::parse(NOTIFY, true) else {
+            panic!("NOTIFY is rejected");
+        };
+        let mut out = [0u8; 512];
+        let reply = Reply::start(
+            &mut out,
+            reject.id,
+            reject.flags,
+            reject.question,
+            13,
+            reject.edns,
+            512,
+        )
+        .unwrap();
+        let len = reply.finish(reject.rcode, false, 1232);
+        assert_eq!(
+            &out[..12],
+            b"\xab\xcd\xa0\x04\x00\x01\x00\x00\x00\x00\x00\x00",
+            "QR, opcode 4, NOTIMP; no RD, AD or CD"
+        );
+        assert_eq!(&out[12..len], &NOTIFY[12..]);
+
+        // The same flags on a QUERY: RD and CD echoed, AD not.
+        let mut as_query = NOTIFY.to_vec();
+        as_query[2] = 0x01;
+        let Parsed::Query(parsed) = query::parse(&as_query, true) else {
+            panic!("the QUERY parses");
+        };
+        let reply = Reply::start(
+            &mut out,
+            parsed.id,
+            parsed.flags,
+            Some(parsed.question),
+            parsed.qname.len(),
+            parsed.edns,
+            512,
+        )
+        .unwrap();
+        reply.finish(Rcode::NoError, true, 1232);
+        assert_eq!(&out[2..4], b"\x85\x10", "QR, AA, RD, CD");
     }
 
     #[test]

@@ -10,7 +10,10 @@
 //! - [`Pointer::QnameSuffix`]: a suffix of the question name, found by its
 //!   length from the end (the same for every query that reaches this
 //!   fragment, whatever the case and, for wildcards, the first labels);
-//! - [`Pointer::Local`]: a name written earlier in the same fragment.
+//! - [`Pointer::Local`]: a name written earlier in the same fragment;
+//! - [`Pointer::Preceding`]: a name written earlier in the fragment this one
+//!   continues (see [`FragmentBuilder::finish_and_continue`]), which is
+//!   always placed right before it.
 //!
 //! Placing a fragment is a copy plus a few 16-bit writes: name compression
 //! happened at build time.
@@ -37,6 +40,9 @@ pub enum Pointer {
     QnameSuffix(u16),
     /// This offset inside the fragment itself.
     Local(u16),
+    /// This many bytes before the fragment's start: a name inside the
+    /// fragments it continues, placed right before it.
+    Preceding(u16),
 }
 
 /// A two-byte pointer hole at `at` in a fragment.
@@ -97,6 +103,15 @@ impl FragmentStore {
         }
     }
 
+    /// The `count` fragments built by [`FragmentBuilder::finish_and_continue`]
+    /// right after `id`, in order (fewer if the store holds fewer).
+    #[inline]
+    pub fn continuations(&self, id: FragmentId, count: u16) -> impl Iterator<Item = Fragment<'_>> {
+        let first = id.0 as usize + 1;
+        let last = (first + usize::from(count)).min(self.fragments.len());
+        (first..last).map(|index| self.get(FragmentId(index as u32)))
+    }
+
     /// Total bytes held, for reporting.
     pub fn byte_len(&self) -> usize {
         self.bytes.len()
@@ -117,6 +132,7 @@ impl FragmentStore {
             store: self,
             question_name,
             section,
+            chain_start: start,
             start,
             fixups_start,
             counts: [0; 3],
@@ -150,10 +166,15 @@ pub struct FragmentBuilder<'s> {
     store: &'s mut FragmentStore,
     question_name: Option<&'s [u8]>,
     section: Section,
+    /// Where the first fragment of the chain this one continues starts (its
+    /// own start when it continues none).
+    chain_start: usize,
     start: usize,
     fixups_start: usize,
     counts: [u16; 3],
-    /// Lowercase suffixes written as labels in this fragment, with offsets.
+    /// Lowercase names (and their suffixes) that start with a label in this
+    /// fragment or the ones it continues, with their offsets from
+    /// `chain_start`.
     local_names: Vec<(Vec<u8>, u16)>,
 }
 
@@ -168,6 +189,31 @@ impl FragmentBuilder<'_> {
         self.store.bytes.len() - self.start
     }
 
+    /// A pointer to the name at `offset` from the chain's start: inside this
+    /// fragment, or before it.
+    fn pointer_to(&self, offset: u16) -> Option<Pointer> {
+        let own_start = self.start - self.chain_start;
+        let offset = usize::from(offset);
+        match offset.checked_sub(own_start) {
+            Some(inside) => u16::try_from(inside).ok().map(Pointer::Local),
+            None => u16::try_from(own_start - offset)
+                .ok()
+                .map(Pointer::Preceding),
+        }
+    }
+
+    /// Remembers the suffixes of `lower` that start before `end` as written
+    /// from `base` (an offset from the chain's start), for later names.
+    fn remember(&mut self, lower: &[u8], end: usize, base: usize) {
+        let mut pos = 0;
+        while pos < end && pos < lower.len() && lower[pos] != 0 {
+            if let Ok(offset) = u16::try_from(base + pos) {
+                self.local_names.push((lower[pos..].to_vec(), offset));
+            }
+            pos += 1 + usize::from(lower[pos]);
+        }
+    }
+
     fn hole(&mut self, target: Pointer) {
         let at = self.offset() as u16;
         self.store.fixups.push(Fixup { at, target });
@@ -175,38 +221,36 @@ impl FragmentBuilder<'_> {
     }
 
     /// Writes `name`, compressing it against the question's suffixes and
-    /// against names earlier in this fragment.
+    /// against names earlier in this fragment and the ones it continues.
+    /// The labels written before a pointer (or all of them) are remembered
+    /// for later names.
     fn name(&mut self, name: &[u8], compress: bool) {
         let lower = name.to_ascii_lowercase();
+        let base = self.store.bytes.len() - self.chain_start;
         let mut pos = 0;
         while pos < lower.len() && lower[pos] != 0 {
             let suffix = &lower[pos..];
             if compress {
-                if let Some(question) = self.question_name {
-                    if super::name::is_at_or_below(question, suffix) {
-                        self.store.bytes.extend_from_slice(&name[..pos]);
-                        self.hole(Pointer::QnameSuffix(suffix.len() as u16));
-                        return;
-                    }
-                }
-                if let Some((_, offset)) = self.local_names.iter().find(|(s, _)| s == suffix) {
-                    let offset = *offset;
+                let question_suffix = self
+                    .question_name
+                    .filter(|question| super::name::is_at_or_below(question, suffix))
+                    .map(|_| Pointer::QnameSuffix(suffix.len() as u16));
+                let target = question_suffix.or_else(|| {
+                    self.local_names
+                        .iter()
+                        .find(|(known, _)| known == suffix)
+                        .and_then(|&(_, offset)| self.pointer_to(offset))
+                });
+                if let Some(target) = target {
+                    self.remember(&lower, pos, base);
                     self.store.bytes.extend_from_slice(&name[..pos]);
-                    self.hole(Pointer::Local(offset));
+                    self.hole(target);
                     return;
                 }
             }
             pos += 1 + usize::from(lower[pos]);
         }
-        // Written in full: remember where each of its suffixes starts.
-        let base = self.offset();
-        let mut pos = 0;
-        while pos < lower.len() && lower[pos] != 0 {
-            if let Ok(offset) = u16::try_from(base + pos) {
-                self.local_names.push((lower[pos..].to_vec(), offset));
-            }
-            pos += 1 + usize::from(lower[pos]);
-        }
+        self.remember(&lower, lower.len(), base);
         self.store.bytes.extend_from_slice(name);
     }
 
@@ -241,7 +285,24 @@ impl FragmentBuilder<'_> {
     }
 
     /// Finishes the fragment and returns its handle.
-    pub fn finish(self) -> FragmentId {
+    pub fn finish(mut self) -> FragmentId {
+        self.push_meta()
+    }
+
+    /// Finishes the fragment and starts the next one (in `section`), which
+    /// continues it: its names compress against this one's too, so it must
+    /// be placed right after it. Its handle is the next one after this
+    /// one's (see [`FragmentStore::continuations`]).
+    pub fn finish_and_continue(mut self, section: Section) -> (FragmentId, Self) {
+        let id = self.push_meta();
+        self.start = self.store.bytes.len();
+        self.fixups_start = self.store.fixups.len();
+        self.counts = [0; 3];
+        self.section = section;
+        (id, self)
+    }
+
+    fn push_meta(&mut self) -> FragmentId {
         let id = FragmentId(self.store.fragments.len() as u32);
         self.store.fragments.push(FragmentMeta {
             start: self.start as u32,
@@ -277,6 +338,7 @@ pub fn place(
             Pointer::Owner => usize::from(owner),
             Pointer::QnameSuffix(len) => (HEADER_LEN + qname_len).checked_sub(usize::from(len))?,
             Pointer::Local(offset) => at + usize::from(offset),
+            Pointer::Preceding(distance) => at.checked_sub(usize::from(distance))?,
         };
         if target > MAX_POINTER {
             return None;
@@ -369,6 +431,64 @@ mod tests {
         let mut out = [0u8; 128];
         place(fragment, &mut out, 40, 128, 17, 12).unwrap();
         assert_eq!(&out[78..80], &[0xc0, 43]);
+    }
+
+    #[test]
+    fn a_continuation_points_into_the_fragment_it_continues() {
+        let mut store = FragmentStore::new();
+        let mut builder = store.builder(Section::Answer, Some(EXAMPLE));
+        // example.com. MX 10 mail.example.com.: "mail" + a question suffix.
+        builder.record(
+            Owner::Pointer,
+            15,
+            1,
+            300,
+            &[
+                RdataPart::Bytes(&[0, 10]),
+                RdataPart::CompressibleName(b"\x04mail\x07example\x03com\x00"),
+            ],
+        );
+        let (answer, mut builder) = builder.finish_and_continue(Section::Additional);
+        // mail.example.com. A 192.0.2.25, its owner in another case.
+        builder.record(
+            Owner::Name(b"\x04MAIL\x07example\x03com\x00"),
+            1,
+            1,
+            300,
+            &[RdataPart::Bytes(&[192, 0, 2, 25])],
+        );
+        let additional = builder.finish();
+        let (answer, additional) = (store.get(answer), store.get(additional));
+        assert_eq!((answer.counts, additional.counts), ([1, 0, 0], [0, 0, 1]));
+        // The answer: owner (2), type to RDLENGTH (10), preference (2), then
+        // "mail" at 14 and a pointer; 21 bytes. The additional owner is a
+        // pointer 7 bytes back from the continuation's start.
+        assert_eq!(answer.bytes.len(), 21);
+        assert_eq!(
+            additional.fixups,
+            &[Fixup {
+                at: 0,
+                target: Pointer::Preceding(7)
+            }]
+        );
+        let mut continuations = store.continuations(FragmentId(0), 1);
+        assert_eq!(continuations.next().unwrap().bytes, additional.bytes);
+        assert!(continuations.next().is_none());
+        assert_eq!(store.continuations(FragmentId(1), 5).count(), 0);
+
+        // Placed after a question "example.com" at 12: the answer at 29, the
+        // continuation right after it, its owner pointing at 29 + 14.
+        let mut out = [0u8; 128];
+        let end = place(answer, &mut out, 29, 128, EXAMPLE.len(), 12).unwrap();
+        assert_eq!(end, 50);
+        assert_eq!(
+            place(additional, &mut out, end, 128, EXAMPLE.len(), 12),
+            Some(66)
+        );
+        assert_eq!(&out[50..52], &[0xc0, 43]);
+        assert_eq!(&out[43..48], b"\x04mail");
+        // Placed where nothing precedes it by that much: refused.
+        assert_eq!(place(additional, &mut out, 3, 128, EXAMPLE.len(), 12), None);
     }
 
     #[test]

@@ -29,6 +29,7 @@ pub mod rtype {
     pub const MX: u16 = 15;
     pub const TXT: u16 = 16;
     pub const AAAA: u16 = 28;
+    pub const SRV: u16 = 33;
     pub const DNAME: u16 = 39;
     pub const OPT: u16 = 41;
     pub const DS: u16 = 43;

@@ -25,9 +25,9 @@ pub mod flags {
     pub const AA: u16 = 0x0400;
     /// Truncated.
     pub const TC: u16 = 0x0200;
-    /// Recursion desired.
+    /// Recursion desired, copied into the reply to a QUERY.
     pub const RD: u16 = 0x0100;
-    /// Checking disabled (RFC 4035), copied into the reply.
+    /// Checking disabled (RFC 4035), copied into the reply to a QUERY.
     pub const CD: u16 = 0x0010;
     /// Opcode mask; shift right by 11 to read it.
     pub const OPCODE: u16 = 0x7800;

@@ -4,14 +4,22 @@
 //! One hash map from lowercase wire name to node serves all zones. A name
 //! that lies inside a deeper zone we also serve belongs to that zone only
 //! (its data in the parent is occluded), so the first ancestor of a query
-//! name found in the map is the closest encloser in the right zone. Empty
+//! name found in the map is the closest encloser in the right zone. The one
+//! exception is DS at a zone's apex, which is the parent's (RFC 4035 section
+//! 3.1.4.1): when we serve the parent too, the apex node carries the
+//! parent's DS RRset, or the parent's NODATA when it has none. Empty
 //! non-terminals are nodes without RRsets, so they stop wildcard matching
 //! (RFC 4592 section 2.2.2) and answer NODATA.
 //!
 //! Each RRset is rendered twice: `direct`, for when its owner is the query
 //! name (or a wildcard the query name matched), compressed against the
 //! question; and `chained`, for when a CNAME chain led to it, compressed only
-//! against itself. Lookups allocate nothing.
+//! against itself. An MX, SRV or NS RRset (NS only at the apex: at a cut it
+//! is a referral) whose targets have address records in the zone gets,
+//! after each rendering, one continuation fragment per such target with its
+//! A and AAAA records for the additional section, compressed against the
+//! answer; the reply adds those that fit (Knot and NSD do the same).
+//! Lookups allocate nothing.
 
 use std::collections::{HashMap, HashSet};
 
@@ -81,6 +89,11 @@ pub struct RecordSetEntry {
     pub chained: FragmentId,
     /// For CNAME: the lowercase target, to follow the chain.
     pub target: Option<Box<[u8]>>,
+    /// For MX, SRV and NS: how many targets inside the zone have address
+    /// records, rendered for the additional section as that many
+    /// continuations of `direct` and of `chained`, one target each (see
+    /// `Reply::push_with_additional`).
+    pub additional: u16,
 }
 
 /// Per-zone answers that do not depend on the name.
@@ -414,6 +427,14 @@ impl NameTable {
                     .iter()
                     .any(|child| name::is_at_or_below(owner, child))
             };
+            // The closest zone we serve above this one (RFC 4035 section
+            // 3.1.4.1: it answers DS at this zone's apex).
+            let parent = zones
+                .iter()
+                .filter(|other| {
+                    other.apex != zone.apex && name::is_at_or_below(&zone.apex, &other.apex)
+                })
+                .max_by_key(|other| other.apex.len());
 
             // Every owner and service name, and every ancestor up to the apex
             // (empty non-terminals).
@@ -473,25 +494,32 @@ impl NameTable {
                 .map(|(owner, _)| owner.as_slice())
                 .collect();
             let cuts: FastSet<&[u8]> = cut_list.iter().copied().collect();
-
-            let negative_ttl = zone.negative_ttl();
-            let negative = |fragments: &mut FragmentStore, question: Option<&[u8]>| {
-                let mut builder = fragments.builder(Section::Authority, question);
-                if let Some(soa) = zone.record_set(&zone.apex, rtype::SOA) {
-                    for record in &soa.records {
-                        builder.record(
-                            Owner::Name(&zone.apex),
-                            rtype::SOA,
-                            CLASS_IN,
-                            negative_ttl,
-                            &rdata_parts(record, &mut [0; 20]),
-                        );
+            // Whether the A and AAAA records at `target` are this zone's to
+            // give as additional data for an RRset of `rtype`: inside the
+            // zone and not a child's, not a service (whose addresses change
+            // per query), and authoritative, or glue for the apex NS.
+            let has_own_addresses = |target: &[u8], rtype: u16| {
+                if !name::is_at_or_below(target, &zone.apex)
+                    || !ours(target)
+                    || service_of.contains_key(target)
+                {
+                    return false;
+                }
+                let mut current = target;
+                while current != zone.apex.as_slice() {
+                    if cuts.contains(current) {
+                        return rtype == rtype::NS;
+                    }
+                    match name::parent(current) {
+                        Some(parent) => current = parent,
+                        None => break,
                     }
                 }
-                builder.finish()
+                true
             };
-            let negative_direct = negative(&mut fragments, Some(&zone.apex));
-            let negative_chained = negative(&mut fragments, None);
+
+            let negative_direct = render_negative(&mut fragments, zone, Some(&zone.apex));
+            let negative_chained = render_negative(&mut fragments, zone, None);
             zone_entries.push(ZoneEntry {
                 apex: zone.apex.clone().into_boxed_slice(),
                 negative_direct,
@@ -536,12 +564,42 @@ impl NameTable {
                 } else {
                     owner
                 };
+                // DS at the apex is the parent's, when we serve the parent.
+                let parent_ds = match parent {
+                    Some(parent) if owner == zone.apex.as_slice() => Some(parent),
+                    _ => None,
+                };
+                if let Some(parent) = parent_ds {
+                    let (direct, chained) = match parent.record_set(owner, rtype::DS) {
+                        Some(ds) => (
+                            render_set(&mut fragments, ds, Some(question), &[]),
+                            render_set(&mut fragments, ds, None, &[]),
+                        ),
+                        None => (
+                            render_negative(&mut fragments, parent, Some(&parent.apex)),
+                            render_negative(&mut fragments, parent, None),
+                        ),
+                    };
+                    rrsets.push(RecordSetEntry {
+                        rtype: rtype::DS,
+                        direct,
+                        chained,
+                        target: None,
+                        additional: 0,
+                    });
+                }
                 for set in sets {
-                    if is_cut && set.rtype != rtype::DS {
+                    let skipped = if set.rtype == rtype::DS {
+                        parent_ds.is_some()
+                    } else {
+                        is_cut
+                    };
+                    if skipped {
                         continue;
                     }
-                    let direct = render_set(&mut fragments, set, Some(question));
-                    let chained = render_set(&mut fragments, set, None);
+                    let targets = additional_targets(zone, set, &has_own_addresses);
+                    let direct = render_set(&mut fragments, set, Some(question), &targets);
+                    let chained = render_set(&mut fragments, set, None, &targets);
                     let target = match (set.rtype, set.records.first()) {
                         (rtype::CNAME, Some(Rdata::Name(target))) => {
                             cname = rrsets.len() as u32;
@@ -554,6 +612,7 @@ impl NameTable {
                         direct,
                         chained,
                         target,
+                        additional: targets.len() as u16,
                     });
                 }
                 debug_assert_eq!(spans.len(), nodes.len());
@@ -639,10 +698,105 @@ fn rdata_parts<'r>(rdata: &'r Rdata, fixed: &'r mut [u8; 20]) -> Vec<RdataPart<'
     }
 }
 
+/// The zone's SOA for negative answers, in authority, with TTL
+/// min(SOA TTL, MINIMUM).
+fn render_negative(
+    fragments: &mut FragmentStore,
+    zone: &ZoneData,
+    question: Option<&[u8]>,
+) -> FragmentId {
+    let negative_ttl = zone.negative_ttl();
+    let mut builder = fragments.builder(Section::Authority, question);
+    if let Some(soa) = zone.record_set(&zone.apex, rtype::SOA) {
+        for record in &soa.records {
+            builder.record(
+                Owner::Name(&zone.apex),
+                rtype::SOA,
+                CLASS_IN,
+                negative_ttl,
+                &rdata_parts(record, &mut [0; 20]),
+            );
+        }
+    }
+    builder.finish()
+}
+
+/// One target of an MX, SRV or NS RRset with its address records, for the
+/// additional section.
+struct TargetAddresses<'z> {
+    /// Lowercase.
+    name: Vec<u8>,
+    /// Its A, then its AAAA RRset (either may be missing, not both).
+    sets: Vec<&'z RecordSet>,
+}
+
+/// The targets of `set` (MX exchanges, SRV targets, NS hosts; none for other
+/// types) whose addresses `eligible` accepts and the zone has, each once,
+/// in the RRset's order. Knot and NSD add the same: A and AAAA of in-zone
+/// targets, kept out when they do not fit.
+fn additional_targets<'z>(
+    zone: &'z ZoneData,
+    set: &RecordSet,
+    eligible: &impl Fn(&[u8], u16) -> bool,
+) -> Vec<TargetAddresses<'z>> {
+    let srv = rtype::SRV;
+    if !matches!(set.rtype, rtype::MX | rtype::NS) && set.rtype != srv {
+        return Vec::new();
+    }
+    let mut targets: Vec<TargetAddresses<'z>> = Vec::new();
+    for record in &set.records {
+        let target = match record {
+            Rdata::Mx { exchange, .. } => exchange.as_slice(),
+            Rdata::Name(host) if set.rtype == rtype::NS => host.as_slice(),
+            Rdata::Opaque(bytes) if set.rtype == srv => match srv_target(bytes) {
+                Some(target) => target,
+                None => continue,
+            },
+            _ => continue,
+        };
+        let target = name::to_lowercase(target);
+        if targets.len() == usize::from(u16::MAX)
+            || targets.iter().any(|known| known.name == target)
+            || !eligible(&target, set.rtype)
+        {
+            continue;
+        }
+        let sets: Vec<&RecordSet> = [rtype::A, rtype::AAAA]
+            .into_iter()
+            .filter_map(|address_type| zone.record_set(&target, address_type))
+            .collect();
+        if !sets.is_empty() {
+            targets.push(TargetAddresses { name: target, sets });
+        }
+    }
+    targets
+}
+
+/// The target name of SRV record data (priority, weight, port, target),
+/// when it is one well-formed uncompressed name filling the rest.
+fn srv_target(rdata: &[u8]) -> Option<&[u8]> {
+    let target = rdata.get(6..)?;
+    let mut at = 0;
+    loop {
+        let length = usize::from(*target.get(at)?);
+        if length & 0xc0 != 0 {
+            return None;
+        }
+        at += 1 + length;
+        if length == 0 {
+            return (at == target.len() && at <= name::MAX_NAME_LEN).then_some(target);
+        }
+    }
+}
+
+/// `set` in the answer section, then, as continuations (one each, in
+/// order), the address records of `targets` in the additional section.
+/// Returns the answer's fragment; the continuations follow it.
 fn render_set(
     fragments: &mut FragmentStore,
     set: &RecordSet,
     question: Option<&[u8]>,
+    targets: &[TargetAddresses<'_>],
 ) -> FragmentId {
     let mut builder = fragments.builder(Section::Answer, question);
     for record in &set.records {
@@ -655,7 +809,26 @@ fn render_set(
             &rdata_parts(record, &mut fixed),
         );
     }
-    builder.finish()
+    let mut answer = None;
+    for target in targets {
+        let (finished, next) = builder.finish_and_continue(Section::Additional);
+        answer.get_or_insert(finished);
+        builder = next;
+        for address_set in &target.sets {
+            for record in &address_set.records {
+                let mut fixed = [0; 20];
+                builder.record(
+                    Owner::Name(&target.name),
+                    address_set.rtype,
+                    CLASS_IN,
+                    address_set.ttl,
+                    &rdata_parts(record, &mut fixed),
+                );
+            }
+        }
+    }
+    let last = builder.finish();
+    answer.unwrap_or(last)
 }
 
 /// NS of `cut` in authority, then address records for every NS target
@@ -709,6 +882,188 @@ fn render_referral(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::{Source, ZoneConfig};
+    use crate::wire::HEADER_LEN;
+    use crate::wire::answer::Reply;
+    use domain::base::Message;
+
+    /// Loads `text` as the zone `apex` (presentation format).
+    fn zone(apex: &str, text: &str) -> ZoneData {
+        use std::str::FromStr;
+        let files: &'static [(&'static str, &'static str)] = Box::leak(
+            vec![(
+                "<test>/zone.db",
+                &*Box::leak(text.to_owned().into_boxed_str()),
+            )]
+            .into_boxed_slice(),
+        );
+        let config = ZoneConfig {
+            name: domain::base::Name::<bytes::Bytes>::from_str(apex).unwrap(),
+            file: std::path::PathBuf::from("<test>/zone.db"),
+            line: 1,
+        };
+        super::super::load_zone(&config, &Source::Embedded(files))
+            .expect("zone loads")
+            .0
+    }
+
+    /// A query's question (name and type, class IN) in wire form.
+    fn question(name: &[u8], qtype: u16) -> Vec<u8> {
+        let mut question = name.to_vec();
+        question.extend_from_slice(&qtype.to_be_bytes());
+        question.extend_from_slice(&CLASS_IN.to_be_bytes());
+        question
+    }
+
+    /// The reply to `qname`/`qtype` answered from its RRset (rendered
+    /// `direct`, or `chained` after 30 bytes of padding records in the
+    /// answer as a CNAME chain's would be) with its additional records,
+    /// within `limit` bytes: (answer, additional, truncated), the records as
+    /// `owner type` text.
+    fn answer_rendered(
+        table: &NameTable,
+        qname: &[u8],
+        qtype: u16,
+        limit: usize,
+        chained: bool,
+    ) -> (Vec<String>, Vec<String>, bool) {
+        let Lookup::Exact(id) = table.lookup(qname) else {
+            panic!("{qname:?} is in the table");
+        };
+        let set = table.record_set(table.node(id), qtype).expect("the RRset");
+        let mut out = vec![0u8; limit];
+        let question = question(qname, qtype);
+        let mut reply =
+            Reply::start(&mut out, 1, 0, Some(&question), qname.len(), None, limit).unwrap();
+        let fragment = if chained {
+            // Two records owned by the question name before the chained
+            // RRset, so it does not sit where the direct one would.
+            let mut padding = FragmentStore::new();
+            let mut builder = padding.builder(Section::Answer, None);
+            for _ in 0..2 {
+                builder.record(
+                    Owner::Pointer,
+                    rtype::TXT,
+                    CLASS_IN,
+                    60,
+                    &[RdataPart::Bytes(b"\x02hi")],
+                );
+            }
+            let padding_id = builder.finish();
+            reply.push(padding.get(padding_id), 12).unwrap();
+            set.chained
+        } else {
+            set.direct
+        };
+        reply.push_with_additional(table.fragments(), fragment, set.additional, 12);
+        let truncated = reply.is_truncated();
+        let len = reply.finish(crate::wire::Rcode::NoError, true, 1232);
+        let message = Message::from_slice(&out[..len]).expect("a message");
+        let render = |section: domain::base::message::RecordSection<'_, [u8]>| {
+            section
+                .map(|record| {
+                    let record = record.expect("record parses");
+                    record
+                        .to_any_record::<domain::rdata::AllRecordData<_, _>>()
+                        .expect("record data parses");
+                    format!("{} {}", record.owner(), record.rtype())
+                })
+                .collect::<Vec<_>>()
+        };
+        let answer = render(message.answer().unwrap());
+        let additional = render(message.additional().unwrap());
+        (answer, additional, truncated)
+    }
+
+    fn answer_with_additional(
+        table: &NameTable,
+        qname: &[u8],
+        qtype: u16,
+        limit: usize,
+    ) -> (Vec<String>, Vec<String>, bool) {
+        answer_rendered(table, qname, qtype, limit, false)
+    }
+
+    #[test]
+    fn mx_srv_and_apex_ns_carry_their_in_zone_targets_addresses() {
+        let zone = zone(
+            "example.com.",
+            "$ORIGIN example.com.\n$TTL 300\n\
+             @ SOA ns1 hostmaster 1 7200 900 1209600 60\n\
+             @ NS ns1\n@ NS ns.sub\n@ NS ns.example.net.\n\
+             ns1 A 192.0.2.53\nns1 AAAA 2001:db8::53\n\
+             sub NS ns.sub\nns.sub A 192.0.2.153\n\
+             @ MX 10 mail\n@ MX 20 MAIL\n@ MX 30 mx.example.net.\n@ MX 40 ns.sub\n@ MX 50 none\n\
+             mail A 192.0.2.25\nmail AAAA 2001:db8::25\nnone TXT \"no address\"\n\
+             _sip._udp SRV 10 60 5060 sip\n_sip._udp SRV 20 60 5061 sip\nsip AAAA 2001:db8::60\n",
+        );
+        let table = NameTable::build(&[zone], &[]);
+        let apex = b"\x07example\x03com\x00";
+        // MX: mail (named twice, in two cases) once with both addresses;
+        // out of zone, under a cut and address-less targets give nothing.
+        let (answer, additional, truncated) = answer_with_additional(&table, apex, rtype::MX, 4096);
+        assert_eq!(answer.len(), 5);
+        assert_eq!(additional, ["mail.example.com A", "mail.example.com AAAA"]);
+        assert!(!truncated);
+        // The same at the end of a CNAME chain, compressed on its own.
+        let (answer, chained, _) = answer_rendered(&table, apex, rtype::MX, 4096, true);
+        assert_eq!((answer.len(), chained), (2 + 5, additional));
+        // NS at the apex: the glue under the cut counts.
+        let (_, additional, _) = answer_with_additional(&table, apex, rtype::NS, 4096);
+        assert_eq!(
+            additional,
+            [
+                "ns1.example.com A",
+                "ns1.example.com AAAA",
+                "ns.sub.example.com A"
+            ]
+        );
+        let sip = b"\x04_sip\x04_udp\x07example\x03com\x00";
+        let (answer, additional, _) = answer_with_additional(&table, sip, rtype::SRV, 4096);
+        assert_eq!(answer.len(), 2);
+        assert_eq!(additional, ["sip.example.com AAAA"]);
+        // Types without targets have none.
+        let Lookup::Exact(id) = table.lookup(b"\x04mail\x07example\x03com\x00") else {
+            panic!("mail is in the table");
+        };
+        assert_eq!(
+            table
+                .record_set(table.node(id), rtype::A)
+                .unwrap()
+                .additional,
+            0
+        );
+    }
+
+    #[test]
+    fn additional_records_that_do_not_fit_are_left_out_a_target_at_a_time() {
+        let mut text = String::from(
+            "$ORIGIN example.com.\n$TTL 300\n@ SOA ns1 hostmaster 1 7200 900 1209600 60\n@ NS ns1\n",
+        );
+        for index in 0..12 {
+            text.push_str(&format!(
+                "@ MX {index} mx{index:02}\nmx{index:02} A 192.0.2.{index}\nmx{index:02} AAAA 2001:db8::{index}\n"
+            ));
+        }
+        let table = NameTable::build(&[zone("example.com.", &text)], &[]);
+        let apex = b"\x07example\x03com\x00";
+        let (answer, all, _) = answer_with_additional(&table, apex, rtype::MX, 4096);
+        assert_eq!((answer.len(), all.len()), (12, 24));
+        let (answer, some, truncated) = answer_with_additional(&table, apex, rtype::MX, 512);
+        assert_eq!(answer.len(), 12, "the answer is complete");
+        assert!(!truncated, "missing additional records never set TC");
+        assert!(some.len() < all.len(), "{} additional records", some.len());
+        assert_eq!(some, all[..some.len()], "the first targets, in order");
+        assert_eq!(some.len() % 2, 0, "each target's A and AAAA, or neither");
+        // With room for the answer and no more, none at all.
+        let Lookup::Exact(id) = table.lookup(apex) else {
+            panic!("the apex is in the table");
+        };
+        let set = table.record_set(table.node(id), rtype::MX).unwrap();
+        let exact = HEADER_LEN + apex.len() + 4 + table.fragments().get(set.direct).bytes.len();
+        let (answer, none, truncated) = answer_with_additional(&table, apex, rtype::MX, exact);
+        assert_eq!((answer.len(), none.len(), truncated), (12, 0, false));
+    }
 
     #[test]
     fn name_index_finds_every_name_and_nothing_else() {

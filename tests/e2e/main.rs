@@ -12,8 +12,10 @@
 // The global allocator is the one place in the tests that needs `unsafe`.
 #![allow(unsafe_code)]
 
+mod additional;
 mod alloc;
 mod answers;
+mod child_zones;
 mod client;
 mod corpus;
 mod edns;

@@ -2,7 +2,8 @@
 //! time neither keep their connections past the idle timeout nor lock a
 //! normal client out of a full table (the longest idle is evicted); the
 //! total timeout closes even a busy connection; one address gets at most
-//! its per-client share; bad values are config errors naming key and line.
+//! its per-client share, a new connection past it evicting that address's
+//! longest idle one; bad values are config errors naming key and line.
 //! Every close is counted by reason, and shown in `/metrics`.
 
 use std::io::{self, Read, Write};
@@ -198,38 +199,52 @@ async fn total_timeout_closes_a_busy_connection() {
 }
 
 #[tokio::test]
-async fn one_client_gets_at_most_its_share() {
-    let server = TestServer::start_with("tcp_max_connections_per_client = 2");
-    let mut first = client::tcp_connect(server.ipv4());
-    let mut second = client::tcp_connect(server.ipv4());
-    assert!(answers(&mut first, 1));
-    assert!(answers(&mut second, 2));
-
-    let started = Instant::now();
-    let mut third = client::tcp_connect(server.ipv4());
-    assert!(
-        client::is_closed_by_server(&mut third),
-        "the third connection from 127.0.0.1 is closed"
-    );
-    assert!(started.elapsed() < Duration::from_secs(1), "at once");
-    assert!(closes_reach(&server, CloseReason::PerClientCap, 1));
-
-    // Another address has its own share; the first two are untouched.
+async fn a_client_at_its_share_evicts_its_own_longest_idle_connection() {
+    let server = TestServer::start_with("tcp_max_connections_per_client = 4");
+    // Four connections from 127.0.0.1, each answering one query, the first
+    // last: the second is then the one idle longest (the first is the
+    // oldest, and is kept).
+    let mut held: Vec<TcpStream> = (0..4).map(|_| client::tcp_connect(server.ipv4())).collect();
+    for index in [1, 2, 3, 0] {
+        assert!(
+            answers(&mut held[index], index as u16),
+            "connection {index}"
+        );
+    }
     let mut other = client::tcp_connect(server.ipv6());
-    assert!(answers(&mut other, 3), "::1 is another client");
-    assert!(answers(&mut first, 4));
-    assert!(answers(&mut second, 5));
+    assert!(answers(&mut other, 2), "::1 is another client");
 
-    // Once one closes, 127.0.0.1 may open another.
-    drop(first);
-    let address = server.ipv4();
+    // A fifth from 127.0.0.1 is answered, at once.
+    let started = Instant::now();
+    let mut fifth = client::tcp_connect(server.ipv4());
+    assert!(answers(&mut fifth, 3), "the fifth connection is answered");
+    assert!(started.elapsed() < Duration::from_secs(1), "at once");
     assert!(
-        wait_until(client::TIMEOUT, || {
-            answers(&mut client::tcp_connect(address), 6)
-        }),
-        "a share frees when a connection closes"
+        client::is_closed_by_server(&mut held[1]),
+        "the longest idle of 127.0.0.1's connections is closed"
     );
-    drop(second);
+    assert!(closes_reach(&server, CloseReason::PerClientCap, 1));
+    let stats = server.stats().total(Transport::Tcp);
+    assert_eq!(
+        stats.closes_for(CloseReason::PerClientCap),
+        1,
+        "one eviction"
+    );
+    assert_eq!(
+        stats.closes_for(CloseReason::Evicted),
+        0,
+        "the table is not full"
+    );
+
+    // The others, and the other client, are untouched.
+    for index in [0, 2, 3] {
+        assert!(
+            answers(&mut held[index], 10 + index as u16),
+            "connection {index} kept"
+        );
+    }
+    assert!(answers(&mut other, 4));
+    drop(held);
     server.finish().await;
 }
 
