@@ -12,11 +12,13 @@
 //! and round-robin counters are the calling worker's own ([`WorkerState`]).
 //!
 //! - [`pool`]: the policies and their precomputed tables.
+//! - `alias`: Vose alias tables, for weighted draws in O(1).
 //! - [`geo`]: the client [`Topology`], longest prefix match to a region.
 //! - [`random`]: the per-worker random generator and rotation counters.
 //! - [`trace`]: why `select` chose what it chose, for `/explain`; the data
 //!   plane's [`NoTrace`] compiles to nothing.
 
+mod alias;
 pub mod geo;
 pub mod pool;
 pub mod random;

@@ -46,6 +46,7 @@
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use super::alias::AliasTable;
 use super::geo::Topology;
 use super::random::{WorkerState, mix64};
 use super::trace::{PickReason, Trace, TraceEvent};
@@ -187,24 +188,16 @@ pub enum Choice {
     ServFail,
 }
 
-/// One column of a Vose alias table: a draw landing here keeps the column's
-/// own candidate when the coin is below `threshold`, else takes `alias`.
-/// Full columns have `alias` = the column itself.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct AliasColumn {
-    threshold: u32,
-    alias: u16,
-}
-
 /// Backends eligible together (a pool, a priority level, a region) and their
-/// draw tables. Positions index `members`, `columns` and `hash_seeds` alike.
+/// draw tables. Positions index `members`, `alias_table` and `hash_seeds`
+/// alike.
 #[derive(Clone, Debug, Default)]
 struct CandidateSet {
     /// Backend indices: ascending; for hash, heaviest weight class first and
     /// ascending within a class.
     members: Vec<u16>,
     /// Alias table over `members`, by weight.
-    columns: Vec<AliasColumn>,
+    alias_table: AliasTable,
     /// hash: each member's rendezvous seed (empty for other policies).
     hash_seeds: Vec<u64>,
     /// hash: the members grouped by weight (empty for other policies).
@@ -227,7 +220,7 @@ impl CandidateSet {
     fn build(members: Vec<u16>, weights: Vec<u64>, for_hash: bool) -> CandidateSet {
         if !for_hash {
             return CandidateSet {
-                columns: alias_columns(&weights),
+                alias_table: AliasTable::build(&weights),
                 members,
                 hash_seeds: Vec::new(),
                 weight_classes: Vec::new(),
@@ -256,7 +249,7 @@ impl CandidateSet {
             }
         }
         CandidateSet {
-            columns: alias_columns(&weights),
+            alias_table: AliasTable::build(&weights),
             members,
             hash_seeds,
             weight_classes,
@@ -270,15 +263,7 @@ impl CandidateSet {
     /// A member's position, drawn in proportion to weight: O(1).
     #[inline]
     fn draw(&self, worker: &mut WorkerState) -> usize {
-        let random = worker.next_u64();
-        // The top 32 bits pick the column (at most 2^16 columns, so the
-        // product fits), the bottom 32 bits toss its coin.
-        let column = (((random >> 32) * self.columns.len() as u64) >> 32) as usize;
-        match self.columns.get(column) {
-            Some(entry) if (random as u32) < entry.threshold => column,
-            Some(entry) => usize::from(entry.alias),
-            None => 0,
-        }
+        self.alias_table.draw(worker)
     }
 
     /// The backend index at `position`, wrapping around. Callers pass a
@@ -298,45 +283,6 @@ impl CandidateSet {
         };
         self.members.get(index).copied()
     }
-}
-
-/// Builds a Vose alias table in exact integer arithmetic: column `i` keeps
-/// itself with probability `threshold / 2^32` and gives the rest to its
-/// alias, so that member `i` is drawn with probability `weights[i] / total`
-/// (to within 2^-32 per column).
-fn alias_columns(weights: &[u64]) -> Vec<AliasColumn> {
-    let count = weights.len();
-    let mut columns: Vec<AliasColumn> = (0..count)
-        .map(|position| AliasColumn {
-            threshold: u32::MAX,
-            alias: position as u16,
-        })
-        .collect();
-    let total: u128 = weights.iter().map(|&weight| u128::from(weight)).sum();
-    if total == 0 {
-        return columns;
-    }
-    // Each column holds `total` units; member i brings weights[i] × count.
-    let mut units: Vec<u128> = weights
-        .iter()
-        .map(|&weight| u128::from(weight) * count as u128)
-        .collect();
-    let (mut small, mut large): (Vec<usize>, Vec<usize>) =
-        (0..count).partition(|&position| units[position] < total);
-    while let (Some(&under), Some(&over)) = (small.last(), large.last()) {
-        small.pop();
-        columns[under] = AliasColumn {
-            threshold: ((units[under] << 32) / total) as u32,
-            alias: over as u16,
-        };
-        units[over] -= total - units[under];
-        if units[over] < total {
-            large.pop();
-            small.push(over);
-        }
-    }
-    // What is left is full, up to rounding: it keeps itself.
-    columns
 }
 
 /// hash: the weighted rendezvous score of a backend whose hash for the
@@ -974,45 +920,6 @@ mod tests {
                 "backend {position}: share {seen:.4}, expected {wanted:.4} (all: {observed:?})"
             );
         }
-    }
-
-    /// Probability of each member under an alias table, exactly.
-    fn alias_probabilities(columns: &[AliasColumn]) -> Vec<f64> {
-        let mut probability = vec![0.0; columns.len()];
-        let column_share = 1.0 / columns.len() as f64;
-        for (position, column) in columns.iter().enumerate() {
-            let keep = if usize::from(column.alias) == position {
-                1.0
-            } else {
-                f64::from(column.threshold) / 4_294_967_296.0
-            };
-            probability[position] += column_share * keep;
-            probability[usize::from(column.alias)] += column_share * (1.0 - keep);
-        }
-        probability
-    }
-
-    #[test]
-    fn alias_table_gives_each_member_its_weight() {
-        let cases: [&[u64]; 5] = [
-            &[1],
-            &[1, 1, 1, 1],
-            &[1, 2, 3, 4],
-            &[1_000_000, 1, 1, 1, 1, 1, 1],
-            &[5, 0, 7, 281_474_976_710_656, 3],
-        ];
-        for weights in cases {
-            let total: u64 = weights.iter().sum();
-            let probability = alias_probabilities(&alias_columns(weights));
-            for (position, &weight) in weights.iter().enumerate() {
-                let wanted = weight as f64 / total as f64;
-                assert!(
-                    (probability[position] - wanted).abs() < 1e-9,
-                    "{weights:?}: {probability:?}"
-                );
-            }
-        }
-        assert!(alias_columns(&[]).is_empty());
     }
 
     #[test]
