@@ -45,8 +45,6 @@
 //!   [`Choice::ServFail`]); an empty pool is all down, and with `All` answers
 //!   [`Choice::Empty`].
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-
 use super::alias::AliasTable;
 use super::geo::Topology;
 use super::random::WorkerState;
@@ -66,11 +64,6 @@ pub const REDRAWS_PER_ANSWER: usize = 4;
 pub const SPARE_CAPACITY_FLOOR: f32 = 0.02;
 /// least_loaded: spare capacity is counted in steps of 1 / this.
 const SPARE_CAPACITY_STEPS: f32 = 65_536.0;
-
-/// The rotation slot the next round-robin pool takes (see
-/// [`ROTATION_SLOTS`](super::random::ROTATION_SLOTS)). Only `build` touches
-/// it, off the fast path.
-static NEXT_ROTATION_SLOT: AtomicUsize = AtomicUsize::new(0);
 
 /// One backend as the balancer sees it.
 #[derive(Clone, Debug, PartialEq)]
@@ -106,6 +99,13 @@ pub struct PoolSpec<'a> {
     pub region_fallbacks: &'a [Vec<RegionId>],
     /// What to answer when no backend is up.
     pub when_all_down: WhenAllDown,
+    /// round_robin: which of each worker's rotation counters the pool steps
+    /// (taken modulo [`ROTATION_SLOTS`](super::random::ROTATION_SLOTS));
+    /// ignored by other policies. Pools queried in alternation, such as a
+    /// service's A and AAAA pools, need different slots, or each sees only
+    /// every other counter value; a rebuild of the same pool (health
+    /// changed) keeps its slot, so its rotation carries on where it was.
+    pub rotation_slot: usize,
 }
 
 /// Backends eligible together (a pool, a priority level, a region) and their
@@ -321,11 +321,6 @@ impl Pool {
                 .collect();
         }
 
-        let rotation_slot = if policy == Policy::RoundRobin {
-            NEXT_ROTATION_SLOT.fetch_add(1, Ordering::Relaxed)
-        } else {
-            0
-        };
         let reason = if answering_all_down {
             PickReason::AllDownAnswerAll
         } else {
@@ -345,7 +340,7 @@ impl Pool {
             refusal,
             answering_all_down,
             reason,
-            rotation_slot,
+            rotation_slot: spec.rotation_slot,
             priority_level,
             main: candidate_set(eligible),
             region_sets,
@@ -372,6 +367,12 @@ impl Pool {
     /// Backends per answer, at most (1..=[`MAX_ANSWERS`]).
     pub fn answers(&self) -> usize {
         self.answers
+    }
+
+    /// round_robin: which of a worker's rotation counters the pool steps
+    /// (see [`PoolSpec::rotation_slot`]).
+    pub fn rotation_slot(&self) -> usize {
+        self.rotation_slot
     }
 
     /// Chooses backends for `client` into `out` (cleared first).
@@ -575,6 +576,7 @@ mod tests {
             hash_prefix_v6: 56,
             region_fallbacks: &[],
             when_all_down: WhenAllDown::All,
+            rotation_slot: 0,
         }
     }
 
@@ -659,26 +661,50 @@ mod tests {
         assert_eq!(answers, [vec![0, 2, 3], vec![2, 3, 0], vec![3, 0, 2]]);
     }
 
-    #[test]
-    fn round_robin_pools_in_alternation_each_rotate_fully() {
-        // A service's A and AAAA pools, queried strictly in turn by one
-        // worker: each must still start at every backend in turn.
+    /// The first backend each of two round-robin pools over two backends
+    /// answers, queried strictly in turn by one worker four times each.
+    fn first_answers_in_alternation(first_slot: usize, second_slot: usize) -> [Vec<u16>; 2] {
         let backends = [backend(1), backend(1)];
-        let first = Pool::build(&spec(Policy::RoundRobin, 1, &backends));
-        let mut second = Pool::build(&spec(Policy::RoundRobin, 1, &backends));
-        while second.rotation_slot % ROTATION_SLOTS == first.rotation_slot % ROTATION_SLOTS {
-            second = Pool::build(&spec(Policy::RoundRobin, 1, &backends));
-        }
+        let first = Pool::build(&PoolSpec {
+            rotation_slot: first_slot,
+            ..spec(Policy::RoundRobin, 1, &backends)
+        });
+        let second = Pool::build(&PoolSpec {
+            rotation_slot: second_slot,
+            ..spec(Policy::RoundRobin, 1, &backends)
+        });
         let mut worker = WorkerState::new(1);
         let anyone = client("192.0.2.1");
-        let mut first_answers = Vec::new();
-        let mut second_answers = Vec::new();
+        let mut answers = [Vec::new(), Vec::new()];
         for _ in 0..4 {
-            first_answers.push(select(&first, &anyone, &mut worker).1[0]);
-            second_answers.push(select(&second, &anyone, &mut worker).1[0]);
+            answers[0].push(select(&first, &anyone, &mut worker).1[0]);
+            answers[1].push(select(&second, &anyone, &mut worker).1[0]);
         }
-        assert_eq!(first_answers, [0, 1, 0, 1]);
-        assert_eq!(second_answers, [0, 1, 0, 1]);
+        answers
+    }
+
+    #[test]
+    fn round_robin_pools_in_alternation_each_rotate_fully() {
+        // A service's A and AAAA pools, on different slots: each still
+        // starts at every backend in turn.
+        assert_eq!(
+            first_answers_in_alternation(0, 1),
+            [[0, 1, 0, 1], [0, 1, 0, 1]]
+        );
+        assert_eq!(
+            first_answers_in_alternation(5, 5 + ROTATION_SLOTS + 1),
+            [[0, 1, 0, 1], [0, 1, 0, 1]]
+        );
+        // On one slot (or slots a multiple of ROTATION_SLOTS apart) each
+        // sees every other counter value, so each is stuck on one backend.
+        assert_eq!(
+            first_answers_in_alternation(3, 3),
+            [[0, 0, 0, 0], [1, 1, 1, 1]]
+        );
+        assert_eq!(
+            first_answers_in_alternation(3, 3 + ROTATION_SLOTS),
+            [[0, 0, 0, 0], [1, 1, 1, 1]]
+        );
     }
 
     #[test]
