@@ -81,6 +81,7 @@ fn select(criterion: &mut Criterion) {
                 hash_prefix_v6: 56,
                 region_fallbacks: &fallbacks,
                 when_all_down: WhenAllDown::All,
+                rotation_slot: 0,
             });
             let mut worker = WorkerState::new(7);
             let mut out = Chosen::default();

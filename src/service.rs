@@ -205,6 +205,10 @@ impl Services {
             .collect();
         let mut fragments = FragmentStore::new();
         let mut entries = Vec::with_capacity(config.services.len());
+        // Round-robin pools take rotation slots in config order (service,
+        // then A, AAAA, CNAME): they depend on the config alone, so a build
+        // with new states hands every pool the slot it had.
+        let mut rotation_slots_taken = 0;
         for (service_index, service) in config.services.iter().enumerate() {
             let lowercase = name::to_lowercase(service.name.as_slice());
             let backends: Vec<Backend> = service
@@ -243,6 +247,7 @@ impl Services {
                 &region_fallbacks,
                 &mut fragments,
                 counters,
+                &mut rotation_slots_taken,
             ));
         }
         Services {
@@ -370,6 +375,8 @@ fn address_record(fragments: &mut FragmentStore, address: IpAddr, ttl: u32) -> F
     builder.finish()
 }
 
+/// Builds one service; each round-robin pool built takes the next rotation
+/// slot, counted in `rotation_slots_taken`.
 fn build_service(
     service: &ServiceConfig,
     lowercase: Vec<u8>,
@@ -377,6 +384,7 @@ fn build_service(
     region_fallbacks: &[Vec<RegionId>],
     fragments: &mut FragmentStore,
     counters: Arc<ServiceCounters>,
+    rotation_slots_taken: &mut usize,
 ) -> Service {
     let policy = service.policy;
     let when_all_down = service.when_all_down;
@@ -391,6 +399,11 @@ fn build_service(
             .iter()
             .map(|&index| backends[index].info.clone())
             .collect();
+        let mut rotation_slot = 0;
+        if policy == Policy::RoundRobin {
+            rotation_slot = *rotation_slots_taken;
+            *rotation_slots_taken += 1;
+        }
         let pool = Pool::build(&PoolSpec {
             policy,
             answers: service.answers,
@@ -399,6 +412,7 @@ fn build_service(
             hash_prefix_v6: service.hash_prefix_v6,
             region_fallbacks,
             when_all_down,
+            rotation_slot,
         });
         let mut direct = Vec::with_capacity(members.len());
         let mut chained = Vec::with_capacity(members.len());
@@ -461,5 +475,131 @@ fn build_service(
         fallback_ipv4,
         fallback_ipv6,
         counters,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::{Path, PathBuf};
+
+    use super::*;
+    use crate::config::{self, Source};
+    use crate::zone;
+
+    /// Where the test config pretends to live; its zone file is beside it.
+    const CONFIG_PATH: &str = "/etc/dnslb/dnslb.toml";
+
+    /// Round-robin services with A and AAAA pools around a weighted one, and
+    /// a round-robin CNAME service.
+    const CONFIG: &str = r#"
+[server]
+listen = ["127.0.0.1:53"]
+
+[[zone]]
+name = "example.com"
+file = "example.com.zone"
+
+[[service]]
+name = "www.example.com"
+policy = "round_robin"
+backends = [
+  { address = "192.0.2.1" }, { address = "192.0.2.2" },
+  { address = "2001:db8::1" }, { address = "2001:db8::2" },
+]
+
+[[service]]
+name = "api.example.com"
+policy = "weighted"
+backends = [{ address = "192.0.2.3" }, { address = "2001:db8::3" }]
+
+[[service]]
+name = "mail.example.com"
+policy = "round_robin"
+backends = [{ address = "192.0.2.4" }, { address = "2001:db8::4" }]
+
+[[service]]
+name = "cdn.example.com"
+policy = "round_robin"
+backends = [{ name = "edge1.example.net" }, { name = "edge2.example.net" }]
+"#;
+
+    const ZONE: &str = "$ORIGIN example.com.\n$TTL 300\n\
+        @ SOA ns1 hostmaster 1 7200 900 1209600 60\n@ NS ns1\nns1 A 192.0.2.53\n";
+
+    fn config_and_zones() -> (Config, Vec<ZoneData>) {
+        let files = vec![(
+            PathBuf::from("/etc/dnslb/example.com.zone"),
+            ZONE.to_owned(),
+        )];
+        let config = config::parse(CONFIG, Path::new(CONFIG_PATH), Source::Memory(files.into()))
+            .expect("test config is valid");
+        let zones = config
+            .zones
+            .iter()
+            .map(|zone| {
+                zone::load_zone(zone, &config.source)
+                    .expect("test zone loads")
+                    .0
+            })
+            .collect();
+        (config, zones)
+    }
+
+    /// Each round-robin pool's rotation slot: (service, kind, slot).
+    fn rotation_slots(services: &Services) -> Vec<(String, &'static str, usize)> {
+        let mut slots = Vec::new();
+        for service in &services.entries {
+            if service.policy != Policy::RoundRobin {
+                continue;
+            }
+            for (kind, family) in [
+                ("A", &service.ipv4),
+                ("AAAA", &service.ipv6),
+                ("CNAME", &service.cname),
+            ] {
+                if let Some(family) = family {
+                    slots.push((
+                        name::display(&service.name).to_string(),
+                        kind,
+                        family.pool.rotation_slot(),
+                    ));
+                }
+            }
+        }
+        slots
+    }
+
+    #[test]
+    fn rotation_slots_are_assigned_at_build_and_kept_across_state_changes() {
+        let (config, zones) = config_and_zones();
+        let first = Services::build(&config, &zones, 1).expect("services build");
+        let slots = rotation_slots(&first);
+        // In config order, one per round-robin pool: a service's A and AAAA
+        // pools, which resolvers query in alternation, never share a
+        // worker's counter.
+        let expected: Vec<(String, &str, usize)> = [
+            ("www.example.com.", "A", 0),
+            ("www.example.com.", "AAAA", 1),
+            ("mail.example.com.", "A", 2),
+            ("mail.example.com.", "AAAA", 3),
+            ("cdn.example.com.", "CNAME", 4),
+        ]
+        .iter()
+        .map(|&(service, kind, slot)| (service.to_owned(), kind, slot))
+        .collect();
+        assert_eq!(slots, expected);
+        // The same config builds the same slots, however many pools were
+        // built before.
+        let second = Services::build(&config, &zones, 1).expect("services build");
+        assert_eq!(rotation_slots(&second), expected);
+        // A health change rebuilds the pools on the same slots, so no
+        // service's rotation jumps.
+        let states: BackendStates = vec![vec![BackendState {
+            health: Health::Down,
+            ..BackendState::default()
+        }]];
+        let rebuilt = first.with_states(&config, &states);
+        assert!(!rebuilt.entries[0].backends[0].info.up);
+        assert_eq!(rotation_slots(&rebuilt), expected);
     }
 }

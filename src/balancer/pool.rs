@@ -5,8 +5,10 @@
 //! Build decides everything that does not depend on the client: which
 //! backends are eligible (the up ones; every one when none is up and
 //! when_all_down = all), the priority level, each region's candidate set and
-//! the fallback that stands in for it, and a Vose alias table per candidate
-//! set for O(1) weighted draws. Select then only draws, rotates or hashes.
+//! the fallback that stands in for it, a Vose alias table per candidate set
+//! for O(1) weighted draws (`alias`), and for hash the members' rendezvous
+//! seeds and weight classes (`rendezvous`). Select then only draws, rotates
+//! or hashes.
 //!
 //! Invariants of `select`: it allocates nothing, locks nothing and touches no
 //! shared mutable state (the random generator and rotation counters are the
@@ -43,17 +45,13 @@
 //!   [`Choice::ServFail`]); an empty pool is all down, and with `All` answers
 //!   [`Choice::Empty`].
 
-use std::net::IpAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
-
+use super::alias::AliasTable;
 use super::geo::Topology;
 use super::random::WorkerState;
+use super::rendezvous::Rendezvous;
 use super::trace::{PickReason, Trace, TraceEvent};
-use super::{Policy, RegionId, WhenAllDown};
-use crate::hash::mix64;
+use super::{Choice, Chosen, Client, MAX_ANSWERS, Policy, RegionId, WhenAllDown};
 
-/// Most backends one answer may hold.
-pub const MAX_ANSWERS: usize = 16;
 /// Most backends a pool can index ([`Chosen`] holds `u16` indices); backends
 /// after these are ignored.
 pub const MAX_BACKENDS: usize = u16::MAX as usize + 1;
@@ -66,17 +64,6 @@ pub const REDRAWS_PER_ANSWER: usize = 4;
 pub const SPARE_CAPACITY_FLOOR: f32 = 0.02;
 /// least_loaded: spare capacity is counted in steps of 1 / this.
 const SPARE_CAPACITY_STEPS: f32 = 65_536.0;
-/// Mixed into a backend's index to seed its rendezvous hashes.
-const HASH_SEED_SALT: u64 = 0x243f_6a88_85a3_08d3;
-/// Told apart in the key: an IPv4 subnet.
-const HASH_KEY_V4: u64 = 4;
-/// Told apart in the key: an IPv6 subnet.
-const HASH_KEY_V6: u64 = 6;
-
-/// The rotation slot the next round-robin pool takes (see
-/// [`ROTATION_SLOTS`](super::random::ROTATION_SLOTS)). Only `build` touches
-/// it, off the fast path.
-static NEXT_ROTATION_SLOT: AtomicUsize = AtomicUsize::new(0);
 
 /// One backend as the balancer sees it.
 #[derive(Clone, Debug, PartialEq)]
@@ -112,155 +99,31 @@ pub struct PoolSpec<'a> {
     pub region_fallbacks: &'a [Vec<RegionId>],
     /// What to answer when no backend is up.
     pub when_all_down: WhenAllDown,
-}
-
-/// The querying client: the ECS address and source prefix when the query had
-/// ECS, else the packet's source address with a full-length prefix (32 /
-/// 128).
-#[derive(Clone, Copy, Debug)]
-pub struct Client {
-    /// The address (ECS: with the bits past the source prefix zero).
-    pub address: IpAddr,
-    /// ECS SOURCE PREFIX-LENGTH, or the address's full length.
-    pub source_prefix: u8,
-}
-
-impl Client {
-    /// A client known by its full address (a query without ECS).
-    pub fn from_address(address: IpAddr) -> Client {
-        let source_prefix = match address {
-            IpAddr::V4(_) => 32,
-            IpAddr::V6(_) => 128,
-        };
-        Client {
-            address,
-            source_prefix,
-        }
-    }
-}
-
-/// Chosen backend indices (into [`PoolSpec::backends`]), distinct, at most
-/// `answers`, in answer order.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct Chosen {
-    /// The indices; only the first `len` mean anything.
-    pub indices: [u16; MAX_ANSWERS],
-    /// How many indices are chosen.
-    pub len: usize,
-}
-
-impl Chosen {
-    /// The chosen indices, in answer order.
-    #[inline]
-    pub fn as_slice(&self) -> &[u16] {
-        self.indices.get(..self.len).unwrap_or(&self.indices[..])
-    }
-
-    #[inline]
-    fn contains(&self, index: u16) -> bool {
-        self.as_slice().contains(&index)
-    }
-
-    /// Appends `index`; ignored when full.
-    #[inline]
-    fn push(&mut self, index: u16) {
-        if let Some(slot) = self.indices.get_mut(self.len) {
-            *slot = index;
-            self.len += 1;
-        }
-    }
-}
-
-/// What to answer.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Choice {
-    /// Answer the backends in [`Chosen`]. `scope_prefix` is the ECS SCOPE
-    /// PREFIX-LENGTH to return: the topology's scope for geo, the hashing
-    /// prefix for hash, 0 otherwise.
-    Backends { scope_prefix: u8 },
-    /// Every backend is down and when_all_down = fallback: answer the
-    /// service's fallback list.
-    Fallback,
-    /// Every backend is down and when_all_down = empty (or the pool has no
-    /// backend and when_all_down = all): answer NODATA.
-    Empty,
-    /// Every backend is down and when_all_down = servfail.
-    ServFail,
-}
-
-/// One column of a Vose alias table: a draw landing here keeps the column's
-/// own candidate when the coin is below `threshold`, else takes `alias`.
-/// Full columns have `alias` = the column itself.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct AliasColumn {
-    threshold: u32,
-    alias: u16,
+    /// round_robin: which of each worker's rotation counters the pool steps
+    /// (taken modulo [`ROTATION_SLOTS`](super::random::ROTATION_SLOTS));
+    /// ignored by other policies. Pools queried in alternation, such as a
+    /// service's A and AAAA pools, need different slots, or each sees only
+    /// every other counter value; a rebuild of the same pool (health
+    /// changed) keeps its slot, so its rotation carries on where it was.
+    pub rotation_slot: usize,
 }
 
 /// Backends eligible together (a pool, a priority level, a region) and their
-/// draw tables. Positions index `members`, `columns` and `hash_seeds` alike.
+/// draw table. Positions index `members` and `alias_table` alike.
 #[derive(Clone, Debug, Default)]
 struct CandidateSet {
-    /// Backend indices: ascending; for hash, heaviest weight class first and
-    /// ascending within a class.
+    /// Backend indices, ascending.
     members: Vec<u16>,
     /// Alias table over `members`, by weight.
-    columns: Vec<AliasColumn>,
-    /// hash: each member's rendezvous seed (empty for other policies).
-    hash_seeds: Vec<u64>,
-    /// hash: the members grouped by weight (empty for other policies).
-    weight_classes: Vec<WeightClass>,
-}
-
-/// hash: members `previous class's end..end` all have weight `weight`.
-/// Within a class the rendezvous score grows with the raw hash, so one raw
-/// hash threshold per class screens out, before any logarithm, the members
-/// that cannot make the top list.
-#[derive(Clone, Copy, Debug, PartialEq)]
-struct WeightClass {
-    end: usize,
-    weight: f64,
-    inverse_weight: f64,
+    alias_table: AliasTable,
 }
 
 impl CandidateSet {
     /// A set of `members` drawn in proportion to `weights` (one per member).
-    fn build(members: Vec<u16>, weights: Vec<u64>, for_hash: bool) -> CandidateSet {
-        if !for_hash {
-            return CandidateSet {
-                columns: alias_columns(&weights),
-                members,
-                hash_seeds: Vec::new(),
-                weight_classes: Vec::new(),
-            };
-        }
-        let mut weighted: Vec<(u64, u16)> = weights.into_iter().zip(members).collect();
-        // Heaviest first: they fill the top list with high scores early, so
-        // fewer later members pass the raw-hash threshold.
-        weighted.sort_unstable_by(|left, right| right.0.cmp(&left.0).then(left.1.cmp(&right.1)));
-        let weights: Vec<u64> = weighted.iter().map(|&(weight, _)| weight).collect();
-        let members: Vec<u16> = weighted.iter().map(|&(_, index)| index).collect();
-        let hash_seeds = members
-            .iter()
-            .map(|&index| mix64(u64::from(index) ^ HASH_SEED_SALT))
-            .collect();
-        let mut weight_classes: Vec<WeightClass> = Vec::new();
-        for (position, &weight) in weights.iter().enumerate() {
-            let weight = weight as f64;
-            match weight_classes.last_mut() {
-                Some(class) if class.weight == weight => class.end = position + 1,
-                _ => weight_classes.push(WeightClass {
-                    end: position + 1,
-                    weight,
-                    inverse_weight: 1.0 / weight,
-                }),
-            }
-        }
+    fn build(members: Vec<u16>, weights: &[u64]) -> CandidateSet {
         CandidateSet {
-            columns: alias_columns(&weights),
+            alias_table: AliasTable::build(weights),
             members,
-            hash_seeds,
-            weight_classes,
         }
     }
 
@@ -271,15 +134,7 @@ impl CandidateSet {
     /// A member's position, drawn in proportion to weight: O(1).
     #[inline]
     fn draw(&self, worker: &mut WorkerState) -> usize {
-        let random = worker.next_u64();
-        // The top 32 bits pick the column (at most 2^16 columns, so the
-        // product fits), the bottom 32 bits toss its coin.
-        let column = (((random >> 32) * self.columns.len() as u64) >> 32) as usize;
-        match self.columns.get(column) {
-            Some(entry) if (random as u32) < entry.threshold => column,
-            Some(entry) => usize::from(entry.alias),
-            None => 0,
-        }
+        self.alias_table.draw(worker)
     }
 
     /// The backend index at `position`, wrapping around. Callers pass a
@@ -299,99 +154,6 @@ impl CandidateSet {
         };
         self.members.get(index).copied()
     }
-}
-
-/// Builds a Vose alias table in exact integer arithmetic: column `i` keeps
-/// itself with probability `threshold / 2^32` and gives the rest to its
-/// alias, so that member `i` is drawn with probability `weights[i] / total`
-/// (to within 2^-32 per column).
-fn alias_columns(weights: &[u64]) -> Vec<AliasColumn> {
-    let count = weights.len();
-    let mut columns: Vec<AliasColumn> = (0..count)
-        .map(|position| AliasColumn {
-            threshold: u32::MAX,
-            alias: position as u16,
-        })
-        .collect();
-    let total: u128 = weights.iter().map(|&weight| u128::from(weight)).sum();
-    if total == 0 {
-        return columns;
-    }
-    // Each column holds `total` units; member i brings weights[i] × count.
-    let mut units: Vec<u128> = weights
-        .iter()
-        .map(|&weight| u128::from(weight) * count as u128)
-        .collect();
-    let (mut small, mut large): (Vec<usize>, Vec<usize>) =
-        (0..count).partition(|&position| units[position] < total);
-    while let (Some(&under), Some(&over)) = (small.last(), large.last()) {
-        small.pop();
-        columns[under] = AliasColumn {
-            threshold: ((units[under] << 32) / total) as u32,
-            alias: over as u16,
-        };
-        units[over] -= total - units[under];
-        if units[over] < total {
-            large.pop();
-            small.push(over);
-        }
-    }
-    // What is left is full, up to rounding: it keeps itself.
-    columns
-}
-
-/// hash: the weighted rendezvous score of a backend whose hash for the
-/// client is `hash`: `ln(u) / weight` for `u` uniform in (0, 1). `-ln(u) /
-/// weight` is exponential with rate `weight`, so the highest score goes to
-/// each backend with probability `weight / total`.
-#[inline]
-fn rendezvous_score(hash: u64, inverse_weight: f64) -> f64 {
-    let unit = ((hash >> 11) as f64 + 0.5) * (1.0 / (1u64 << 53) as f64);
-    unit.ln() * inverse_weight
-}
-
-/// hash: how far below the exact tie point [`entry_threshold`] sits, as a
-/// fraction: far more than the rounding of `exp` and `ln` (about 1e-16), so
-/// skipping members below the threshold never changes the answer.
-const THRESHOLD_MARGIN: f64 = 1e-9;
-
-/// hash: the smallest raw hash with which a member of weight `weight` could
-/// still enter `best`; below it the member's score is certainly no better
-/// than the lowest kept one (see [`THRESHOLD_MARGIN`]).
-#[inline]
-fn entry_threshold(best: &TopList<f64>, weight: f64) -> u64 {
-    if !best.is_full() {
-        return 0;
-    }
-    // The uniform value at which ln(u) / weight ties the lowest kept score.
-    let tie = (best.lowest() * weight).exp();
-    let steps = tie * (1.0 - THRESHOLD_MARGIN) * (1u64 << 53) as f64 - 1.0;
-    if steps.is_nan() || steps <= 0.0 {
-        return 0;
-    }
-    (steps as u64).min((1 << 53) - 1) << 11
-}
-
-/// hash: the `wanted` members with the highest raw hashes for `key` of at
-/// least `floor`, best first. A member only costs a comparison with the
-/// lowest hash that can still enter.
-#[inline]
-fn highest_raw_hashes(
-    key: u64,
-    members: &[u16],
-    seeds: &[u64],
-    wanted: usize,
-    floor: u64,
-) -> TopList<u64> {
-    let mut best = TopList::new(wanted, 0);
-    let mut lowest = floor;
-    for (&index, &seed) in members.iter().zip(seeds) {
-        let hash = mix64(key ^ seed);
-        if hash >= lowest && best.offer(hash, index) && best.is_full() {
-            lowest = best.lowest();
-        }
-    }
-    best
 }
 
 /// How many units of share `backend` gets under `policy`.
@@ -422,91 +184,6 @@ enum RegionRoute {
     EveryRegion,
 }
 
-/// The `capacity` highest-scoring backends offered so far, best first; ties
-/// keep the one offered first. On the stack, at most [`MAX_ANSWERS`].
-#[derive(Clone, Copy, Debug)]
-struct TopList<S> {
-    scores: [S; MAX_ANSWERS],
-    indices: [u16; MAX_ANSWERS],
-    len: usize,
-    capacity: usize,
-}
-
-impl<S: Copy + PartialOrd> TopList<S> {
-    /// An empty list keeping at most `capacity` (capped at [`MAX_ANSWERS`]);
-    /// `filler` only fills unused slots.
-    #[inline]
-    fn new(capacity: usize, filler: S) -> TopList<S> {
-        TopList {
-            scores: [filler; MAX_ANSWERS],
-            indices: [0; MAX_ANSWERS],
-            len: 0,
-            capacity: capacity.min(MAX_ANSWERS),
-        }
-    }
-
-    /// Keeps `index` if its score is among the best `capacity`; whether it
-    /// was kept.
-    #[inline]
-    fn offer(&mut self, score: S, index: u16) -> bool {
-        let Some(last) = self.capacity.checked_sub(1) else {
-            return false;
-        };
-        if self.len == self.capacity && score <= self.scores[last] {
-            return false;
-        }
-        self.insert(score, index);
-        true
-    }
-
-    /// Whether `capacity` entries are kept.
-    #[inline]
-    fn is_full(&self) -> bool {
-        self.len >= self.capacity
-    }
-
-    /// Inserts `index` in score order, dropping the last when full; the
-    /// caller has checked that the score beats the last when full.
-    #[inline]
-    fn insert(&mut self, score: S, index: u16) {
-        let Some(last) = self.capacity.checked_sub(1) else {
-            return;
-        };
-        let mut slot = self.len.min(last);
-        while slot > 0 && self.scores[slot - 1] < score {
-            self.scores[slot] = self.scores[slot - 1];
-            self.indices[slot] = self.indices[slot - 1];
-            slot -= 1;
-        }
-        self.scores[slot] = score;
-        self.indices[slot] = index;
-        if self.len < self.capacity {
-            self.len += 1;
-        }
-    }
-
-    /// The lowest score kept (the filler when empty).
-    #[inline]
-    fn lowest(&self) -> S {
-        self.scores[self.len.saturating_sub(1)]
-    }
-
-    /// The kept (score, backend index) pairs, best first.
-    #[inline]
-    fn entries(&self) -> impl Iterator<Item = (&S, &u16)> {
-        self.scores.iter().zip(&self.indices).take(self.len)
-    }
-
-    /// Replaces `out` with the kept indices, best first.
-    #[inline]
-    fn copy_into(&self, out: &mut Chosen) {
-        out.len = 0;
-        for &index in self.indices.iter().take(self.len) {
-            out.push(index);
-        }
-    }
-}
-
 /// Precomputed selection tables for one pool; immutable, `Send + Sync`,
 /// built off the fast path.
 #[derive(Clone, Debug)]
@@ -525,8 +202,6 @@ pub struct Pool {
     reason: PickReason,
     /// round_robin: the worker's counter this pool rotates with.
     rotation_slot: usize,
-    hash_prefix_v4: u8,
-    hash_prefix_v6: u8,
     /// priority: the level answered.
     priority_level: u32,
     /// Every eligible backend (priority: of the level answered).
@@ -535,6 +210,9 @@ pub struct Pool {
     region_sets: Vec<CandidateSet>,
     /// geo: indexed by region; regions past the end answer from every region.
     routes: Vec<RegionRoute>,
+    /// hash: every eligible backend's rendezvous hashing (empty for other
+    /// policies).
+    rendezvous: Rendezvous,
 }
 
 impl Pool {
@@ -578,13 +256,26 @@ impl Pool {
             eligible.retain(|&index| backend_at(index).is_some_and(|b| b.priority == best));
         }
 
-        let candidate_set = |members: Vec<u16>| {
-            let weights: Vec<u64> = members
+        let weights_of = |members: &[u16]| -> Vec<u64> {
+            members
                 .iter()
                 .filter_map(|&index| backend_at(index))
                 .map(|backend| share_units(policy, backend))
-                .collect();
-            CandidateSet::build(members, weights, policy == Policy::Hash)
+                .collect()
+        };
+        let candidate_set = |members: Vec<u16>| {
+            let weights = weights_of(&members);
+            CandidateSet::build(members, &weights)
+        };
+        let rendezvous = if policy == Policy::Hash {
+            Rendezvous::build(
+                &eligible,
+                &weights_of(&eligible),
+                spec.hash_prefix_v4,
+                spec.hash_prefix_v6,
+            )
+        } else {
+            Rendezvous::default()
         };
 
         let mut region_sets = Vec::new();
@@ -630,11 +321,6 @@ impl Pool {
                 .collect();
         }
 
-        let rotation_slot = if policy == Policy::RoundRobin {
-            NEXT_ROTATION_SLOT.fetch_add(1, Ordering::Relaxed)
-        } else {
-            0
-        };
         let reason = if answering_all_down {
             PickReason::AllDownAnswerAll
         } else {
@@ -654,13 +340,12 @@ impl Pool {
             refusal,
             answering_all_down,
             reason,
-            rotation_slot,
-            hash_prefix_v4: spec.hash_prefix_v4,
-            hash_prefix_v6: spec.hash_prefix_v6,
+            rotation_slot: spec.rotation_slot,
             priority_level,
             main: candidate_set(eligible),
             region_sets,
             routes,
+            rendezvous,
         }
     }
 
@@ -682,6 +367,12 @@ impl Pool {
     /// Backends per answer, at most (1..=[`MAX_ANSWERS`]).
     pub fn answers(&self) -> usize {
         self.answers
+    }
+
+    /// round_robin: which of a worker's rotation counters the pool steps
+    /// (see [`PoolSpec::rotation_slot`]).
+    pub fn rotation_slot(&self) -> usize {
+        self.rotation_slot
     }
 
     /// Chooses backends for `client` into `out` (cleared first).
@@ -722,7 +413,7 @@ impl Pool {
                 Choice::Backends { scope_prefix: 0 }
             }
             Policy::Hash => {
-                let (key, prefix_len) = self.hash_key(client);
+                let (key, prefix_len) = self.rendezvous.key(client);
                 trace.event(TraceEvent::HashKey { key, prefix_len });
                 self.highest_hashes(key, out, trace);
                 Choice::Backends {
@@ -813,59 +504,12 @@ impl Pool {
         }
     }
 
-    /// hash: the key of the client's subnet and the subnet's prefix length.
-    #[inline]
-    fn hash_key(&self, client: &Client) -> (u64, u8) {
-        match client.address {
-            IpAddr::V4(address) => {
-                let prefix_len = self.hash_prefix_v4.min(client.source_prefix).min(32);
-                let mask = u32::MAX
-                    .checked_shl(32 - u32::from(prefix_len))
-                    .unwrap_or(0);
-                let subnet = u32::from(address) & mask;
-                let key = (u64::from(subnet) << 32) | (u64::from(prefix_len) << 8) | HASH_KEY_V4;
-                (mix64(key), prefix_len)
-            }
-            IpAddr::V6(address) => {
-                let prefix_len = self.hash_prefix_v6.min(client.source_prefix).min(128);
-                let mask = u128::MAX
-                    .checked_shl(128 - u32::from(prefix_len))
-                    .unwrap_or(0);
-                let subnet = u128::from(address) & mask;
-                let high = mix64((subnet >> 64) as u64 ^ HASH_KEY_V6);
-                let low = subnet as u64 ^ u64::from(prefix_len).rotate_right(8);
-                (mix64(high ^ low), prefix_len)
-            }
-        }
-    }
-
     /// hash: the `answers` eligible backends with the highest rendezvous
     /// scores for `key`, best first.
     fn highest_hashes<T: Trace>(&self, key: u64, out: &mut Chosen, trace: &mut T) {
-        let set = &self.main;
-        trace.event(TraceEvent::Candidates { count: set.len() });
-        let wanted = self.answers.min(set.len());
-        if set.weight_classes.len() == 1 {
-            // One weight: the raw hash order is the score order.
-            highest_raw_hashes(key, &set.members, &set.hash_seeds, wanted, 0).copy_into(out);
-        } else {
-            let mut best = TopList::new(wanted, f64::NEG_INFINITY);
-            let mut class_start = 0;
-            for class in &set.weight_classes {
-                let members = set.members.get(class_start..class.end).unwrap_or(&[]);
-                let seeds = set.hash_seeds.get(class_start..class.end).unwrap_or(&[]);
-                class_start = class.end;
-                // Within a class the raw hash orders the scores, so only the
-                // class's best few (and only those that can beat the lowest
-                // score kept so far) need a logarithm.
-                let floor = entry_threshold(&best, class.weight);
-                let class_best = highest_raw_hashes(key, members, seeds, wanted, floor);
-                for (&hash, &index) in class_best.entries() {
-                    best.offer(rendezvous_score(hash, class.inverse_weight), index);
-                }
-            }
-            best.copy_into(out);
-        }
+        let table = &self.rendezvous;
+        trace.event(TraceEvent::Candidates { count: table.len() });
+        table.highest(key, self.answers.min(table.len()), out);
         if trace.enabled() {
             for &index in out.as_slice() {
                 trace.event(TraceEvent::Picked {
@@ -898,6 +542,8 @@ impl Pool {
 #[cfg(test)]
 mod tests {
     use super::super::random::ROTATION_SLOTS;
+    use std::net::IpAddr;
+
     use super::super::trace::{NoTrace, Recorder};
     use super::*;
 
@@ -930,6 +576,7 @@ mod tests {
             hash_prefix_v6: 56,
             region_fallbacks: &[],
             when_all_down: WhenAllDown::All,
+            rotation_slot: 0,
         }
     }
 
@@ -977,45 +624,6 @@ mod tests {
         }
     }
 
-    /// Probability of each member under an alias table, exactly.
-    fn alias_probabilities(columns: &[AliasColumn]) -> Vec<f64> {
-        let mut probability = vec![0.0; columns.len()];
-        let column_share = 1.0 / columns.len() as f64;
-        for (position, column) in columns.iter().enumerate() {
-            let keep = if usize::from(column.alias) == position {
-                1.0
-            } else {
-                f64::from(column.threshold) / 4_294_967_296.0
-            };
-            probability[position] += column_share * keep;
-            probability[usize::from(column.alias)] += column_share * (1.0 - keep);
-        }
-        probability
-    }
-
-    #[test]
-    fn alias_table_gives_each_member_its_weight() {
-        let cases: [&[u64]; 5] = [
-            &[1],
-            &[1, 1, 1, 1],
-            &[1, 2, 3, 4],
-            &[1_000_000, 1, 1, 1, 1, 1, 1],
-            &[5, 0, 7, 281_474_976_710_656, 3],
-        ];
-        for weights in cases {
-            let total: u64 = weights.iter().sum();
-            let probability = alias_probabilities(&alias_columns(weights));
-            for (position, &weight) in weights.iter().enumerate() {
-                let wanted = weight as f64 / total as f64;
-                assert!(
-                    (probability[position] - wanted).abs() < 1e-9,
-                    "{weights:?}: {probability:?}"
-                );
-            }
-        }
-        assert!(alias_columns(&[]).is_empty());
-    }
-
     #[test]
     fn round_robin_rotates_through_up_backends() {
         let backends = [backend(1), backend(1), backend(1), backend(1)];
@@ -1053,26 +661,50 @@ mod tests {
         assert_eq!(answers, [vec![0, 2, 3], vec![2, 3, 0], vec![3, 0, 2]]);
     }
 
-    #[test]
-    fn round_robin_pools_in_alternation_each_rotate_fully() {
-        // A service's A and AAAA pools, queried strictly in turn by one
-        // worker: each must still start at every backend in turn.
+    /// The first backend each of two round-robin pools over two backends
+    /// answers, queried strictly in turn by one worker four times each.
+    fn first_answers_in_alternation(first_slot: usize, second_slot: usize) -> [Vec<u16>; 2] {
         let backends = [backend(1), backend(1)];
-        let first = Pool::build(&spec(Policy::RoundRobin, 1, &backends));
-        let mut second = Pool::build(&spec(Policy::RoundRobin, 1, &backends));
-        while second.rotation_slot % ROTATION_SLOTS == first.rotation_slot % ROTATION_SLOTS {
-            second = Pool::build(&spec(Policy::RoundRobin, 1, &backends));
-        }
+        let first = Pool::build(&PoolSpec {
+            rotation_slot: first_slot,
+            ..spec(Policy::RoundRobin, 1, &backends)
+        });
+        let second = Pool::build(&PoolSpec {
+            rotation_slot: second_slot,
+            ..spec(Policy::RoundRobin, 1, &backends)
+        });
         let mut worker = WorkerState::new(1);
         let anyone = client("192.0.2.1");
-        let mut first_answers = Vec::new();
-        let mut second_answers = Vec::new();
+        let mut answers = [Vec::new(), Vec::new()];
         for _ in 0..4 {
-            first_answers.push(select(&first, &anyone, &mut worker).1[0]);
-            second_answers.push(select(&second, &anyone, &mut worker).1[0]);
+            answers[0].push(select(&first, &anyone, &mut worker).1[0]);
+            answers[1].push(select(&second, &anyone, &mut worker).1[0]);
         }
-        assert_eq!(first_answers, [0, 1, 0, 1]);
-        assert_eq!(second_answers, [0, 1, 0, 1]);
+        answers
+    }
+
+    #[test]
+    fn round_robin_pools_in_alternation_each_rotate_fully() {
+        // A service's A and AAAA pools, on different slots: each still
+        // starts at every backend in turn.
+        assert_eq!(
+            first_answers_in_alternation(0, 1),
+            [[0, 1, 0, 1], [0, 1, 0, 1]]
+        );
+        assert_eq!(
+            first_answers_in_alternation(5, 5 + ROTATION_SLOTS + 1),
+            [[0, 1, 0, 1], [0, 1, 0, 1]]
+        );
+        // On one slot (or slots a multiple of ROTATION_SLOTS apart) each
+        // sees every other counter value, so each is stuck on one backend.
+        assert_eq!(
+            first_answers_in_alternation(3, 3),
+            [[0, 0, 0, 0], [1, 1, 1, 1]]
+        );
+        assert_eq!(
+            first_answers_in_alternation(3, 3 + ROTATION_SLOTS),
+            [[0, 0, 0, 0], [1, 1, 1, 1]]
+        );
     }
 
     #[test]
@@ -1265,49 +897,6 @@ mod tests {
             .collect();
         // Standard deviation of a share near 0.5 over 10k subnets: 0.005.
         assert_shares(&shares, &[0.1, 0.3, 0.6], 0.03);
-    }
-
-    #[test]
-    fn hash_by_weight_class_matches_scoring_every_backend() {
-        let mut random = WorkerState::new(21);
-        for round in 0..200 {
-            let count = 1 + random.next_below(40);
-            let classes = 1 + round % 5;
-            let backends: Vec<BackendInfo> = (0..count)
-                .map(|_| BackendInfo {
-                    up: random.next_below(4) != 0,
-                    ..backend(1 + random.next_below(classes) as u32)
-                })
-                .collect();
-            let answers = 1 + random.next_below(MAX_ANSWERS);
-            let pool = Pool::build(&spec(Policy::Hash, answers, &backends));
-            let any_up = backends.iter().any(|info| info.up);
-            for _ in 0..20 {
-                let address = std::net::Ipv4Addr::from(random.next_u64() as u32);
-                let client = Client::from_address(IpAddr::V4(address));
-                let (key, _) = pool.hash_key(&client);
-                let mut scored: Vec<(f64, u16)> = backends
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, info)| info.up || !any_up)
-                    .map(|(index, info)| {
-                        let index = index as u16;
-                        let seed = mix64(u64::from(index) ^ HASH_SEED_SALT);
-                        let hash = mix64(key ^ seed);
-                        (rendezvous_score(hash, 1.0 / f64::from(info.weight)), index)
-                    })
-                    .collect();
-                scored.sort_by(|left, right| right.0.total_cmp(&left.0));
-                let expected: Vec<u16> = scored
-                    .iter()
-                    .take(answers)
-                    .map(|&(_, index)| index)
-                    .collect();
-                let (_, chosen) = select(&pool, &client, &mut random);
-                // One weight class or several: the same order.
-                assert_eq!(chosen, expected, "{backends:?}");
-            }
-        }
     }
 
     #[test]

@@ -268,6 +268,7 @@ pub fn mark_all_down(snapshot: &mut Snapshot, name: &str) {
             hash_prefix_v6: 56,
             region_fallbacks: &[],
             when_all_down,
+            rotation_slot: family.pool.rotation_slot(),
         });
     }
 }
