@@ -787,7 +787,7 @@ fn worker_batch_from_recvmmsg_to_sendmmsg_does_not_allocate() {
         "full batches and a partial one"
     );
     assert!(
-        cases.len() % BATCH_WIDTH != 0,
+        !cases.len().is_multiple_of(BATCH_WIDTH),
         "full batches and a partial one"
     );
     let mut harness = WorkerHarness::new();
