@@ -16,7 +16,8 @@
 //! loading, building the immutable [`snapshot::Snapshot`] and publishing it
 //! with one atomic swap.
 //!
-//! `unsafe` lives only in [`sys`].
+//! `unsafe` lives only in the [`dnslb_io`] crate (socket I/O, CPU pinning) and
+//! in [`sys`] (process-level calls).
 #![deny(unsafe_code)]
 
 pub mod admin;

@@ -14,6 +14,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use dnslb_io::batch::{UdpBatch, Wait};
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
 
@@ -22,7 +23,6 @@ use crate::dataplane::handler::{self, Outcome};
 use crate::dataplane::rrl::{self, Verdict};
 use crate::snapshot::SharedSnapshot;
 use crate::stats::{Counters, Stats};
-use crate::sys::batch::{UdpBatch, Wait};
 use crate::wire::DropReason;
 use crate::wire::answer::Transport;
 

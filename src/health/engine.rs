@@ -479,6 +479,7 @@ mod tests {
     use std::thread::JoinHandle;
 
     use crossbeam::channel::RecvTimeoutError;
+    use dnslb_io::socket::ipv6_loopback_available;
     use domain::base::iana::Rcode;
     use domain::base::{Message, MessageBuilder};
 
@@ -526,10 +527,6 @@ mod tests {
             qtype: 1,
             rcode,
         })
-    }
-
-    fn ipv6_available() -> bool {
-        TcpListener::bind((LOCALHOST_V6, 0)).is_ok()
     }
 
     /// An engine running on its own thread; stopped and joined on drop.
@@ -759,7 +756,7 @@ mod tests {
 
     #[test]
     fn tcp_probe_over_ipv6() {
-        if !ipv6_available() {
+        if !ipv6_loopback_available() {
             return;
         }
         let listener = TcpListener::bind((LOCALHOST_V6, 0)).unwrap();
@@ -915,7 +912,7 @@ mod tests {
 
     #[test]
     fn http_probe_over_ipv6() {
-        if !ipv6_available() {
+        if !ipv6_loopback_available() {
             return;
         }
         let (port, _requests, _server) =
@@ -948,7 +945,7 @@ mod tests {
 
     #[test]
     fn dns_probe_over_ipv6() {
-        if !ipv6_available() {
+        if !ipv6_loopback_available() {
             return;
         }
         let (port, _responder) = dns_responder(LOCALHOST_V6, Answer::Rcode(Rcode::NXDOMAIN));

@@ -15,10 +15,10 @@ use dnslb::dataplane::rrl::{RateLimiter, RrlSettings};
 use dnslb::dataplane::worker::{BATCH_WIDTH, Worker};
 use dnslb::snapshot::{SharedSnapshot, Snapshot};
 use dnslb::stats::Stats;
-use dnslb::sys::batch::Wait;
-use dnslb::sys::socket::{self, UdpOptions};
 use dnslb::wire::answer::Transport;
 use dnslb::wire::{DropReason, MAX_MESSAGE_LEN, Rcode};
+use dnslb_io::batch::Wait;
+use dnslb_io::socket::{self, UdpOptions};
 use domain::base::Message;
 use domain::base::iana::{Class, Rtype};
 
