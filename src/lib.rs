@@ -25,6 +25,7 @@ pub mod balancer;
 pub mod config;
 pub mod control;
 pub mod dataplane;
+#[cfg(any(test, feature = "fuzzing"))]
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod health;
