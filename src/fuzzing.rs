@@ -20,8 +20,9 @@
 //!   every error names the file and carries a line, except a missing
 //!   `[server]` table, which has no line to point at.
 //!
-//! Not part of the server's API: hidden from the docs, kept stable only for
-//! the fuzz crate and the tests.
+//! Not part of the server's API: built only for unit tests and with the
+//! `fuzzing` feature (which the fuzz crate turns on), hidden from the docs,
+//! kept stable only for the fuzz crate and the tests.
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};

@@ -22,8 +22,8 @@
 //! ([`admin`]), and [`control`], which builds the immutable
 //! [`snapshot::Snapshot`] and publishes it with one atomic swap.
 //!
-//! `unsafe` lives only in the workspace's I/O crate (batch I/O, socket
-//! set-up, CPU pinning) and in [`sys`] (process-level calls: privileges,
+//! `unsafe` lives only in the workspace's I/O crate, [`dnslb_io`] (batch
+//! I/O, socket set-up, CPU pinning) and in [`sys`] (process-level calls: privileges,
 //! limits, the monotonic clock, the kernel's randomness); every block there
 //! carries a `// SAFETY:` comment. The rest is `#![deny(unsafe_code)]`.
 //!
@@ -68,6 +68,7 @@ pub mod balancer;
 pub mod config;
 pub mod control;
 pub mod dataplane;
+#[cfg(any(test, feature = "fuzzing"))]
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod hash;

@@ -184,7 +184,7 @@ impl RateLimiter {
             return Verdict::Drop;
         }
         *limited_seen = limited_seen.wrapping_add(1);
-        if *limited_seen % slip == 0 {
+        if limited_seen.is_multiple_of(slip) {
             Verdict::Slip
         } else {
             Verdict::Drop

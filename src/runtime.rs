@@ -34,6 +34,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 
+use dnslb_io::{cpu, socket};
+
 use crate::admin::AdminServer;
 use crate::config::{Config, LoadErrors, Workers};
 use crate::control::Control;
@@ -42,8 +44,8 @@ use crate::dataplane::worker::{WAKE_INTERVAL, Worker};
 use crate::health::engine::HealthEngine;
 use crate::snapshot::SharedSnapshot;
 use crate::stats::Stats;
+use crate::sys::privilege;
 use crate::sys::random::random_u64;
-use crate::sys::{cpu, privilege, socket};
 use crate::zone::Warning;
 
 /// Socket buffer sizes we ask for (best effort; the kernel caps them at

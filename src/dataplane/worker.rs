@@ -14,6 +14,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use dnslb_io::batch::{UdpBatch, Wait};
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
 
@@ -21,7 +22,6 @@ use crate::balancer::WorkerState;
 use crate::dataplane::step::{self, Action, UdpState};
 use crate::snapshot::SharedSnapshot;
 use crate::stats::{Counters, Stats};
-use crate::sys::batch::{UdpBatch, Wait};
 use crate::wire::DropReason;
 
 /// Datagrams per `recvmmsg`/`sendmmsg`. Everything between the receive and

@@ -473,6 +473,7 @@ mod tests {
     use std::thread::JoinHandle;
 
     use crossbeam::channel::RecvTimeoutError;
+    use dnslb_io::socket::ipv6_loopback_available;
     use domain::base::iana::Rcode;
     use domain::base::{Message, MessageBuilder};
 
@@ -520,10 +521,6 @@ mod tests {
             qtype: 1,
             rcode,
         })
-    }
-
-    fn ipv6_available() -> bool {
-        TcpListener::bind((LOCALHOST_V6, 0)).is_ok()
     }
 
     /// An engine running on its own thread; stopped and joined on drop.
@@ -753,7 +750,7 @@ mod tests {
 
     #[test]
     fn tcp_probe_over_ipv6() {
-        if !ipv6_available() {
+        if !ipv6_loopback_available() {
             return;
         }
         let listener = TcpListener::bind((LOCALHOST_V6, 0)).unwrap();
@@ -909,7 +906,7 @@ mod tests {
 
     #[test]
     fn http_probe_over_ipv6() {
-        if !ipv6_available() {
+        if !ipv6_loopback_available() {
             return;
         }
         let (port, _requests, _server) =
@@ -942,7 +939,7 @@ mod tests {
 
     #[test]
     fn dns_probe_over_ipv6() {
-        if !ipv6_available() {
+        if !ipv6_loopback_available() {
             return;
         }
         let (port, _responder) = dns_responder(LOCALHOST_V6, Answer::Rcode(Rcode::NXDOMAIN));

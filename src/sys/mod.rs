@@ -1,6 +1,9 @@
 #![allow(unsafe_code)]
-//! The operating-system boundary of dnslb: the only module where `unsafe` code and
-//! `libc` calls are allowed.
+//! Process-level calls to the operating system: with the `dnslb-io` crate, the only
+//! places where `unsafe` code and `libc` calls are allowed. Socket I/O, socket
+//! set-up and CPU pinning live in `dnslb-io`; what stays here acts on the process:
+//! its identity, its limits, its memory, the clock the service manager reads
+//! and seeds from the kernel's randomness.
 //!
 //! Every item exported from here is a safe, typed API; the rest of the crate is
 //! `#![deny(unsafe_code)]`. Invariants kept by every file in this module:
@@ -12,22 +15,16 @@
 //!
 //! Files:
 //!
-//! * [`batch`]: batched UDP receive and send (`recvmmsg` / `sendmmsg`) with
-//!   preallocated buffers, for the data-plane hot path.
-//! * [`socket`]: binding UDP sockets and TCP listeners with the right options
-//!   (`SO_REUSEPORT`, `IPV6_V6ONLY`, packet info).
-//! * [`clock`]: the monotonic clock in microseconds, for the service manager.
-//! * [`cpu`]: the CPUs the process may use, and pinning threads to them.
+//! * [`clock`]: the monotonic clock in microseconds, for the service manager's
+//!   reload notification (`sd_notify` itself, a datagram on a Unix socket, is in
+//!   [`crate::notify`] and needs no `unsafe`).
 //! * [`limits`]: raising the open files limit (health probes hold sockets).
 //! * [`memory`]: giving freed heap back to the kernel after a large load.
 //! * [`privilege`]: looking up users and groups, and dropping root for one.
 //! * [`random`]: seeds from the kernel's random number generator.
 
-pub mod batch;
 pub mod clock;
-pub mod cpu;
 pub mod limits;
 pub mod memory;
 pub mod privilege;
 pub mod random;
-pub mod socket;

@@ -16,10 +16,10 @@ use dnslb::dataplane::worker::{BATCH_WIDTH, Worker};
 use dnslb::rrl::{RateLimiter, RrlSettings};
 use dnslb::snapshot::{SharedSnapshot, Snapshot};
 use dnslb::stats::Stats;
-use dnslb::sys::batch::Wait;
-use dnslb::sys::socket::{self, UdpOptions};
 use dnslb::wire::answer::Transport;
 use dnslb::wire::{DropReason, MAX_MESSAGE_LEN, Rcode};
+use dnslb_io::batch::Wait;
+use dnslb_io::socket::{self, UdpOptions};
 use domain::base::Message;
 use domain::base::iana::{Class, Rtype};
 
@@ -835,7 +835,7 @@ fn worker_batch_from_recvmmsg_to_sendmmsg_does_not_allocate() {
         "full batches and a partial one"
     );
     assert!(
-        cases.len() % BATCH_WIDTH != 0,
+        !cases.len().is_multiple_of(BATCH_WIDTH),
         "full batches and a partial one"
     );
     let mut harness = WorkerHarness::new();

@@ -1210,7 +1210,9 @@ fn flip_backends(admin: SocketAddr, path: &Path, backends: &mut [ChaosBackend]) 
     loop {
         let elapsed = start.elapsed();
         if elapsed >= CHAOS_RUN_MAX
-            || (elapsed >= CHAOS_RUN && step % 8 == 0 && swaps() - swaps_at_start >= CHAOS_SWAPS)
+            || (elapsed >= CHAOS_RUN
+                && step.is_multiple_of(8)
+                && swaps() - swaps_at_start >= CHAOS_SWAPS)
         {
             break;
         }
@@ -1256,7 +1258,7 @@ fn flip_backends(admin: SocketAddr, path: &Path, backends: &mut [ChaosBackend]) 
                 break;
             }
         }
-        if step % 4 == 0 {
+        if step.is_multiple_of(4) {
             let ip = backends[(step as usize / 4) % count].ip;
             let value = f64::from(step % 10) / 10.0;
             let (code, body) = post(

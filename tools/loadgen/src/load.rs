@@ -14,10 +14,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
+use dnslb_io::cpu::{allowed_cpus, set_timer_slack};
 
 use crate::args::RunArgs;
 use crate::engine::{self, Outcome, Pacing, Plan, Progress, Transport};
-use crate::io::set_timer_slack;
 use crate::packet::{DEFAULT_EDNS_PAYLOAD, Edns, Encoding, PacketSet, parse_ecs};
 use crate::query;
 use crate::report::{self, Report, Setup};
@@ -45,7 +45,7 @@ fn share(total: usize, parts: usize, index: usize) -> usize {
 
 /// The CPU of each thread: `--cpu` cycled, or the CPUs this process may use.
 fn thread_cpus(args: &RunArgs) -> anyhow::Result<Vec<Option<usize>>> {
-    let allowed = crate::allowed_cpus();
+    let allowed = allowed_cpus();
     let cpus: Vec<usize> = match &args.cpu {
         Some(list) => {
             if list.0.is_empty() {

@@ -9,12 +9,10 @@
 //! * `reflect` is the ceiling: it echoes datagrams back with the QR bit set.
 //! * `plot` draws saved `.hgrm` latency distributions as one SVG, one line each.
 //!
-//! Invariants: `unsafe` code lives only in [`io`]; the send/receive/match loop
-//! ([`engine`]) allocates nothing; errors reach `main`, which prints them on
-//! stderr and exits with status 1.
-
-#[allow(unsafe_code)]
-mod io;
+//! Invariants: no `unsafe` code: the batches, the socket set-up, `ppoll` and
+//! CPU pinning come from the `dnslb-io` crate, shared with the server; the
+//! send/receive/match loop ([`engine`]) allocates nothing; errors reach `main`,
+//! which prints them on stderr and exits with status 1.
 
 mod args;
 mod engine;
@@ -33,27 +31,17 @@ use std::process::ExitCode;
 
 use anyhow::bail;
 use clap::Parser;
+use dnslb_io::cpu;
 
 use crate::args::{Cli, Command};
 
-/// The CPUs this process may run on, ascending (empty when the kernel will not say).
-pub fn allowed_cpus() -> Vec<usize> {
-    let mut cpus: Vec<usize> = core_affinity::get_core_ids()
-        .unwrap_or_default()
-        .into_iter()
-        .map(|core| core.id)
-        .collect();
-    cpus.sort_unstable();
-    cpus.dedup();
-    cpus
-}
-
-/// Pins the calling thread to `cpu`.
+/// Pins the calling thread to `cpu`, or says which CPUs it may use instead.
 pub fn pin(cpu: usize) -> anyhow::Result<()> {
-    // core_affinity would panic indexing past the end of a cpu_set_t.
-    let set_size = usize::try_from(libc::CPU_SETSIZE).unwrap_or(0);
-    if cpu >= set_size || !core_affinity::set_for_current(core_affinity::CoreId { id: cpu }) {
-        bail!("cannot pin to CPU {cpu} (allowed: {:?})", allowed_cpus());
+    if !cpu::pin_current_thread(cpu) {
+        bail!(
+            "cannot pin to CPU {cpu} (allowed: {:?})",
+            cpu::allowed_cpus()
+        );
     }
     Ok(())
 }

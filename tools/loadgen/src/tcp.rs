@@ -15,9 +15,9 @@ use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use dnslb_io::poll::Poller;
 
 use crate::engine::Transport;
-use crate::io::Poller;
 use crate::packet::MAX_QUERY_SIZE;
 
 /// Longest a connection attempt may take.

@@ -12,10 +12,12 @@ use std::os::fd::AsRawFd;
 use std::time::Duration;
 
 use anyhow::Context;
-use socket2::{Domain, Protocol, Socket, Type};
+use dnslb_io::batch::{ReceiveBatch, Wait};
+use dnslb_io::poll::Poller;
+use dnslb_io::send::SendBatch;
+use dnslb_io::socket::{UdpOptions, connect_udp};
 
 use crate::engine::Transport;
-use crate::io::{Poller, RecvBatch, SendBatch, Wait};
 use crate::packet::MAX_QUERY_SIZE;
 
 /// Socket buffer size asked for (the kernel caps it at `net.core.rmem_max`).
@@ -30,27 +32,23 @@ const REPLY_SLOT: usize = 4096;
 pub struct UdpTransport {
     sockets: Vec<UdpSocket>,
     send: SendBatch,
-    receive: RecvBatch,
+    receive: ReceiveBatch,
     poller: Poller,
     errors: u64,
 }
 
 /// A non-blocking UDP socket connected to `server`, with large buffers.
 pub fn connected_socket(server: SocketAddr) -> anyhow::Result<UdpSocket> {
-    let socket = Socket::new(
-        Domain::for_address(server),
-        Type::DGRAM,
-        Some(Protocol::UDP),
-    )
-    .context("cannot create a UDP socket")?;
     // Best effort: a smaller buffer only makes bursts likelier to drop.
-    let _ = socket.set_recv_buffer_size(SOCKET_BUFFER);
-    let _ = socket.set_send_buffer_size(SOCKET_BUFFER);
-    socket
-        .connect(&server.into())
+    let options = UdpOptions {
+        recv_buffer: Some(SOCKET_BUFFER),
+        send_buffer: Some(SOCKET_BUFFER),
+        ..UdpOptions::default()
+    };
+    let socket = connect_udp(server, &options)
         .with_context(|| format!("cannot connect a UDP socket to {server}"))?;
     socket.set_nonblocking(true)?;
-    Ok(socket.into())
+    Ok(socket)
 }
 
 impl UdpTransport {
@@ -75,7 +73,7 @@ impl UdpTransport {
             } else {
                 send.without_segmentation()
             },
-            receive: RecvBatch::new(batch.max(32), REPLY_SLOT),
+            receive: ReceiveBatch::new(batch.max(32), REPLY_SLOT),
             errors: 0,
         })
     }

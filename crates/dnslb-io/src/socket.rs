@@ -1,10 +1,13 @@
-//! Binding the server's sockets with the options the data plane relies on.
+//! Creating sockets with the options the batches rely on.
 //!
-//! * UDP: optional `SO_REUSEPORT` (one socket per worker on the same address, the
-//!   kernel spreads flows across them), `IPV6_V6ONLY` on IPv6 so `[::]:53` and
-//!   `0.0.0.0:53` can both be bound, and packet info (`IP_PKTINFO` /
-//!   `IPV6_RECVPKTINFO`) on wildcard addresses so [`crate::sys::batch::UdpBatch`]
-//!   can answer from the address each query was sent to.
+//! * UDP, bound ([`bind_udp`]): optional `SO_REUSEPORT` (one socket per worker on
+//!   the same address, the kernel spreads flows across them), buffer sizes, a read
+//!   timeout, `IPV6_V6ONLY` on IPv6 so `[::]:53` and `0.0.0.0:53` can both be
+//!   bound, and packet info (`IP_PKTINFO` / `IPV6_RECVPKTINFO`) on wildcard
+//!   addresses so [`crate::batch::UdpBatch`] can answer from the address each query
+//!   was sent to.
+//! * UDP, connected ([`connect_udp`]): the generator's sockets, each its own
+//!   4-tuple from an ephemeral port, with the same buffer and timeout options.
 //! * TCP: a non-blocking listener with `SO_REUSEADDR`, `SO_REUSEPORT` and
 //!   `IPV6_V6ONLY`.
 //!
@@ -12,7 +15,7 @@
 //! set before `bind`, so a socket is never reachable without them.
 
 use std::io;
-use std::net::{SocketAddr, TcpListener, UdpSocket};
+use std::net::{Ipv6Addr, SocketAddr, TcpListener, UdpSocket};
 use std::os::fd::AsRawFd;
 use std::time::Duration;
 
@@ -49,6 +52,42 @@ pub struct UdpOptions {
 /// Any error from creating, configuring or binding the socket; `InvalidInput` when
 /// `options.read_timeout` is `Some(Duration::ZERO)`.
 pub fn bind_udp(address: SocketAddr, options: &UdpOptions) -> io::Result<UdpSocket> {
+    let socket = udp_socket(address, options)?;
+    if address.is_ipv6() {
+        socket.set_only_v6(true)?;
+    }
+    if address.ip().is_unspecified() {
+        match address {
+            SocketAddr::V4(_) => enable_option(&socket, libc::IPPROTO_IP, libc::IP_PKTINFO)?,
+            SocketAddr::V6(_) => {
+                enable_option(&socket, libc::IPPROTO_IPV6, libc::IPV6_RECVPKTINFO)?;
+            }
+        }
+    }
+    socket.bind(&address.into())?;
+    Ok(socket.into())
+}
+
+/// Creates a UDP socket and connects it to `server` from an ephemeral port (the
+/// kernel picks the local address and port), in blocking mode.
+///
+/// Applies `options` as [`bind_udp`] does: `SO_REUSEPORT` when asked, the buffer
+/// sizes (best effort) and the read timeout. No packet info: a connected socket
+/// only hears from `server`.
+///
+/// # Errors
+///
+/// Any error from creating, configuring or connecting the socket; `InvalidInput`
+/// when `options.read_timeout` is `Some(Duration::ZERO)`.
+pub fn connect_udp(server: SocketAddr, options: &UdpOptions) -> io::Result<UdpSocket> {
+    let socket = udp_socket(server, options)?;
+    socket.connect(&server.into())?;
+    Ok(socket.into())
+}
+
+/// A UDP socket for `address`'s family with `options` applied: the part of
+/// [`bind_udp`] and [`connect_udp`] that comes before binding or connecting.
+fn udp_socket(address: SocketAddr, options: &UdpOptions) -> io::Result<Socket> {
     if options.read_timeout == Some(Duration::ZERO) {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
@@ -60,9 +99,6 @@ pub fn bind_udp(address: SocketAddr, options: &UdpOptions) -> io::Result<UdpSock
         Type::DGRAM,
         Some(Protocol::UDP),
     )?;
-    if address.is_ipv6() {
-        socket.set_only_v6(true)?;
-    }
     if options.reuse_port {
         socket.set_reuse_port(true)?;
     }
@@ -75,16 +111,13 @@ pub fn bind_udp(address: SocketAddr, options: &UdpOptions) -> io::Result<UdpSock
         let _ = socket.set_send_buffer_size(size);
     }
     socket.set_read_timeout(options.read_timeout)?;
-    if address.ip().is_unspecified() {
-        match address {
-            SocketAddr::V4(_) => enable_option(&socket, libc::IPPROTO_IP, libc::IP_PKTINFO)?,
-            SocketAddr::V6(_) => {
-                enable_option(&socket, libc::IPPROTO_IPV6, libc::IPV6_RECVPKTINFO)?;
-            }
-        }
-    }
-    socket.bind(&address.into())?;
-    Ok(socket.into())
+    Ok(socket)
+}
+
+/// Whether `[::1]` can be bound here: false on hosts or network namespaces without
+/// IPv6, where the IPv6 tests skip themselves.
+pub fn ipv6_loopback_available() -> bool {
+    UdpSocket::bind((Ipv6Addr::LOCALHOST, 0)).is_ok()
 }
 
 /// Binds a non-blocking TCP listener to `address` with `SO_REUSEADDR`,
@@ -160,10 +193,6 @@ mod tests {
         value
     }
 
-    fn ipv6_available() -> bool {
-        UdpSocket::bind((Ipv6Addr::LOCALHOST, 0)).is_ok()
-    }
-
     #[test]
     fn reuse_port_lets_two_sockets_share_an_address() {
         let options = UdpOptions {
@@ -210,6 +239,46 @@ mod tests {
     }
 
     #[test]
+    fn connected_udp_socket_has_its_options_and_hears_only_its_server() {
+        let server = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+        let server_address = server.local_addr().unwrap();
+        let options = UdpOptions {
+            reuse_port: true,
+            recv_buffer: Some(1 << 20),
+            send_buffer: Some(1 << 20),
+            read_timeout: Some(Duration::from_secs(5)),
+        };
+        let client = connect_udp(server_address, &options).unwrap();
+        assert_eq!(client.peer_addr().unwrap(), server_address);
+        assert_eq!(option(&client, libc::SOL_SOCKET, libc::SO_REUSEPORT), 1);
+        assert!(client.read_timeout().unwrap().is_some());
+        assert_eq!(option(&client, libc::IPPROTO_IP, libc::IP_PKTINFO), 0);
+
+        client.send(b"ping").unwrap();
+        let mut buffer = [0u8; 8];
+        let (length, from) = server.recv_from(&mut buffer).unwrap();
+        assert_eq!(
+            (&buffer[..length], from),
+            (&b"ping"[..], client.local_addr().unwrap())
+        );
+        // A datagram from another socket is not for a connected socket.
+        let stranger = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+        stranger
+            .send_to(b"stranger", client.local_addr().unwrap())
+            .unwrap();
+        server.send_to(b"pong", from).unwrap();
+        let length = client.recv(&mut buffer).unwrap();
+        assert_eq!(&buffer[..length], b"pong");
+
+        let zero = UdpOptions {
+            read_timeout: Some(Duration::ZERO),
+            ..UdpOptions::default()
+        };
+        let error = connect_udp(server_address, &zero).unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::InvalidInput);
+    }
+
+    #[test]
     fn zero_read_timeout_is_rejected() {
         let options = UdpOptions {
             read_timeout: Some(Duration::ZERO),
@@ -221,7 +290,7 @@ mod tests {
 
     #[test]
     fn ipv6_sockets_are_v6_only_and_coexist_with_ipv4() {
-        if !ipv6_available() {
+        if !ipv6_loopback_available() {
             eprintln!("IPv6 unavailable, skipped");
             return;
         }

@@ -1,26 +1,35 @@
-//! Batched UDP I/O for the data plane: one `recvmmsg(2)` fills up to `width`
-//! slots, one `sendmmsg(2)` sends the replies queued for them.
+//! Batched UDP receive and reply: one `recvmmsg(2)` fills up to `width` slots, one
+//! `sendmmsg(2)` sends the replies queued for them.
 //!
-//! A [`UdpBatch`] owns every buffer the kernel reads or writes: the datagram and
-//! reply bytes (one contiguous `Vec<u8>` each), the peer addresses, the control
-//! buffers for packet info, the `iovec`s and the `mmsghdr` arrays. They are all
-//! allocated in [`UdpBatch::new`] and never resized, so the hot path allocates
-//! nothing and makes one syscall per call in the normal case.
+//! Two types share one receive path:
+//!
+//! * [`ReceiveBatch`] receives datagrams into slots and lends out each payload and
+//!   sender. The generator reads its replies with it.
+//! * [`UdpBatch`] is a [`ReceiveBatch`] with a reply buffer per slot: a handler
+//!   writes the answer to slot `i` into that buffer, queues it, and one
+//!   [`UdpBatch::send`] sends every queued reply back to its sender. The server's
+//!   workers and the generator's reflector answer with it.
+//!
+//! A batch owns every buffer the kernel reads or writes: the datagram and reply
+//! bytes (one contiguous `Vec<u8>` each), the peer addresses, the control buffers
+//! for packet info, the `iovec`s and the `mmsghdr` arrays. They are all allocated
+//! in `new` and never resized, so the hot path allocates nothing and makes one
+//! syscall per call in the normal case.
 //!
 //! Invariants:
 //!
 //! * The `Vec`s are never resized after construction, so their heap buffers never
-//!   move (moving the `UdpBatch` moves only the `Vec` headers).
+//!   move (moving a batch moves only the `Vec` headers).
 //! * Every pointer stored in an `iovec` or `mmsghdr` points into one of those
 //!   buffers. The pointers handed to a syscall are re-derived from the owning
-//!   `Vec`s right before it (in [`UdpBatch::recv`] and [`UdpBatch::send`]), so no
-//!   Rust reference to the same memory is live while the kernel uses them. Between
-//!   calls the stored pointers are stale and never dereferenced.
+//!   `Vec`s right before it (in [`ReceiveBatch::recv`] and [`UdpBatch::send`]), so
+//!   no Rust reference to the same memory is live while the kernel uses them.
+//!   Between calls the stored pointers are stale and never dereferenced.
 //! * `received` slots (`0..received`) hold the datagrams of the last receive; the
 //!   reply queue only names those slots and is cleared by every receive.
 //!
 //! Replies leave from the address the query was sent to: when the socket has packet
-//! info enabled (see [`crate::sys::socket::bind_udp`]), the received `IP_PKTINFO` /
+//! info enabled (see [`crate::socket::bind_udp`]), the received `IP_PKTINFO` /
 //! `IPV6_PKTINFO` destination is echoed as the source of the reply.
 
 use std::fmt;
@@ -30,7 +39,7 @@ use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6, UdpSo
 use std::os::fd::AsRawFd;
 use std::ptr;
 
-/// How [`UdpBatch::recv`] waits.
+/// How a receive waits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Wait {
     /// Block until at least one datagram arrives (`MSG_WAITFORONE`), or until the
@@ -49,7 +58,7 @@ pub struct SendOutcome {
     pub failed: usize,
 }
 
-/// A received datagram, borrowed from its [`UdpBatch`] slot.
+/// A received datagram, borrowed from its batch slot.
 #[derive(Clone, Copy, Debug)]
 pub struct Datagram<'a> {
     /// The payload bytes (at most `recv_size` of them).
@@ -141,24 +150,20 @@ struct QueuedReply {
     length: usize,
 }
 
-/// Receive and send buffers for one worker: `width` slots, each with a receive
-/// buffer of `recv_size` bytes, a reply buffer of `send_size` bytes, the peer address
-/// and the destination address the datagram was sent to (`IP_PKTINFO` /
-/// `IPV6_PKTINFO` control message, when the socket has it enabled).
+/// Receive buffers for `width` datagrams: each slot has a receive buffer of
+/// `recv_size` bytes, the peer address and the destination address the datagram
+/// was sent to (`IP_PKTINFO` / `IPV6_PKTINFO` control message, when the socket has
+/// it enabled).
 ///
-/// All memory is allocated by [`UdpBatch::new`]; [`recv`](UdpBatch::recv) and
-/// [`send`](UdpBatch::send) allocate nothing.
-pub struct UdpBatch {
+/// All memory is allocated by [`ReceiveBatch::new`]; [`recv`](ReceiveBatch::recv)
+/// allocates nothing.
+pub struct ReceiveBatch {
     /// Number of slots.
     width: usize,
     /// Bytes of each slot's receive buffer.
     recv_size: usize,
-    /// Bytes of each slot's reply buffer.
-    send_size: usize,
     /// `width * recv_size` bytes; slot `i` owns `i * recv_size..(i + 1) * recv_size`.
     recv_buffers: Vec<u8>,
-    /// `width * send_size` bytes; slot `i` owns `i * send_size..(i + 1) * send_size`.
-    reply_buffers: Vec<u8>,
     /// Peer address of each slot, written by the kernel on receive.
     peers: Vec<libc::sockaddr_storage>,
     /// Control buffer of each slot, written by the kernel on receive.
@@ -169,101 +174,77 @@ pub struct UdpBatch {
     recv_iovecs: Vec<libc::iovec>,
     /// Receive headers, one per slot.
     recv_headers: Vec<libc::mmsghdr>,
-    /// Replies queued since the last receive; entries `0..queued` are meaningful.
-    reply_queue: Vec<QueuedReply>,
-    /// The following are indexed by queue position, not by slot.
-    reply_iovecs: Vec<libc::iovec>,
-    reply_controls_v4: Vec<Ipv4PacketInfoMessage>,
-    reply_controls_v6: Vec<Ipv6PacketInfoMessage>,
-    reply_headers: Vec<libc::mmsghdr>,
     /// Slots filled by the last receive.
     received: usize,
-    /// Replies queued.
-    queued: usize,
 }
 
 // SAFETY: the raw pointers inside the iovec and mmsghdr arrays only ever point into
 // buffers this struct owns (never thread-local or borrowed memory), and they are
 // re-derived before each syscall; moving the whole struct to another thread is
 // therefore as safe as moving its Vecs.
-unsafe impl Send for UdpBatch {}
+unsafe impl Send for ReceiveBatch {}
 
-impl fmt::Debug for UdpBatch {
+impl fmt::Debug for ReceiveBatch {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
         formatter
-            .debug_struct("UdpBatch")
+            .debug_struct("ReceiveBatch")
             .field("width", &self.width)
             .field("recv_size", &self.recv_size)
-            .field("send_size", &self.send_size)
             .field("received", &self.received)
-            .field("queued", &self.queued)
             .finish_non_exhaustive()
     }
 }
 
-impl UdpBatch {
-    /// Allocates a batch of `width` slots with `recv_size`-byte receive buffers and
-    /// `send_size`-byte reply buffers. This is the only allocation the batch makes.
+impl ReceiveBatch {
+    /// Allocates a batch of `width` slots with `recv_size`-byte receive buffers. This
+    /// is the only allocation the batch makes.
     ///
     /// # Panics
     ///
-    /// When `width` is zero or the buffer sizes overflow `usize`.
-    pub fn new(width: usize, recv_size: usize, send_size: usize) -> UdpBatch {
-        assert!(width > 0, "a UdpBatch needs at least one slot");
+    /// When `width` is zero or `width * recv_size` overflows `usize`.
+    pub fn new(width: usize, recv_size: usize) -> ReceiveBatch {
+        assert!(width > 0, "a batch needs at least one slot");
         let recv_total = width
             .checked_mul(recv_size)
             .expect("width * recv_size overflows usize");
-        let send_total = width
-            .checked_mul(send_size)
-            .expect("width * send_size overflows usize");
         // SAFETY: these are plain C structs of integers, byte arrays and raw
         // pointers, for which all-zero bytes are a valid value (null pointers, zero
         // lengths, AF_UNSPEC).
-        let (header, iovec, address, v4_message, v6_message) = unsafe {
+        let (header, iovec, address) = unsafe {
             (
                 mem::zeroed::<libc::mmsghdr>(),
                 mem::zeroed::<libc::iovec>(),
                 mem::zeroed::<libc::sockaddr_storage>(),
-                mem::zeroed::<Ipv4PacketInfoMessage>(),
-                mem::zeroed::<Ipv6PacketInfoMessage>(),
             )
         };
-        UdpBatch {
+        ReceiveBatch {
             width,
             recv_size,
-            send_size,
             recv_buffers: vec![0; recv_total],
-            reply_buffers: vec![0; send_total],
             peers: vec![address; width],
             recv_controls: vec![ReceiveControl([0; RECEIVE_CONTROL_SIZE]); width],
             destinations: vec![Destination::Unknown; width],
             recv_iovecs: vec![iovec; width],
             recv_headers: vec![header; width],
-            reply_queue: vec![QueuedReply::default(); width],
-            reply_iovecs: vec![iovec; width],
-            reply_controls_v4: vec![v4_message; width],
-            reply_controls_v6: vec![v6_message; width],
-            reply_headers: vec![header; width],
             received: 0,
-            queued: 0,
         }
     }
 
-    /// Number of slots: the most datagrams one [`recv`](UdpBatch::recv) returns.
+    /// Number of slots: the most datagrams one [`recv`](ReceiveBatch::recv) returns.
     pub fn width(&self) -> usize {
         self.width
     }
 
     /// Receives up to `width` datagrams into slots `0..n` with one `recvmmsg` call
-    /// and returns `n`. Clears the reply queue.
+    /// and returns `n`.
     ///
     /// # Errors
     ///
     /// `EINTR` and `EAGAIN`/`EWOULDBLOCK` (including a `SO_RCVTIMEO` expiry) return
-    /// `Ok(0)`; any other error of `recvmmsg` is returned (and no slot is filled).
+    /// `Ok(0)`; any other error of `recvmmsg` (such as `ECONNREFUSED` from an ICMP
+    /// error on a connected socket) is returned, and no slot is filled.
     pub fn recv(&mut self, socket: &UdpSocket, wait: Wait) -> io::Result<usize> {
         self.received = 0;
-        self.queued = 0;
 
         // The kernel overwrites lengths and flags, so every header is rebuilt; the
         // pointers are re-derived too (see the module invariants).
@@ -380,6 +361,7 @@ impl UdpBatch {
 
     /// Checks that slot `slot` holds a datagram of the last receive and returns the
     /// length of its payload.
+    #[inline]
     fn payload_length(&self, slot: usize) -> usize {
         assert!(
             slot < self.received,
@@ -397,7 +379,8 @@ impl UdpBatch {
     ///
     /// # Panics
     ///
-    /// When `i` is not below the count the last [`recv`](UdpBatch::recv) returned.
+    /// When `i` is not below the count the last [`recv`](ReceiveBatch::recv) returned.
+    #[inline]
     pub fn datagram(&self, i: usize) -> Datagram<'_> {
         let length = self.payload_length(i);
         let start = i * self.recv_size;
@@ -409,6 +392,129 @@ impl UdpBatch {
         }
     }
 
+    /// The payload of slot `i` (`0 <= i < n` from the last recv), at most
+    /// `recv_size` bytes: [`datagram`](ReceiveBatch::datagram) without the sender.
+    ///
+    /// # Panics
+    ///
+    /// When `i` is not below the count the last [`recv`](ReceiveBatch::recv) returned.
+    #[inline]
+    pub fn payload(&self, i: usize) -> &[u8] {
+        let length = self.payload_length(i);
+        let start = i * self.recv_size;
+        &self.recv_buffers[start..start + length]
+    }
+}
+
+/// Receive and reply buffers for one worker: a [`ReceiveBatch`] of `width` slots,
+/// and for each slot a reply buffer of `send_size` bytes that goes back to the
+/// slot's sender, from the address the datagram was sent to.
+///
+/// All memory is allocated by [`UdpBatch::new`]; [`recv`](UdpBatch::recv) and
+/// [`send`](UdpBatch::send) allocate nothing.
+pub struct UdpBatch {
+    /// The received datagrams, their senders and destinations.
+    receive: ReceiveBatch,
+    /// Bytes of each slot's reply buffer.
+    send_size: usize,
+    /// `width * send_size` bytes; slot `i` owns `i * send_size..(i + 1) * send_size`.
+    reply_buffers: Vec<u8>,
+    /// Replies queued since the last receive; entries `0..queued` are meaningful.
+    reply_queue: Vec<QueuedReply>,
+    /// The following are indexed by queue position, not by slot.
+    reply_iovecs: Vec<libc::iovec>,
+    reply_controls_v4: Vec<Ipv4PacketInfoMessage>,
+    reply_controls_v6: Vec<Ipv6PacketInfoMessage>,
+    reply_headers: Vec<libc::mmsghdr>,
+    /// Replies queued.
+    queued: usize,
+}
+
+// SAFETY: as for ReceiveBatch: the raw pointers inside the iovec and mmsghdr arrays
+// only ever point into buffers this struct owns (its own and its ReceiveBatch's),
+// and they are re-derived before each syscall.
+unsafe impl Send for UdpBatch {}
+
+impl fmt::Debug for UdpBatch {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter
+            .debug_struct("UdpBatch")
+            .field("width", &self.receive.width)
+            .field("recv_size", &self.receive.recv_size)
+            .field("send_size", &self.send_size)
+            .field("received", &self.receive.received)
+            .field("queued", &self.queued)
+            .finish_non_exhaustive()
+    }
+}
+
+impl UdpBatch {
+    /// Allocates a batch of `width` slots with `recv_size`-byte receive buffers and
+    /// `send_size`-byte reply buffers. This is the only allocation the batch makes.
+    ///
+    /// # Panics
+    ///
+    /// When `width` is zero or the buffer sizes overflow `usize`.
+    pub fn new(width: usize, recv_size: usize, send_size: usize) -> UdpBatch {
+        let receive = ReceiveBatch::new(width, recv_size);
+        let send_total = width
+            .checked_mul(send_size)
+            .expect("width * send_size overflows usize");
+        // SAFETY: these are plain C structs of integers, byte arrays and raw
+        // pointers, for which all-zero bytes are a valid value (null pointers, zero
+        // lengths).
+        let (header, iovec, v4_message, v6_message) = unsafe {
+            (
+                mem::zeroed::<libc::mmsghdr>(),
+                mem::zeroed::<libc::iovec>(),
+                mem::zeroed::<Ipv4PacketInfoMessage>(),
+                mem::zeroed::<Ipv6PacketInfoMessage>(),
+            )
+        };
+        UdpBatch {
+            receive,
+            send_size,
+            reply_buffers: vec![0; send_total],
+            reply_queue: vec![QueuedReply::default(); width],
+            reply_iovecs: vec![iovec; width],
+            reply_controls_v4: vec![v4_message; width],
+            reply_controls_v6: vec![v6_message; width],
+            reply_headers: vec![header; width],
+            queued: 0,
+        }
+    }
+
+    /// Number of slots: the most datagrams one [`recv`](UdpBatch::recv) returns.
+    pub fn width(&self) -> usize {
+        self.receive.width
+    }
+
+    /// Receives up to `width` datagrams into slots `0..n` with one `recvmmsg` call
+    /// and returns `n`. Clears the reply queue.
+    ///
+    /// # Errors
+    ///
+    /// As [`ReceiveBatch::recv`]: `EINTR` and `EAGAIN`/`EWOULDBLOCK` (including a
+    /// `SO_RCVTIMEO` expiry) return `Ok(0)`; any other error of `recvmmsg` is
+    /// returned (and no slot is filled).
+    #[inline]
+    pub fn recv(&mut self, socket: &UdpSocket, wait: Wait) -> io::Result<usize> {
+        self.queued = 0;
+        self.receive.recv(socket, wait)
+    }
+
+    /// The datagram in slot `i` (`0 <= i < n` from the last recv): its payload, its
+    /// sender, and whether the kernel truncated it (`MSG_TRUNC`: it was longer than
+    /// `recv_size`).
+    ///
+    /// # Panics
+    ///
+    /// When `i` is not below the count the last [`recv`](UdpBatch::recv) returned.
+    #[inline]
+    pub fn datagram(&self, i: usize) -> Datagram<'_> {
+        self.receive.datagram(i)
+    }
+
     /// Split borrow of slot `i` for answering: the query payload (read-only) and the
     /// slot's reply buffer (`send_size` bytes, writable), so a handler can write a
     /// reply without copying.
@@ -416,12 +522,13 @@ impl UdpBatch {
     /// # Panics
     ///
     /// When `i` is not below the count the last [`recv`](UdpBatch::recv) returned.
+    #[inline]
     pub fn slot_mut(&mut self, i: usize) -> (&[u8], &mut [u8]) {
-        let length = self.payload_length(i);
-        let query_start = i * self.recv_size;
+        let length = self.receive.payload_length(i);
+        let query_start = i * self.receive.recv_size;
         let reply_start = i * self.send_size;
         (
-            &self.recv_buffers[query_start..query_start + length],
+            &self.receive.recv_buffers[query_start..query_start + length],
             &mut self.reply_buffers[reply_start..reply_start + self.send_size],
         )
     }
@@ -434,17 +541,18 @@ impl UdpBatch {
     ///
     /// When `i` is not below the count the last [`recv`](UdpBatch::recv) returned,
     /// when `len > send_size`, or when `width` replies are already queued.
+    #[inline]
     pub fn queue_reply(&mut self, i: usize, len: usize) {
-        self.payload_length(i);
+        self.receive.payload_length(i);
         assert!(
             len <= self.send_size,
             "reply of {len} bytes exceeds the {}-byte reply buffer",
             self.send_size
         );
         assert!(
-            self.queued < self.width,
+            self.queued < self.receive.width,
             "reply queue is full ({} replies)",
-            self.width
+            self.receive.width
         );
         self.reply_queue[self.queued] = QueuedReply {
             slot: i,
@@ -454,6 +562,7 @@ impl UdpBatch {
     }
 
     /// Number of queued replies.
+    #[inline]
     pub fn queued(&self) -> usize {
         self.queued
     }
@@ -532,7 +641,7 @@ impl UdpBatch {
         for (entry, ((iovec, v4_message), v6_message)) in queue.iter().zip(per_reply) {
             iovec.iov_base = reply_buffers.wrapping_add(entry.slot * send_size).cast();
             iovec.iov_len = entry.length;
-            match self.destinations[entry.slot] {
+            match self.receive.destinations[entry.slot] {
                 Destination::Unknown => {}
                 Destination::V4 { address, .. } => {
                     v4_message.header.cmsg_len = cmsg_len(size_of::<libc::in_pktinfo>()) as _;
@@ -563,13 +672,13 @@ impl UdpBatch {
         let iovecs = self.reply_iovecs.as_mut_ptr();
         let v4_messages = self.reply_controls_v4.as_mut_ptr();
         let v6_messages = self.reply_controls_v6.as_mut_ptr();
-        let peers = self.peers.as_mut_ptr();
+        let peers = self.receive.peers.as_mut_ptr();
         let queue = &self.reply_queue[..count];
         for (position, (entry, header)) in
             queue.iter().zip(self.reply_headers.iter_mut()).enumerate()
         {
             let (control, control_length): (*mut libc::c_void, usize) =
-                match self.destinations[entry.slot] {
+                match self.receive.destinations[entry.slot] {
                     Destination::Unknown => (ptr::null_mut(), 0),
                     Destination::V4 { .. } => (
                         v4_messages.wrapping_add(position).cast(),
@@ -582,7 +691,7 @@ impl UdpBatch {
                 };
             let message = &mut header.msg_hdr;
             message.msg_name = peers.wrapping_add(entry.slot).cast();
-            message.msg_namelen = self.recv_headers[entry.slot].msg_hdr.msg_namelen;
+            message.msg_namelen = self.receive.recv_headers[entry.slot].msg_hdr.msg_namelen;
             message.msg_iov = iovecs.wrapping_add(position);
             message.msg_iovlen = 1;
             message.msg_control = control;
@@ -595,6 +704,7 @@ impl UdpBatch {
 
 /// Converts a kernel-filled peer address of `length` bytes to a [`SocketAddr`];
 /// `0.0.0.0:0` for an unknown family or a short address.
+#[inline]
 fn socket_address(storage: &libc::sockaddr_storage, length: libc::socklen_t) -> SocketAddr {
     let length = length as usize;
     match libc::c_int::from(storage.ss_family) {
@@ -625,12 +735,8 @@ fn socket_address(storage: &libc::sockaddr_storage, length: libc::socklen_t) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sys::socket::{UdpOptions, bind_udp};
+    use crate::socket::{UdpOptions, bind_udp, ipv6_loopback_available};
     use std::time::{Duration, Instant};
-
-    fn ipv6_available() -> bool {
-        UdpSocket::bind((Ipv6Addr::LOCALHOST, 0)).is_ok()
-    }
 
     /// A server socket with a read timeout, so a failing test cannot hang.
     fn server(address: SocketAddr) -> UdpSocket {
@@ -714,7 +820,7 @@ mod tests {
 
     #[test]
     fn receives_a_batch_and_answers_a_subset_ipv6() {
-        if !ipv6_available() {
+        if !ipv6_loopback_available() {
             eprintln!("IPv6 unavailable, skipped");
             return;
         }
@@ -724,7 +830,7 @@ mod tests {
     #[test]
     fn receives_a_batch_and_answers_a_subset_with_packet_info() {
         echo_subset((Ipv4Addr::UNSPECIFIED, 0).into());
-        if ipv6_available() {
+        if ipv6_loopback_available() {
             echo_subset((Ipv6Addr::UNSPECIFIED, 0).into());
         }
     }
@@ -781,7 +887,7 @@ mod tests {
         let mut batch = UdpBatch::new(2, 512, 512);
         recv_exactly(&mut batch, socket, 1);
         assert_eq!(batch.datagram(0).peer, client.local_addr().unwrap());
-        match (batch.destinations[0], query_target.ip()) {
+        match (batch.receive.destinations[0], query_target.ip()) {
             (Destination::V4 { address, .. }, std::net::IpAddr::V4(expected)) => {
                 assert_eq!(address, expected);
             }
@@ -812,7 +918,7 @@ mod tests {
 
     #[test]
     fn packet_info_makes_replies_leave_from_the_query_address_ipv6() {
-        if !ipv6_available() {
+        if !ipv6_loopback_available() {
             eprintln!("IPv6 unavailable, skipped");
             return;
         }
@@ -823,7 +929,7 @@ mod tests {
 
     #[test]
     fn ipv4_mapped_peer_stays_ipv6() {
-        if !ipv6_available() {
+        if !ipv6_loopback_available() {
             eprintln!("IPv6 unavailable, skipped");
             return;
         }
@@ -876,7 +982,8 @@ mod tests {
         recv_exactly(&mut batch, &socket, 3);
         // Port 0 is not a valid destination: sendmmsg fails on that message (EINVAL).
         // SAFETY: peers[1] holds a sockaddr_in (checked just below by datagram()).
-        let peer = unsafe { &mut *ptr::from_mut(&mut batch.peers[1]).cast::<libc::sockaddr_in>() };
+        let peer =
+            unsafe { &mut *ptr::from_mut(&mut batch.receive.peers[1]).cast::<libc::sockaddr_in>() };
         peer.sin_port = 0;
         assert_eq!(batch.datagram(1).peer.port(), 0);
         for slot in 0..3 {
@@ -932,29 +1039,32 @@ mod tests {
     fn buffer_identity(batch: &UdpBatch) -> Vec<(usize, usize)> {
         vec![
             (
-                batch.recv_buffers.as_ptr() as usize,
-                batch.recv_buffers.capacity(),
+                batch.receive.recv_buffers.as_ptr() as usize,
+                batch.receive.recv_buffers.capacity(),
             ),
             (
                 batch.reply_buffers.as_ptr() as usize,
                 batch.reply_buffers.capacity(),
             ),
-            (batch.peers.as_ptr() as usize, batch.peers.capacity()),
             (
-                batch.recv_controls.as_ptr() as usize,
-                batch.recv_controls.capacity(),
+                batch.receive.peers.as_ptr() as usize,
+                batch.receive.peers.capacity(),
             ),
             (
-                batch.destinations.as_ptr() as usize,
-                batch.destinations.capacity(),
+                batch.receive.recv_controls.as_ptr() as usize,
+                batch.receive.recv_controls.capacity(),
             ),
             (
-                batch.recv_iovecs.as_ptr() as usize,
-                batch.recv_iovecs.capacity(),
+                batch.receive.destinations.as_ptr() as usize,
+                batch.receive.destinations.capacity(),
             ),
             (
-                batch.recv_headers.as_ptr() as usize,
-                batch.recv_headers.capacity(),
+                batch.receive.recv_iovecs.as_ptr() as usize,
+                batch.receive.recv_iovecs.capacity(),
+            ),
+            (
+                batch.receive.recv_headers.as_ptr() as usize,
+                batch.receive.recv_headers.capacity(),
             ),
             (
                 batch.reply_queue.as_ptr() as usize,
