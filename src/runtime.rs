@@ -40,7 +40,7 @@ use crate::admin::AdminServer;
 use crate::config::{Config, LoadErrors, Workers};
 use crate::control::Control;
 use crate::dataplane::tcp::{TcpLimits, TcpServer};
-use crate::dataplane::worker::{WAKE_INTERVAL, Worker};
+use crate::dataplane::udp::{WAKE_INTERVAL, Worker};
 use crate::health::engine::HealthEngine;
 use crate::snapshot::SharedSnapshot;
 use crate::stats::Stats;

@@ -1,14 +1,15 @@
-//! The data plane: pinned UDP workers ([`worker`]) answering batches, each
+//! The data plane: pinned UDP workers ([`udp`]) answering batches, each
 //! datagram through the pure per-datagram [`step`] (source checks, the
 //! [`handler`] that answers from the snapshot, rate limiting), and one TCP
 //! thread ([`tcp`]) for RFC 7766 clients, whose length-prefix framing is the
 //! pure state machine in [`framing`].
 //!
-//! Reads only the snapshot, `wire`, `balancer`, `rrl` and `stats` (and the
+//! Reads only the snapshot (the zone module's name table among it), `wire`,
+//! `balancer`, `rrl` and `stats` (and the
 //! workspace's I/O crate): never config, zone loading, health or admin.
 
 pub mod framing;
 pub mod handler;
 pub mod step;
 pub mod tcp;
-pub mod worker;
+pub mod udp;

@@ -4,7 +4,7 @@
 //!
 //! Pure like the [`handler`] it calls: no sockets, no clock (the caller
 //! passes the current second), no allocation, no lock. Every front door for
-//! UDP calls this one function: the socket workers ([`super::worker`]), a
+//! UDP calls this one function: the socket workers ([`super::udp`]), a
 //! packet-level worker that strips the Ethernet, IP and UDP headers itself,
 //! the benches and the allocation test. TCP needs none of the source checks
 //! or rate limiting and calls [`handler::handle`] directly.

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use dnslb::dataplane::handler::{self, MAX_CNAME_CHAIN, Outcome};
 use dnslb::dataplane::step::{self, Action, UdpState};
-use dnslb::dataplane::worker::{BATCH_WIDTH, Worker};
+use dnslb::dataplane::udp::{BATCH_WIDTH, Worker};
 use dnslb::rrl::{RateLimiter, RrlSettings};
 use dnslb::snapshot::{SharedSnapshot, Snapshot};
 use dnslb::stats::Stats;

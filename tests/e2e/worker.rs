@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use dnslb::config;
-use dnslb::dataplane::worker::Worker;
+use dnslb::dataplane::udp::Worker;
 use dnslb::snapshot::SharedSnapshot;
 use dnslb::stats::Stats;
 use domain::base::Message;
