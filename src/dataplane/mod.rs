@@ -5,8 +5,8 @@
 //! pure state machine in [`framing`].
 //!
 //! Reads only the snapshot (the zone module's name table among it), `wire`,
-//! `balancer`, `rrl` and `stats` (and the
-//! workspace's I/O crate): never config, zone loading, health or admin.
+//! `balancer`, `rrl` and `stats` (and the workspace's I/O crate): never
+//! config, zone loading, health or admin.
 
 pub mod framing;
 pub mod handler;
