@@ -49,7 +49,8 @@ pub enum Wait {
     NoWait,
 }
 
-/// What [`UdpBatch::send`] did with the queued replies.
+/// What [`UdpBatch::send`] did with the queued replies (or
+/// [`ReceiveBatch::send_back`] with the received datagrams).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SendOutcome {
     /// Replies the kernel accepted.
@@ -406,6 +407,96 @@ impl ReceiveBatch {
     }
 }
 
+impl ReceiveBatch {
+    /// The payload of slot `i` to change in place, for [`send_back`](ReceiveBatch::send_back).
+    ///
+    /// # Panics
+    ///
+    /// When `i` is not below the count the last [`recv`](ReceiveBatch::recv) returned.
+    #[inline]
+    pub fn payload_mut(&mut self, i: usize) -> &mut [u8] {
+        let length = self.payload_length(i);
+        let start = i * self.recv_size;
+        &mut self.recv_buffers[start..start + length]
+    }
+
+    /// Sends every datagram of the last receive back to its sender, as its slot now
+    /// holds it, with `sendmmsg` on the (unconnected) `socket`, reusing the receive
+    /// headers: the cheapest answer the kernel's UDP path allows, for a reflector
+    /// that measures that path. Retries after a partial send and skips a datagram
+    /// the kernel refuses, as [`UdpBatch::send`] does.
+    pub fn send_back(&mut self, socket: &UdpSocket) -> SendOutcome {
+        let count = mem::replace(&mut self.received, 0);
+        let mut outcome = SendOutcome::default();
+        let recv_size = self.recv_size;
+        let buffers = self.recv_buffers.as_mut_ptr();
+        for slot in 0..count {
+            let length = usize::try_from(self.recv_headers[slot].msg_len)
+                .unwrap_or(usize::MAX)
+                .min(recv_size);
+            let iovec = &mut self.recv_iovecs[slot];
+            iovec.iov_base = buffers.wrapping_add(slot * recv_size).cast();
+            iovec.iov_len = length;
+        }
+        let iovecs = self.recv_iovecs.as_mut_ptr();
+        let peers = self.peers.as_mut_ptr();
+        // The kernel wrote each sender's address and its length (msg_namelen) on
+        // receive; the rest of each header is pointed at the payload, without control
+        // messages.
+        for (slot, header) in self.recv_headers.iter_mut().enumerate().take(count) {
+            let message = &mut header.msg_hdr;
+            message.msg_name = peers.wrapping_add(slot).cast();
+            message.msg_iov = iovecs.wrapping_add(slot);
+            message.msg_iovlen = 1;
+            message.msg_control = std::ptr::null_mut();
+            message.msg_controllen = 0;
+            message.msg_flags = 0;
+        }
+        let headers = self.recv_headers.as_mut_ptr();
+        let mut next = 0;
+        let mut interrupted = 0;
+        while next < count {
+            let remaining = libc::c_uint::try_from(count - next).unwrap_or(libc::c_uint::MAX);
+            // SAFETY: the descriptor is open (borrowed from `socket`); `next < count <=
+            // width`, so the `remaining` headers from `next` lie inside `recv_headers`.
+            // Each was pointed just above at this struct's peer storage (as the kernel
+            // wrote it on receive) and at an iovec covering the received bytes of its
+            // slot; nothing else refers to these buffers during the call, and the
+            // kernel writes only the headers' msg_len.
+            let result = unsafe {
+                libc::sendmmsg(socket.as_raw_fd(), headers.wrapping_add(next), remaining, 0)
+            };
+            match usize::try_from(result) {
+                Ok(0) => {
+                    outcome.failed += 1;
+                    next += 1;
+                }
+                Ok(sent) => {
+                    let sent = sent.min(count - next);
+                    outcome.sent += sent;
+                    next += sent;
+                    interrupted = 0;
+                }
+                Err(_) => match io::Error::last_os_error().kind() {
+                    io::ErrorKind::Interrupted if interrupted < MAX_INTERRUPTED_RETRIES => {
+                        interrupted += 1;
+                    }
+                    io::ErrorKind::Interrupted | io::ErrorKind::WouldBlock => {
+                        outcome.failed += count - next;
+                        break;
+                    }
+                    _ => {
+                        outcome.failed += 1;
+                        next += 1;
+                        interrupted = 0;
+                    }
+                },
+            }
+        }
+        outcome
+    }
+}
+
 /// Receive and reply buffers for one worker: a [`ReceiveBatch`] of `width` slots,
 /// and for each slot a reply buffer of `send_size` bytes that goes back to the
 /// slot's sender, from the address the datagram was sent to.
@@ -745,6 +836,35 @@ mod tests {
             ..UdpOptions::default()
         };
         bind_udp(address, &options).unwrap()
+    }
+
+    #[test]
+    fn send_back_returns_each_datagram_changed_in_place_to_its_sender() {
+        let server = server("127.0.0.1:0".parse().unwrap());
+        let address = server.local_addr().unwrap();
+        let clients: Vec<UdpSocket> = (0..3).map(|_| client_for(address)).collect();
+        for (index, client) in clients.iter().enumerate() {
+            client
+                .send_to(&[index as u8, 0, 0x01, 0xaa], address)
+                .unwrap();
+        }
+        let mut batch = ReceiveBatch::new(8, 512);
+        // Loopback queues each datagram on the server socket as it is sent.
+        let received = batch.recv(&server, Wait::Block).unwrap();
+        assert_eq!(received, 3);
+        for slot in 0..received {
+            batch.payload_mut(slot)[2] |= 0x80;
+        }
+        let outcome = batch.send_back(&server);
+        assert_eq!(outcome.failed, 0);
+        for (index, client) in clients.iter().enumerate() {
+            let mut buffer = [0u8; 16];
+            let (length, from) = client.recv_from(&mut buffer).unwrap();
+            assert_eq!(from, address);
+            assert_eq!(&buffer[..length], &[index as u8, 0, 0x81, 0xaa]);
+        }
+        // Nothing received: nothing sent.
+        assert_eq!(batch.send_back(&server), SendOutcome::default());
     }
 
     /// A client socket bound next to `target`, with a read timeout.

@@ -1,9 +1,7 @@
-//! `reflect`: the ceiling. Receive a batch with `recvmmsg`, copy each datagram
-//! into its slot's reply buffer with the QR bit set, send them all back to their
-//! senders with `sendmmsg`: no parsing, no answer, only what the kernel's UDP path
-//! costs one core. The batch is the server's own (`dnslb_io::batch::UdpBatch`),
-//! so the two differ only in what happens between the receive and the send; the
-//! copy (tens of bytes) is nanoseconds against the microseconds of the kernel.
+//! `reflect`: the ceiling. Receive a batch with `recvmmsg`, set the QR bit of each
+//! datagram in place, send them all back to their senders with `sendmmsg`
+//! (`dnslb_io::batch::ReceiveBatch::send_back`): no parsing, no answer, no copy,
+//! only what the kernel's UDP path costs one core.
 //!
 //! Invariants: nothing is allocated after start-up; the socket has a read timeout
 //! so the loop sees SIGINT/SIGTERM (and the end of `--duration`) within
@@ -18,7 +16,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use dnslb_io::batch::{UdpBatch, Wait};
+use dnslb_io::batch::{ReceiveBatch, Wait};
 use dnslb_io::cpu::set_timer_slack;
 use dnslb_io::socket::{UdpOptions, bind_udp};
 
@@ -64,7 +62,7 @@ pub fn run(options: &ReflectOptions) -> anyhow::Result<()> {
         signal_hook::flag::register(signal, Arc::clone(&stop))
             .context("cannot install a signal handler")?;
     }
-    let mut batch = UdpBatch::new(options.batch, SLOT_SIZE, SLOT_SIZE);
+    let mut batch = ReceiveBatch::new(options.batch, SLOT_SIZE);
     {
         let mut stdout = std::io::stdout().lock();
         writeln!(stdout, "listening on {}", socket.local_addr()?)?;
@@ -91,16 +89,12 @@ pub fn run(options: &ReflectOptions) -> anyhow::Result<()> {
             continue;
         }
         for slot in 0..count {
-            let (datagram, reply) = batch.slot_mut(slot);
-            let length = datagram.len();
-            reply[..length].copy_from_slice(datagram);
-            if let Some(flags) = reply[..length].get_mut(2) {
+            if let Some(flags) = batch.payload_mut(slot).get_mut(2) {
                 *flags |= 0x80;
             }
-            batch.queue_reply(slot, length);
         }
         received += count as u64;
-        reflected += batch.send(&socket).sent as u64;
+        reflected += batch.send_back(&socket).sent as u64;
     }
     let seconds = start.elapsed().as_secs_f64();
     eprintln!(
