@@ -56,6 +56,7 @@ pub struct RrlSettings {
 
 /// What a response is, for rate limiting.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
 pub enum ResponseClass {
     /// NOERROR with answer records.
     Positive,
@@ -67,6 +68,21 @@ pub enum ResponseClass {
     Referral,
     /// Any other rcode.
     Error,
+}
+
+impl ResponseClass {
+    /// The class whose discriminant is `index` (`class as u8`); any other
+    /// value is [`ResponseClass::Error`].
+    #[inline]
+    pub fn from_index(index: u8) -> ResponseClass {
+        match index {
+            0 => ResponseClass::Positive,
+            1 => ResponseClass::Empty,
+            2 => ResponseClass::Nxdomain,
+            3 => ResponseClass::Referral,
+            _ => ResponseClass::Error,
+        }
+    }
 }
 
 /// What to do with a response.

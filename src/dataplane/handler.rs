@@ -49,36 +49,62 @@ pub enum Outcome {
 /// What response rate limiting needs of a reply: its class, the name it is
 /// counted under and where its question ends (a slipped reply keeps the
 /// header and question only).
+///
+/// Packed in one word, so that an [`Outcome`] stays two registers wide and
+/// every reply pays nothing for it but a few register operations: the class
+/// in the low byte, then the start of the counted name and the end of the
+/// question's name, 12 bits each (a name ends within 12 + 255 bytes).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct RateKey {
-    pub class: ResponseClass,
-    /// The name is `reply[name_start..question_name_end]`: the query name
-    /// for a positive answer, the zone apex (a suffix of the query name) for
-    /// a negative one; empty (`name_start == question_name_end`) for none.
-    pub name_start: u16,
-    /// Where the question's name ends.
-    pub question_name_end: u16,
-}
+pub struct RateKey(u32);
 
 impl RateKey {
+    /// The key handed out when the snapshot does not limit responses: an
+    /// error with no name and no question.
+    pub const NONE: RateKey = RateKey(ResponseClass::Error as u32);
+
+    /// The key of a reply of `class` whose counted name is
+    /// `reply[name_start..question_name_end]`: the query name for a positive
+    /// answer, the zone apex (a suffix of the query name) for a negative one,
+    /// empty (`name_start == question_name_end`) for none.
+    #[inline(always)]
+    fn new(class: ResponseClass, name_start: u16, question_name_end: u16) -> RateKey {
+        RateKey(
+            class as u32
+                | (u32::from(name_start) & 0xfff) << 8
+                | (u32::from(question_name_end) & 0xfff) << 20,
+        )
+    }
+
+    /// The reply's class.
+    #[inline]
+    pub fn class(self) -> ResponseClass {
+        ResponseClass::from_index(self.0 as u8)
+    }
+
     /// The counted name, a suffix of the question name in `reply`.
     #[inline]
-    pub fn name<'a>(&self, reply: &'a [u8]) -> &'a [u8] {
+    pub fn name(self, reply: &[u8]) -> &[u8] {
+        let start = (self.0 >> 8 & 0xfff) as usize;
         reply
-            .get(usize::from(self.name_start)..usize::from(self.question_name_end))
+            .get(start..self.question_name_end())
             .unwrap_or_default()
     }
 
     /// The end of the question (name, type, class), or of the header when
     /// the reply has no question.
     #[inline]
-    pub fn question_end(&self) -> usize {
-        let end = usize::from(self.question_name_end);
+    pub fn question_end(self) -> usize {
+        let end = self.question_name_end();
         if end > HEADER_LEN {
             end + 4
         } else {
             HEADER_LEN
         }
+    }
+
+    #[inline(always)]
+    fn question_name_end(self) -> usize {
+        (self.0 >> 20) as usize
     }
 }
 
@@ -146,11 +172,7 @@ pub fn handle_traced<T: Trace>(
                 len,
                 rcode: reject.rcode,
                 truncated: false,
-                rate_key: RateKey {
-                    class: ResponseClass::Error,
-                    name_start: question_name_end,
-                    question_name_end,
-                },
+                rate_key: RateKey::new(ResponseClass::Error, question_name_end, question_name_end),
             }
         }
         Parsed::Query(query) => answer(snapshot, &query, out, transport, context),
@@ -165,7 +187,7 @@ fn answer<T: Trace>(
     context: &mut Context<'_, T>,
 ) -> Outcome {
     let limit = size_limit(transport, query.edns, snapshot.udp_payload);
-    let Some(reply) = Reply::start(
+    let Some(mut reply) = Reply::start(
         out,
         query.id,
         query.flags,
@@ -192,14 +214,14 @@ fn answer<T: Trace>(
     let question_name_end = (HEADER_LEN + query.qname.len()) as u16;
     let mut resolver = Resolver {
         snapshot,
-        reply,
+        reply: &mut reply,
         owner: HEADER_LEN as u16,
         links: 0,
         negative_name_start: question_name_end,
         question_name_end,
     };
     let (rcode, authoritative) = if query.qclass != CLASS_IN {
-        chaos(snapshot, query, &mut resolver.reply)
+        chaos(snapshot, query, resolver.reply)
     } else {
         match query.qtype {
             // Meta types that never appear in a question (RFC 6891, RFC 8945).
@@ -211,19 +233,22 @@ fn answer<T: Trace>(
             qtype => resolver.resolve(query.qname, qtype, &client, context),
         }
     };
-    let Resolver {
-        reply,
-        negative_name_start,
-        ..
-    } = resolver;
-    let answers = reply.answer_count();
-    let (class, name_start) = match rcode {
-        Rcode::NoError if answers > 0 => (ResponseClass::Positive, HEADER_LEN as u16),
-        Rcode::NoError if authoritative => (ResponseClass::Empty, negative_name_start),
-        Rcode::NoError => (ResponseClass::Referral, question_name_end),
-        Rcode::NxDomain if answers == 0 => (ResponseClass::Nxdomain, negative_name_start),
-        Rcode::NxDomain => (ResponseClass::Nxdomain, question_name_end),
-        _ => (ResponseClass::Error, question_name_end),
+    let negative_name_start = resolver.negative_name_start;
+    // Only a snapshot that limits responses needs the key: the others pay
+    // one test for it.
+    let rate_key = if snapshot.rrl.is_some() {
+        let answers = reply.answer_count();
+        let (class, name_start) = match rcode {
+            Rcode::NoError if answers > 0 => (ResponseClass::Positive, HEADER_LEN as u16),
+            Rcode::NoError if authoritative => (ResponseClass::Empty, negative_name_start),
+            Rcode::NoError => (ResponseClass::Referral, question_name_end),
+            Rcode::NxDomain if answers == 0 => (ResponseClass::Nxdomain, negative_name_start),
+            Rcode::NxDomain => (ResponseClass::Nxdomain, question_name_end),
+            _ => (ResponseClass::Error, question_name_end),
+        };
+        RateKey::new(class, name_start, question_name_end)
+    } else {
+        RateKey::NONE
     };
     let truncated = reply.is_truncated();
     let len = reply.finish(rcode, authoritative, snapshot.udp_payload);
@@ -231,11 +256,7 @@ fn answer<T: Trace>(
         len,
         rcode,
         truncated,
-        rate_key: RateKey {
-            class,
-            name_start,
-            question_name_end,
-        },
+        rate_key,
     }
 }
 
@@ -280,9 +301,9 @@ enum Step<'s> {
 }
 
 /// One resolution in progress: the reply and where the chain stands.
-struct Resolver<'s, 'r> {
+struct Resolver<'s, 'r, 'b> {
     snapshot: &'s Snapshot,
-    reply: Reply<'r>,
+    reply: &'r mut Reply<'b>,
     /// Where the current owner name sits in the reply: the question first,
     /// then each CNAME's target.
     owner: u16,
@@ -294,7 +315,7 @@ struct Resolver<'s, 'r> {
     question_name_end: u16,
 }
 
-impl<'s> Resolver<'s, '_> {
+impl<'s> Resolver<'s, '_, '_> {
     /// Whether the current name was reached through a CNAME.
     #[inline(always)]
     fn chained(&self) -> bool {
@@ -338,7 +359,7 @@ impl<'s> Resolver<'s, '_> {
             if self.links > MAX_CNAME_CHAIN {
                 return (Rcode::NoError, true);
             }
-            match cname_target_offset(&self.reply, placed_at) {
+            match cname_target_offset(self.reply, placed_at) {
                 Some(target_owner) => self.owner = target_owner,
                 None => return (Rcode::NoError, true),
             }
@@ -435,8 +456,16 @@ impl<'s> Resolver<'s, '_> {
         if qtype != rtype::ANY {
             if let Some(set) = table.record_set(node, qtype) {
                 let fragment = if chained { set.chained } else { set.direct };
-                self.reply
-                    .push_with_additional(fragments, fragment, set.additional, self.owner);
+                if set.additional == 0 {
+                    self.reply.push(fragments.get(fragment), self.owner);
+                } else {
+                    self.reply.push_with_additional(
+                        fragments,
+                        fragment,
+                        set.additional,
+                        self.owner,
+                    );
+                }
                 return Step::Done(Rcode::NoError, true);
             }
         }
@@ -656,7 +685,24 @@ mod tests {
     /// for referrals and errors.
     #[test]
     fn rate_keys_name_the_class_and_the_counted_name() {
-        let snapshot = snapshot();
+        let mut snapshot = snapshot();
+        // Without rate limiting, no key is worked out.
+        let packet = query(7, "www.example.com", 1, None);
+        let Outcome::Reply { rate_key, .. } = run(&snapshot, &packet, Transport::Udp) else {
+            panic!("dropped");
+        };
+        assert_eq!(rate_key, RateKey::NONE);
+        snapshot.rrl = Some(std::sync::Arc::new(crate::rrl::RateLimiter::new(
+            crate::rrl::RrlSettings {
+                responses_per_second: 20,
+                slip: 2,
+                ipv4_prefix: 24,
+                ipv6_prefix: 56,
+                table_size: 64,
+            },
+            1,
+            std::time::Instant::now(),
+        )));
         let cases: &[(&str, u16, ResponseClass, &[u8])] = &[
             (
                 "www.example.com",
@@ -711,7 +757,7 @@ mod tests {
             ) else {
                 panic!("{name}: dropped");
             };
-            assert_eq!(rate_key.class, class, "{name}");
+            assert_eq!(rate_key.class(), class, "{name}");
             assert_eq!(rate_key.name(&out[..len]), counted, "{name}");
             assert_eq!(rate_key.question_end(), packet.len() - 11, "{name}");
         }
@@ -721,7 +767,7 @@ mod tests {
         let Outcome::Reply { rate_key, .. } = run(&snapshot, &packet, Transport::Udp) else {
             panic!("UPDATE dropped");
         };
-        assert_eq!(rate_key.class, ResponseClass::Error);
+        assert_eq!(rate_key.class(), ResponseClass::Error);
     }
 
     /// A small deterministic generator (xorshift64*), so failures reproduce.

@@ -99,7 +99,7 @@ pub fn udp(
         };
         match limiter.check(
             source,
-            rate_key.class,
+            rate_key.class(),
             name_hash,
             now,
             &mut state.rate_limited,

@@ -130,13 +130,27 @@ impl<'a> Reply<'a> {
     ) -> Option<usize> {
         let at = self.push(store.get(id), owner)?;
         if additional > 0 {
-            for fragment in store.continuations(id, additional) {
-                if self.place(fragment, owner).is_none() {
-                    break;
-                }
-            }
+            self.push_additional(store, id, additional, owner);
         }
         Some(at)
+    }
+
+    /// The additional records of [`push_with_additional`](Self::push_with_additional):
+    /// kept out of line, so that answers without any (most) carry none of
+    /// this code.
+    #[inline(never)]
+    fn push_additional(
+        &mut self,
+        store: &FragmentStore,
+        id: FragmentId,
+        additional: u16,
+        owner: u16,
+    ) {
+        for fragment in store.continuations(id, additional) {
+            if self.place(fragment, owner).is_none() {
+                break;
+            }
+        }
     }
 
     /// Places a fragment at the end and counts its records; `None` when it
@@ -188,14 +202,11 @@ impl<'a> Reply<'a> {
             scope_prefix,
             ..
         } = self;
-        // RD and CD are defined for QUERY only (RFC 1035, RFC 4035): any
-        // other opcode gets its opcode back and neither.
-        let echoed = if query_flags & flags::OPCODE == 0 {
-            flags::RD | flags::CD
-        } else {
-            flags::OPCODE
-        };
-        let mut reply_flags = flags::QR | (query_flags & echoed) | u16::from(rcode.header_bits());
+        // Only the opcode, RD and CD are echoed (AD never); a rejected
+        // query of another opcode comes with RD and CD already cleared.
+        let mut reply_flags = flags::QR
+            | (query_flags & (flags::OPCODE | flags::RD | flags::CD))
+            | u16::from(rcode.header_bits());
         if authoritative {
             reply_flags |= flags::AA;
         }

@@ -152,7 +152,10 @@ pub struct Query<'a> {
 pub struct Reject<'a> {
     /// The message ID, echoed.
     pub id: u16,
-    /// The header flags word as received.
+    /// The header flags word as received, but for an opcode other than
+    /// QUERY with RD and CD cleared: they are defined for QUERY only
+    /// (RFC 1035 section 4.1.1, RFC 4035 section 3.2), so the reply must
+    /// not echo them.
     pub flags: u16,
     /// The raw question when it parsed, echoed in the reply.
     pub question: Option<&'a [u8]>,
@@ -207,17 +210,21 @@ pub fn parse(packet: &[u8], client_subnet: bool) -> Parsed<'_> {
     }
     let count = |at: usize| u16::from_be_bytes([packet[at], packet[at + 1]]);
     let (qdcount, ancount, nscount, arcount) = (count(4), count(6), count(8), count(10));
+    let opcode = (header_flags & flags::OPCODE) >> 11;
     let reject = |rcode, question, edns| {
         Parsed::Reject(Reject {
             id,
-            flags: header_flags,
+            flags: if opcode == 0 {
+                header_flags
+            } else {
+                header_flags & !(flags::RD | flags::CD)
+            },
             question,
             rcode,
             edns,
         })
     };
 
-    let opcode = (header_flags & flags::OPCODE) >> 11;
     if qdcount != 1 {
         let rcode = if opcode != 0 {
             Rcode::NotImp
