@@ -427,7 +427,6 @@ impl ReceiveBatch {
     /// the kernel refuses, as [`UdpBatch::send`] does.
     pub fn send_back(&mut self, socket: &UdpSocket) -> SendOutcome {
         let count = mem::replace(&mut self.received, 0);
-        let mut outcome = SendOutcome::default();
         let recv_size = self.recv_size;
         let buffers = self.recv_buffers.as_mut_ptr();
         for slot in 0..count {
@@ -452,49 +451,70 @@ impl ReceiveBatch {
             message.msg_controllen = 0;
             message.msg_flags = 0;
         }
-        let headers = self.recv_headers.as_mut_ptr();
-        let mut next = 0;
-        let mut interrupted = 0;
-        while next < count {
-            let remaining = libc::c_uint::try_from(count - next).unwrap_or(libc::c_uint::MAX);
-            // SAFETY: the descriptor is open (borrowed from `socket`); `next < count <=
-            // width`, so the `remaining` headers from `next` lie inside `recv_headers`.
-            // Each was pointed just above at this struct's peer storage (as the kernel
-            // wrote it on receive) and at an iovec covering the received bytes of its
-            // slot; nothing else refers to these buffers during the call, and the
-            // kernel writes only the headers' msg_len.
-            let result = unsafe {
-                libc::sendmmsg(socket.as_raw_fd(), headers.wrapping_add(next), remaining, 0)
-            };
-            match usize::try_from(result) {
-                Ok(0) => {
+        // SAFETY: each of the `count` headers was pointed just above at this
+        // struct's peer storage (as the kernel wrote it on receive) and at an iovec
+        // covering the received bytes of its slot; nothing else refers to these
+        // buffers during the call.
+        unsafe { send_headers(socket, &mut self.recv_headers[..count]) }
+    }
+}
+
+/// Sends every message of `headers` with `sendmmsg` on `socket`.
+///
+/// After a partial send the remainder is retried; a message whose send fails with
+/// an error other than `EINTR`/`EAGAIN` is skipped and counted as failed. On
+/// `EAGAIN`/`EWOULDBLOCK` (send timeout or full buffer) the rest is counted as
+/// failed. Every `sendmmsg` call either makes progress or ends the loop (at most a
+/// few `EINTR` retries in a row), so this never loops forever.
+///
+/// # Safety
+///
+/// Every header's name, iovecs and control must point at live memory of the
+/// lengths the header gives, which nothing else accesses during the call; the
+/// kernel reads them and writes only each header's `msg_len`.
+unsafe fn send_headers(socket: &UdpSocket, headers: &mut [libc::mmsghdr]) -> SendOutcome {
+    let count = headers.len();
+    let headers = headers.as_mut_ptr();
+    let mut outcome = SendOutcome::default();
+    let mut next = 0;
+    let mut interrupted = 0;
+    while next < count {
+        let remaining = libc::c_uint::try_from(count - next).unwrap_or(libc::c_uint::MAX);
+        // SAFETY: the descriptor is open (borrowed from `socket`); `next < count`, so
+        // the `remaining` headers from `next` lie inside the caller's slice, whose
+        // pointers the caller vouches for.
+        let result =
+            unsafe { libc::sendmmsg(socket.as_raw_fd(), headers.wrapping_add(next), remaining, 0) };
+        match usize::try_from(result) {
+            Ok(0) => {
+                // Not expected from Linux; skip one so the loop makes progress.
+                outcome.failed += 1;
+                next += 1;
+            }
+            Ok(sent) => {
+                let sent = sent.min(count - next);
+                outcome.sent += sent;
+                next += sent;
+                interrupted = 0;
+            }
+            Err(_) => match io::Error::last_os_error().kind() {
+                io::ErrorKind::Interrupted if interrupted < MAX_INTERRUPTED_RETRIES => {
+                    interrupted += 1;
+                }
+                io::ErrorKind::Interrupted | io::ErrorKind::WouldBlock => {
+                    outcome.failed += count - next;
+                    break;
+                }
+                _ => {
+                    // sendmmsg fails only on its first message: skip that one.
                     outcome.failed += 1;
                     next += 1;
-                }
-                Ok(sent) => {
-                    let sent = sent.min(count - next);
-                    outcome.sent += sent;
-                    next += sent;
                     interrupted = 0;
                 }
-                Err(_) => match io::Error::last_os_error().kind() {
-                    io::ErrorKind::Interrupted if interrupted < MAX_INTERRUPTED_RETRIES => {
-                        interrupted += 1;
-                    }
-                    io::ErrorKind::Interrupted | io::ErrorKind::WouldBlock => {
-                        outcome.failed += count - next;
-                        break;
-                    }
-                    _ => {
-                        outcome.failed += 1;
-                        next += 1;
-                        interrupted = 0;
-                    }
-                },
-            }
+            },
         }
-        outcome
     }
+    outcome
 }
 
 /// Receive and reply buffers for one worker: a [`ReceiveBatch`] of `width` slots,
@@ -658,64 +678,18 @@ impl UdpBatch {
         self.queued
     }
 
-    /// Sends all queued replies with `sendmmsg`, then clears the queue.
-    ///
-    /// After a partial send the remainder is retried; a reply whose send fails with an
-    /// error other than `EINTR`/`EAGAIN` is skipped and counted as failed. On
-    /// `EAGAIN`/`EWOULDBLOCK` (send timeout or full buffer) the rest is counted as
-    /// failed. Every `sendmmsg` call either makes progress or ends the loop (at most
-    /// a few `EINTR` retries in a row), so this never loops forever.
+    /// Sends all queued replies with `sendmmsg`, then clears the queue; partial
+    /// sends and refused replies are handled as `send_headers` describes.
     pub fn send(&mut self, socket: &UdpSocket) -> SendOutcome {
         let count = mem::replace(&mut self.queued, 0);
-        let mut outcome = SendOutcome::default();
         if count == 0 {
-            return outcome;
+            return SendOutcome::default();
         }
         self.prepare_replies(count);
-        let headers = self.reply_headers.as_mut_ptr();
-        let mut next = 0;
-        let mut interrupted = 0;
-        while next < count {
-            let remaining = libc::c_uint::try_from(count - next).unwrap_or(libc::c_uint::MAX);
-            // SAFETY: the descriptor is open (borrowed from `socket`); `next < count
-            // <= width`, so `headers + next` and the `remaining` headers after it lie
-            // inside `reply_headers`. prepare_replies just pointed every header's name,
-            // iovec and control at this struct's own buffers with matching lengths, and
-            // nothing else refers to them during the call; the kernel writes only the
-            // headers' msg_len.
-            let result = unsafe {
-                libc::sendmmsg(socket.as_raw_fd(), headers.wrapping_add(next), remaining, 0)
-            };
-            match usize::try_from(result) {
-                Ok(0) => {
-                    // Not expected from Linux; skip one so the loop makes progress.
-                    outcome.failed += 1;
-                    next += 1;
-                }
-                Ok(sent) => {
-                    let sent = sent.min(count - next);
-                    outcome.sent += sent;
-                    next += sent;
-                    interrupted = 0;
-                }
-                Err(_) => match io::Error::last_os_error().kind() {
-                    io::ErrorKind::Interrupted if interrupted < MAX_INTERRUPTED_RETRIES => {
-                        interrupted += 1;
-                    }
-                    io::ErrorKind::Interrupted | io::ErrorKind::WouldBlock => {
-                        outcome.failed += count - next;
-                        break;
-                    }
-                    _ => {
-                        // sendmmsg fails only on its first message: skip that one.
-                        outcome.failed += 1;
-                        next += 1;
-                        interrupted = 0;
-                    }
-                },
-            }
-        }
-        outcome
+        // SAFETY: prepare_replies just pointed every one of the `count` headers'
+        // name, iovec and control at this struct's own buffers with matching
+        // lengths, and nothing else refers to them during the call.
+        unsafe { send_headers(socket, &mut self.reply_headers[..count]) }
     }
 
     /// Fills reply headers `0..count` from the queue: peer, reply bytes and, when the
