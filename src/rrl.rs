@@ -36,7 +36,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
-use crate::hash::folded_multiply;
+use crate::hash::{self, mix_pair};
 
 /// The `[rrl]` settings, validated by `config`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -224,11 +224,11 @@ impl RateLimiter {
             }
         };
         let class = class as u64;
-        let mixed = mix(
+        let mixed = mix_pair(
             high ^ self.seed,
             (low << 8 | class) ^ name_hash.rotate_left(17),
         );
-        mix(mixed, name_hash ^ self.seed.rotate_left(32))
+        mix_pair(mixed, name_hash ^ self.seed.rotate_left(32))
     }
 }
 
@@ -244,13 +244,6 @@ fn unpack(bucket: u64) -> (u64, u64, u64) {
     )
 }
 
-/// Mixes two words (the name index's folded multiply, with constants so
-/// that zeros do not stay zero).
-#[inline]
-fn mix(a: u64, b: u64) -> u64 {
-    folded_multiply(a ^ 0x243f_6a88_85a3_08d3, b ^ 0x1319_8a2e_0370_7344)
-}
-
 /// Turns the reply in `reply` into a truncated one: header and question,
 /// TC set, no records. Returns its length.
 pub fn truncate(reply: &mut [u8], question_end: usize) -> usize {
@@ -259,27 +252,11 @@ pub fn truncate(reply: &mut [u8], question_end: usize) -> usize {
     question_end
 }
 
-/// Hashes the wire bytes of a name, eight at a time, folding case by
-/// setting bit 5 of every byte. That also folds a few non-letters and some
-/// label lengths together, which only merges buckets of such names: harmless
-/// for counting, and far cheaper than lowercasing letter by letter.
+/// The hash a name is counted under: [`hash::name_hash`] (case folded),
+/// never 0, which stands for no name.
 #[inline]
 pub fn name_hash(name: &[u8]) -> u64 {
-    const FOLD: u64 = 0x2020_2020_2020_2020;
-    let mut hash = name.len() as u64;
-    let mut chunks = name.chunks_exact(8);
-    for chunk in &mut chunks {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(chunk);
-        hash = mix(hash, u64::from_le_bytes(word) | FOLD);
-    }
-    let rest = chunks.remainder();
-    if !rest.is_empty() {
-        let mut word = [0u8; 8];
-        word[..rest.len()].copy_from_slice(rest);
-        hash = mix(hash, u64::from_le_bytes(word) | FOLD);
-    }
-    hash | 1
+    hash::name_hash(0, name) | 1
 }
 
 #[cfg(test)]

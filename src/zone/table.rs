@@ -24,7 +24,7 @@
 use std::collections::{HashMap, HashSet};
 
 use super::{Rdata, RecordSet, ZoneData};
-use crate::hash::folded_multiply;
+use crate::hash::{fold_case, name_hash, word};
 use crate::wire::fragment::{FragmentId, FragmentStore, Owner, RdataPart, Section};
 use crate::wire::name;
 use crate::wire::{CLASS_IN, rtype};
@@ -158,54 +158,6 @@ struct Slot {
 
 const EMPTY_SLOT: Slot = Slot { tag: 0, node: NONE };
 
-/// `word` with its ASCII capitals lowercased, all 8 bytes at once. Safe on
-/// wire names as a whole: a label length is at most 63, below `A` (65).
-#[inline(always)]
-fn fold_case(word: u64) -> u64 {
-    const LOW_BITS: u64 = 0x7f7f_7f7f_7f7f_7f7f;
-    const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
-    let low = word & LOW_BITS;
-    // Per byte, no carry into the next (at most 0x7f + 0x3f): the high bit
-    // is set when the byte is at least `A`, and when it is above `Z`.
-    let from_a = low + 0x3f3f_3f3f_3f3f_3f3f;
-    let above_z = low + 0x2525_2525_2525_2525;
-    let capitals = from_a & !above_z & !word & HIGH_BITS;
-    word | (capitals >> 2)
-}
-
-/// A little-endian word of 8 bytes (`bytes` is 8 long wherever this is used).
-#[inline(always)]
-fn word(bytes: &[u8]) -> u64 {
-    let mut word = [0u8; 8];
-    word.copy_from_slice(bytes);
-    u64::from_le_bytes(word)
-}
-
-/// Hashes a name, its case folded, 8 bytes at a time; the last word overlaps
-/// the one before it rather than being padded.
-#[inline(always)]
-fn hash_name(seed: u64, name: &[u8]) -> u64 {
-    const MULTIPLIER: u64 = 0x9e37_79b9_7f4a_7c15;
-    let hash = seed ^ name.len() as u64;
-    let Some(tail) = name.len().checked_sub(8) else {
-        let mut small = 0u64;
-        for &byte in name {
-            small = small << 8 | u64::from(byte.to_ascii_lowercase());
-        }
-        return folded_multiply(hash ^ small, MULTIPLIER);
-    };
-    let mut hash = hash;
-    let chunks = name.chunks_exact(8);
-    let has_rest = !chunks.remainder().is_empty();
-    for chunk in chunks {
-        hash = folded_multiply(hash ^ fold_case(word(chunk)), MULTIPLIER);
-    }
-    if has_rest {
-        hash = folded_multiply(hash ^ fold_case(word(&name[tail..])), MULTIPLIER);
-    }
-    hash
-}
-
 /// Whether `name`, its case folded, is the lowercase `indexed`, compared 8
 /// bytes at a time.
 #[inline(always)]
@@ -245,7 +197,7 @@ impl NameIndex {
         };
         for node in 0..index.spans.len() as u32 {
             let name = index.name(node);
-            let hash = hash_name(seed, name);
+            let hash = name_hash(seed, name);
             let tag = (hash >> 32) as u32;
             let mut at = hash as usize & index.mask;
             loop {
@@ -273,7 +225,7 @@ impl NameIndex {
     /// The node named `name`, if any.
     #[inline(always)]
     fn get(&self, name: &[u8]) -> Option<u32> {
-        let hash = hash_name(self.seed, name);
+        let hash = name_hash(self.seed, name);
         let tag = (hash >> 32) as u32;
         let mut at = hash as usize;
         loop {
@@ -1100,22 +1052,6 @@ mod tests {
         }
         assert_eq!(index.get(b""), None);
         assert_eq!(NameIndex::new(Vec::new(), Vec::new()).get(b"\x00"), None);
-    }
-
-    #[test]
-    fn fold_case_lowercases_capitals_and_nothing_else() {
-        for byte in 0..=255u8 {
-            for position in 0..8 {
-                // The byte among neighbours that are capitals, lowercase
-                // letters and bytes with the high bit set, to catch carries.
-                let mut bytes = *b"Az\xc1Z[`@a";
-                bytes[position] = byte;
-                let mut expected = bytes;
-                expected.make_ascii_lowercase();
-                let folded = fold_case(u64::from_le_bytes(bytes)).to_le_bytes();
-                assert_eq!(folded, expected, "byte {byte:#04x} at {position}");
-            }
-        }
     }
 
     #[test]
