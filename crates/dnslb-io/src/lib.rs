@@ -8,7 +8,8 @@
 //!
 //! * [`batch`]: batched UDP receive and reply (`recvmmsg` / `sendmmsg`) with
 //!   buffers allocated once: [`batch::ReceiveBatch`] receives datagrams and their
-//!   senders, [`batch::UdpBatch`] adds a reply buffer per slot and sends the replies
+//!   senders (and sends them back in place, for the reflector),
+//!   [`batch::UdpBatch`] adds a reply buffer per slot and sends the replies
 //!   back from the address each datagram was sent to (packet info). The server's
 //!   hot path.
 //! * [`send`]: staged datagrams out on a connected socket with one `sendmmsg`,
