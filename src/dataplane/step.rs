@@ -3,11 +3,12 @@
 //! with them out.
 //!
 //! Pure like the [`handler`] it calls: no sockets, no clock (the caller
-//! passes the current second), no allocation, no lock. Every front door for
-//! UDP calls this one function: the socket workers ([`super::udp`]), a
-//! packet-level worker that strips the Ethernet, IP and UDP headers itself,
-//! the benches and the allocation test. TCP needs none of the source checks
-//! or rate limiting and calls [`handler::handle`] directly.
+//! passes the current second), no allocation, no lock. Every UDP front door
+//! calls this one function: the socket workers ([`super::udp`]), the benches
+//! and the allocation test. It needs only the datagram's bytes and its two
+//! addresses, so a front door that strips the Ethernet, IP and UDP headers
+//! itself calls it the same way. TCP needs none of the source checks or rate
+//! limiting and calls [`handler::handle`] directly.
 
 use std::net::SocketAddr;
 
