@@ -216,7 +216,7 @@ fn answer<T: Trace>(
         snapshot,
         reply: &mut reply,
         owner: HEADER_LEN as u16,
-        links: 0,
+        chained: false,
         negative_name_start: question_name_end,
         question_name_end,
     };
@@ -295,9 +295,9 @@ fn cname_target_offset(reply: &Reply<'_>, placed_at: usize) -> Option<u16> {
 enum Step<'s> {
     /// The reply is complete: its rcode and AA.
     Done(Rcode, bool),
-    /// A CNAME was placed at this offset of the reply; resolution goes on
-    /// at `target`.
-    Follow { placed_at: usize, target: &'s [u8] },
+    /// A CNAME was placed; resolution goes on at `target`, whose name sits
+    /// at `owner` in the reply.
+    Follow { owner: u16, target: &'s [u8] },
 }
 
 /// One resolution in progress: the reply and where the chain stands.
@@ -307,8 +307,8 @@ struct Resolver<'s, 'r, 'b> {
     /// Where the current owner name sits in the reply: the question first,
     /// then each CNAME's target.
     owner: u16,
-    /// CNAME links followed so far.
-    links: usize,
+    /// Whether the current name was reached through a CNAME.
+    chained: bool,
     /// Where the zone apex of a negative answer to the query name starts
     /// (a suffix of the question name), for rate limiting.
     negative_name_start: u16,
@@ -316,12 +316,6 @@ struct Resolver<'s, 'r, 'b> {
 }
 
 impl<'s> Resolver<'s, '_, '_> {
-    /// Whether the current name was reached through a CNAME.
-    #[inline(always)]
-    fn chained(&self) -> bool {
-        self.links > 0
-    }
-
     /// Looks `qname` up and appends the answer, following CNAMEs; returns
     /// the rcode and AA.
     #[inline]
@@ -334,9 +328,11 @@ impl<'s> Resolver<'s, '_, '_> {
     ) -> (Rcode, bool) {
         let table = &self.snapshot.table;
         let mut current: &[u8] = qname;
+        // CNAME links followed so far.
+        let mut links = 0;
         loop {
             let step = match table.lookup(current) {
-                Lookup::NotOurs if self.chained() => Step::Done(Rcode::NoError, true),
+                Lookup::NotOurs if self.chained => Step::Done(Rcode::NoError, true),
                 Lookup::NotOurs => Step::Done(Rcode::Refused, false),
                 Lookup::Referral(id) => self.referral(id),
                 Lookup::NxDomain { zone } => {
@@ -347,22 +343,20 @@ impl<'s> Resolver<'s, '_, '_> {
                     self.at_node(table.node(id), qtype, client, context)
                 }
             };
-            let (placed_at, target) = match step {
+            let (owner, target) = match step {
                 Step::Done(rcode, authoritative) => return (rcode, authoritative),
-                Step::Follow { placed_at, target } => (placed_at, target),
+                Step::Follow { owner, target } => (owner, target),
             };
             // Asked for the CNAME itself: it is the answer.
             if qtype == rtype::CNAME {
                 return (Rcode::NoError, true);
             }
-            self.links += 1;
-            if self.links > MAX_CNAME_CHAIN {
+            links += 1;
+            if links > MAX_CNAME_CHAIN {
                 return (Rcode::NoError, true);
             }
-            match cname_target_offset(self.reply, placed_at) {
-                Some(target_owner) => self.owner = target_owner,
-                None => return (Rcode::NoError, true),
-            }
+            self.owner = owner;
+            self.chained = true;
             current = target;
         }
     }
@@ -378,7 +372,7 @@ impl<'s> Resolver<'s, '_, '_> {
     ) -> Step<'s> {
         let snapshot = self.snapshot;
         let table = &snapshot.table;
-        let chained = self.chained();
+        let chained = self.chained;
         if node.is_cut() && qtype != rtype::DS {
             if let Some(id) = node.referral() {
                 return self.referral(id);
@@ -486,9 +480,13 @@ impl<'s> Resolver<'s, '_, '_> {
     /// when it fit and the target is in reach.
     #[inline]
     fn cname(&mut self, fragment: Fragment<'_>, target: Option<&'s [u8]>) -> Step<'s> {
-        match (self.reply.push(fragment, self.owner), target) {
-            (Some(placed_at), Some(target)) => Step::Follow { placed_at, target },
-            _ => Step::Done(Rcode::NoError, true),
+        let (Some(placed_at), Some(target)) = (self.reply.push(fragment, self.owner), target)
+        else {
+            return Step::Done(Rcode::NoError, true);
+        };
+        match cname_target_offset(self.reply, placed_at) {
+            Some(owner) => Step::Follow { owner, target },
+            None => Step::Done(Rcode::NoError, true),
         }
     }
 
@@ -497,20 +495,20 @@ impl<'s> Resolver<'s, '_, '_> {
     fn referral(&mut self, id: u32) -> Step<'s> {
         let table = &self.snapshot.table;
         let referral = table.referral(id);
-        let fragment = if self.chained() {
+        let fragment = if self.chained {
             referral.chained
         } else {
             referral.direct
         };
         self.reply.push(table.fragments().get(fragment), self.owner);
-        Step::Done(Rcode::NoError, self.chained())
+        Step::Done(Rcode::NoError, self.chained)
     }
 
     /// Appends zone `zone`'s SOA for a negative answer.
     fn negative(&mut self, zone: u32) {
         let table = &self.snapshot.table;
         let entry = table.zone(zone);
-        let fragment = if self.chained() {
+        let fragment = if self.chained {
             entry.negative_chained
         } else {
             // The apex is a suffix of the query name.
