@@ -214,14 +214,13 @@ fn answer<T: Trace>(
     let question_name_end = (HEADER_LEN + query.qname.len()) as u16;
     let mut resolver = Resolver {
         snapshot,
-        reply: &mut reply,
         owner: HEADER_LEN as u16,
         chained: false,
         negative_name_start: question_name_end,
         question_name_end,
     };
     let (rcode, authoritative) = if query.qclass != CLASS_IN {
-        chaos(snapshot, query, resolver.reply)
+        chaos(snapshot, query, &mut reply)
     } else {
         match query.qtype {
             // Meta types that never appear in a question (RFC 6891, RFC 8945).
@@ -230,7 +229,7 @@ fn answer<T: Trace>(
             rtype::AXFR | rtype::IXFR => (Rcode::Refused, false),
             rtype::MAILA | rtype::MAILB => (Rcode::NotImp, false),
             // Looked up as it came: the name index folds case as it hashes.
-            qtype => resolver.resolve(query.qname, qtype, &client, context),
+            qtype => resolver.resolve(&mut reply, query.qname, qtype, &client, context),
         }
     };
     let negative_name_start = resolver.negative_name_start;
@@ -300,10 +299,10 @@ enum Step<'s> {
     Follow { owner: u16, target: &'s [u8] },
 }
 
-/// One resolution in progress: the reply and where the chain stands.
-struct Resolver<'s, 'r, 'b> {
+/// One resolution in progress: where the chain stands (the reply it writes
+/// is passed to each step, so that it stays addressed directly).
+struct Resolver<'s> {
     snapshot: &'s Snapshot,
-    reply: &'r mut Reply<'b>,
     /// Where the current owner name sits in the reply: the question first,
     /// then each CNAME's target.
     owner: u16,
@@ -315,12 +314,13 @@ struct Resolver<'s, 'r, 'b> {
     question_name_end: u16,
 }
 
-impl<'s> Resolver<'s, '_, '_> {
+impl<'s> Resolver<'s> {
     /// Looks `qname` up and appends the answer, following CNAMEs; returns
     /// the rcode and AA.
     #[inline]
     fn resolve<T: Trace>(
         &mut self,
+        reply: &mut Reply<'_>,
         qname: &[u8],
         qtype: u16,
         client: &Client,
@@ -334,13 +334,13 @@ impl<'s> Resolver<'s, '_, '_> {
             let step = match table.lookup(current) {
                 Lookup::NotOurs if self.chained => Step::Done(Rcode::NoError, true),
                 Lookup::NotOurs => Step::Done(Rcode::Refused, false),
-                Lookup::Referral(id) => self.referral(id),
+                Lookup::Referral(id) => self.referral(reply, id),
                 Lookup::NxDomain { zone } => {
-                    self.negative(zone);
+                    self.negative(reply, zone);
                     Step::Done(Rcode::NxDomain, true)
                 }
                 Lookup::Exact(id) | Lookup::Wildcard(id) => {
-                    self.at_node(table.node(id), qtype, client, context)
+                    self.at_node(reply, table.node(id), qtype, client, context)
                 }
             };
             let (owner, target) = match step {
@@ -365,6 +365,7 @@ impl<'s> Resolver<'s, '_, '_> {
     #[inline]
     fn at_node<T: Trace>(
         &mut self,
+        reply: &mut Reply<'_>,
         node: &'s Node,
         qtype: u16,
         client: &Client,
@@ -375,7 +376,7 @@ impl<'s> Resolver<'s, '_, '_> {
         let chained = self.chained;
         if node.is_cut() && qtype != rtype::DS {
             if let Some(id) = node.referral() {
-                return self.referral(id);
+                return self.referral(reply, id);
             }
         }
         if let Some(service) = node.service() {
@@ -399,7 +400,7 @@ impl<'s> Resolver<'s, '_, '_> {
                 );
                 return match choice {
                     Choice::Backends { scope_prefix } => {
-                        self.reply.set_scope_prefix(scope_prefix);
+                        reply.set_scope_prefix(scope_prefix);
                         let records = if chained {
                             &family.chained
                         } else {
@@ -408,7 +409,7 @@ impl<'s> Resolver<'s, '_, '_> {
                         if family.targets.is_empty() {
                             for &member in chosen.as_slice() {
                                 if let Some(&record) = records.get(usize::from(member)) {
-                                    self.reply.push(service_fragments.get(record), self.owner);
+                                    reply.push(service_fragments.get(record), self.owner);
                                 }
                             }
                             return Step::Done(Rcode::NoError, true);
@@ -419,10 +420,10 @@ impl<'s> Resolver<'s, '_, '_> {
                             member.and_then(|member| records.get(member)),
                             member.and_then(|member| family.targets.get(member)),
                         ) else {
-                            self.negative(node.zone);
+                            self.negative(reply, node.zone);
                             return Step::Done(Rcode::NoError, true);
                         };
-                        self.cname(service_fragments.get(record), Some(target))
+                        self.cname(reply, service_fragments.get(record), Some(target))
                     }
                     Choice::Fallback => {
                         let records: &[_] = match qtype {
@@ -431,15 +432,15 @@ impl<'s> Resolver<'s, '_, '_> {
                             _ => &[],
                         };
                         if records.is_empty() {
-                            self.negative(node.zone);
+                            self.negative(reply, node.zone);
                         }
                         for &record in records {
-                            self.reply.push(service_fragments.get(record), self.owner);
+                            reply.push(service_fragments.get(record), self.owner);
                         }
                         Step::Done(Rcode::NoError, true)
                     }
                     Choice::Empty => {
-                        self.negative(node.zone);
+                        self.negative(reply, node.zone);
                         Step::Done(Rcode::NoError, true)
                     }
                     Choice::ServFail => Step::Done(Rcode::ServFail, false),
@@ -451,40 +452,38 @@ impl<'s> Resolver<'s, '_, '_> {
             if let Some(set) = table.record_set(node, qtype) {
                 let fragment = if chained { set.chained } else { set.direct };
                 if set.additional == 0 {
-                    self.reply.push(fragments.get(fragment), self.owner);
+                    reply.push(fragments.get(fragment), self.owner);
                 } else {
-                    self.reply.push_with_additional(
-                        fragments,
-                        fragment,
-                        set.additional,
-                        self.owner,
-                    );
+                    reply.push_with_additional(fragments, fragment, set.additional, self.owner);
                 }
                 return Step::Done(Rcode::NoError, true);
             }
         }
         if let Some(cname) = table.cname(node) {
             let fragment = if chained { cname.chained } else { cname.direct };
-            return self.cname(fragments.get(fragment), cname.target.as_deref());
+            return self.cname(reply, fragments.get(fragment), cname.target.as_deref());
         }
         if qtype == rtype::ANY && (node.has_data() || node.service().is_some()) {
-            self.reply
-                .push(fragments.get(table.any_hinfo()), self.owner);
+            reply.push(fragments.get(table.any_hinfo()), self.owner);
             return Step::Done(Rcode::NoError, true);
         }
-        self.negative(node.zone);
+        self.negative(reply, node.zone);
         Step::Done(Rcode::NoError, true)
     }
 
     /// Appends a one-record CNAME fragment; the chain goes on at `target`
     /// when it fit and the target is in reach.
     #[inline]
-    fn cname(&mut self, fragment: Fragment<'_>, target: Option<&'s [u8]>) -> Step<'s> {
-        let (Some(placed_at), Some(target)) = (self.reply.push(fragment, self.owner), target)
-        else {
+    fn cname(
+        &mut self,
+        reply: &mut Reply<'_>,
+        fragment: Fragment<'_>,
+        target: Option<&'s [u8]>,
+    ) -> Step<'s> {
+        let (Some(placed_at), Some(target)) = (reply.push(fragment, self.owner), target) else {
             return Step::Done(Rcode::NoError, true);
         };
-        match cname_target_offset(self.reply, placed_at) {
+        match cname_target_offset(reply, placed_at) {
             Some(owner) => Step::Follow { owner, target },
             None => Step::Done(Rcode::NoError, true),
         }
@@ -492,7 +491,7 @@ impl<'s> Resolver<'s, '_, '_> {
 
     /// Appends the referral `id`; the reply is authoritative only for the
     /// CNAME chain that led there, if any.
-    fn referral(&mut self, id: u32) -> Step<'s> {
+    fn referral(&mut self, reply: &mut Reply<'_>, id: u32) -> Step<'s> {
         let table = &self.snapshot.table;
         let referral = table.referral(id);
         let fragment = if self.chained {
@@ -500,12 +499,12 @@ impl<'s> Resolver<'s, '_, '_> {
         } else {
             referral.direct
         };
-        self.reply.push(table.fragments().get(fragment), self.owner);
+        reply.push(table.fragments().get(fragment), self.owner);
         Step::Done(Rcode::NoError, self.chained)
     }
 
     /// Appends zone `zone`'s SOA for a negative answer.
-    fn negative(&mut self, zone: u32) {
+    fn negative(&mut self, reply: &mut Reply<'_>, zone: u32) {
         let table = &self.snapshot.table;
         let entry = table.zone(zone);
         let fragment = if self.chained {
@@ -517,7 +516,7 @@ impl<'s> Resolver<'s, '_, '_> {
                 .saturating_sub(entry.apex.len() as u16);
             entry.negative_direct
         };
-        self.reply.push(table.fragments().get(fragment), self.owner);
+        reply.push(table.fragments().get(fragment), self.owner);
     }
 }
 
