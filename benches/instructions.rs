@@ -91,7 +91,8 @@ fn main() {
     let mut out = vec![0u8; 1232];
     let peer = SocketAddr::from(([198, 51, 100, 7], 5300));
     let local = SocketAddr::from(([127, 0, 0, 1], 53));
-    let mut state = UdpState::new(WorkerState::new(1));
+    // Counting per-service answers into writer slot 0, as a worker does.
+    let mut state = UdpState::new(WorkerState::new(1).with_writer(0));
     for (name, packet) in &cases {
         if wanted.as_deref().is_some_and(|wanted| wanted != *name) {
             continue;
