@@ -130,6 +130,21 @@ impl Checker<'_> {
             .push(LoadError::new(self.path, line, key, message.into()));
     }
 
+    /// `raw` when the key is there; otherwise records `required: {what}`
+    /// at `key` (on the line of `span`, when known) and gives `None`.
+    fn required<T>(
+        &mut self,
+        raw: Option<T>,
+        span: Option<&Range<usize>>,
+        key: &str,
+        what: &str,
+    ) -> Option<T> {
+        if raw.is_none() {
+            self.error(span, key, format!("required: {what}"));
+        }
+        raw
+    }
+
     /// The 1-based line where `span` starts.
     fn line(&self, span: &Range<usize>) -> usize {
         self.lines.line(span.start)

@@ -39,14 +39,12 @@ impl Checker<'_> {
     ) -> Option<Vec<BackendConfig>> {
         let service_key = format!("service[{index}]");
         let key = format!("service[{index}].backends");
-        let Some(raw) = raw else {
-            self.error(
-                Some(header),
-                &key,
-                "required: at least one backend, e.g. [{ address = \"192.0.2.1\" }]",
-            );
-            return None;
-        };
+        let raw = self.required(
+            raw,
+            Some(header),
+            &key,
+            "at least one backend, e.g. [{ address = \"192.0.2.1\" }]",
+        )?;
         let errors_before = self.errors.len();
         let list_span = raw.span();
         let entries = raw.into_inner();

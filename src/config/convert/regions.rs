@@ -76,14 +76,7 @@ impl Checker<'_> {
         names: &[Option<String>],
     ) -> Option<(String, usize)> {
         let key = format!("region[{index}].name");
-        let Some(raw) = raw else {
-            self.error(
-                Some(header),
-                &key,
-                "required: the region's name, e.g. \"eu\"",
-            );
-            return None;
-        };
+        let raw = self.required(raw, Some(header), &key, "the region's name, e.g. \"eu\"")?;
         let text = raw.get_ref();
         if let Err(message) = check_region_name(text) {
             self.error(Some(&raw.span()), &key, format!("{text:?} {message}"));

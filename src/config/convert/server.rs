@@ -32,14 +32,12 @@ use super::Checker;
 impl Checker<'_> {
     /// Converts `[server]`; `None` when it is missing or has any error.
     pub(super) fn server(&mut self, raw: Option<Spanned<RawServer>>) -> Option<ServerConfig> {
-        let Some(raw) = raw else {
-            self.error(
-                None,
-                "server.listen",
-                "required: add a [server] table with at least one listen address",
-            );
-            return None;
-        };
+        let raw = self.required(
+            raw,
+            None,
+            "server.listen",
+            "add a [server] table with at least one listen address",
+        )?;
         let header = raw.span();
         let raw = raw.into_inner();
 
@@ -153,14 +151,12 @@ impl Checker<'_> {
         raw: Option<Spanned<Vec<Spanned<String>>>>,
     ) -> Option<Vec<SocketAddr>> {
         const KEY: &str = "server.listen";
-        let Some(raw) = raw else {
-            self.error(
-                Some(header),
-                KEY,
-                "required: at least one address to listen on, e.g. \"127.0.0.1:53\"",
-            );
-            return None;
-        };
+        let raw = self.required(
+            raw,
+            Some(header),
+            KEY,
+            "at least one address to listen on, e.g. \"127.0.0.1:53\"",
+        )?;
         let errors_before = self.errors.len();
         let list_span = raw.span();
         let entries = raw.into_inner();

@@ -70,14 +70,12 @@ impl Checker<'_> {
         earlier: &HashMap<Name<Bytes>, usize>,
     ) -> Option<(Name<Bytes>, usize)> {
         let key = format!("service[{index}].name");
-        let Some(raw) = raw else {
-            self.error(
-                Some(header),
-                &key,
-                "required: the name the service answers for, e.g. \"www.example.com\"",
-            );
-            return None;
-        };
+        let raw = self.required(
+            raw,
+            Some(header),
+            &key,
+            "the name the service answers for, e.g. \"www.example.com\"",
+        )?;
         let text = raw.get_ref();
         let name = match domain_name(text) {
             Ok(name) => name,

@@ -55,14 +55,12 @@ impl Checker<'_> {
         earlier: &[(Name<Bytes>, usize)],
     ) -> Option<(Name<Bytes>, usize)> {
         let key = format!("zone[{index}].name");
-        let Some(raw) = raw else {
-            self.error(
-                Some(header),
-                &key,
-                "required: the zone's apex, e.g. \"example.com\"",
-            );
-            return None;
-        };
+        let raw = self.required(
+            raw,
+            Some(header),
+            &key,
+            "the zone's apex, e.g. \"example.com\"",
+        )?;
         let text = raw.get_ref();
         let line = self.line(&raw.span());
         let parsed = if text.is_empty() {
@@ -106,14 +104,12 @@ impl Checker<'_> {
         config_directory: &Path,
     ) -> Option<PathBuf> {
         let key = format!("zone[{index}].file");
-        let Some(raw) = raw else {
-            self.error(
-                Some(header),
-                &key,
-                "required: the zone file's path, relative to this config file's directory",
-            );
-            return None;
-        };
+        let raw = self.required(
+            raw,
+            Some(header),
+            &key,
+            "the zone file's path, relative to this config file's directory",
+        )?;
         if raw.get_ref().is_empty() {
             self.error(Some(&raw.span()), &key, "must not be empty");
             return None;
