@@ -3,7 +3,7 @@
 //! the defaults, its commented-out keys parse when enabled, and it documents
 //! every key.
 
-use super::test_support::{PATH, accepted, address, name};
+use super::test_support::{PATH, accepted, address, name, networks};
 use super::*;
 
 const EXAMPLE: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/dnslb.example.toml"));
@@ -71,12 +71,7 @@ fn example_config_new_values() {
             },
         ]
     );
-    let networks: Vec<(String, usize)> = config
-        .topology
-        .networks
-        .iter()
-        .map(|(network, region)| (network.to_string(), *region))
-        .collect();
+    let networks = networks(&config);
     assert_eq!(
         networks,
         vec![

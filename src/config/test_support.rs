@@ -97,3 +97,14 @@ pub(super) fn address(text: &str) -> BackendTarget {
 pub(super) fn name(text: &str) -> Name<Bytes> {
     Name::<Bytes>::from_str(text).unwrap_or_else(|_| Name::root_bytes())
 }
+
+/// The topology's networks in prefix-table order, each as text with its
+/// region index.
+pub(super) fn networks(config: &Config) -> Vec<(String, usize)> {
+    config
+        .topology
+        .networks
+        .iter()
+        .map(|(network, region)| (network.to_string(), *region))
+        .collect()
+}

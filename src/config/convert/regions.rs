@@ -199,7 +199,9 @@ pub(super) fn known_regions(names: &[Option<String>]) -> String {
 #[cfg(test)]
 mod tests {
     use crate::config::REGION_NAME_MAX_BYTES;
-    use crate::config::test_support::{accepted, regions_with, rejected, rejected_once, zone_with};
+    use crate::config::test_support::{
+        accepted, networks, regions_with, rejected, rejected_once, zone_with,
+    };
 
     #[test]
     fn region_names() {
@@ -242,12 +244,7 @@ mod tests {
             "[[region]]\nname = \"eu\"\nnetworks = [\"198.51.100.0/24\", \"2001:db8:e0::/48\", \
              \"192.0.2.1/32\", \"0.0.0.0/0\"]",
         ));
-        let networks: Vec<(String, usize)> = config
-            .topology
-            .networks
-            .iter()
-            .map(|(network, region)| (network.to_string(), *region))
-            .collect();
+        let networks = networks(&config);
         assert_eq!(
             networks,
             vec![

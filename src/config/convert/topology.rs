@@ -186,7 +186,9 @@ fn parse_network(text: &str) -> Result<IpNet, String> {
 mod tests {
     use std::path::Path;
 
-    use crate::config::test_support::{PATH, accepted, regions_with, rejected_once, zone_with};
+    use crate::config::test_support::{
+        PATH, accepted, networks, regions_with, rejected_once, zone_with,
+    };
     use crate::config::{Config, LoadErrors, Source, TopologyConfig, parse};
 
     #[test]
@@ -237,12 +239,7 @@ mod tests {
             Ok(config) => config,
             Err(errors) => panic!("{errors}"),
         };
-        let networks: Vec<(String, usize)> = config
-            .topology
-            .networks
-            .iter()
-            .map(|(network, region)| (network.to_string(), *region))
-            .collect();
+        let networks = networks(&config);
         assert_eq!(
             networks,
             vec![
