@@ -145,6 +145,23 @@ impl Checker<'_> {
         raw
     }
 
+    /// The domain name `raw` holds, lowercase; otherwise records why it is
+    /// not one at `key` and gives `None`.
+    fn domain_name_at(&mut self, raw: &Spanned<String>, key: &str) -> Option<Name<Bytes>> {
+        let text = raw.get_ref();
+        match domain_name(text) {
+            Ok(name) => Some(name),
+            Err(error) => {
+                self.error(
+                    Some(&raw.span()),
+                    key,
+                    format!("{text:?} is not a domain name: {error}"),
+                );
+                None
+            }
+        }
+    }
+
     /// The 1-based line where `span` starts.
     fn line(&self, span: &Range<usize>) -> usize {
         self.lines.line(span.start)

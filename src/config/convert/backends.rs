@@ -21,7 +21,7 @@ use super::super::{
     BACKENDS_MAX, BACKENDS_MIN, BackendConfig, BackendTarget, PRIORITY_DEFAULT, PRIORITY_MAX,
     PRIORITY_MIN, WEIGHT_DEFAULT, WEIGHT_MAX, WEIGHT_MIN,
 };
-use super::{Checker, absolute, domain_name};
+use super::{Checker, absolute};
 
 impl Checker<'_> {
     /// Converts `service[index].backends`: required,
@@ -216,18 +216,7 @@ impl Checker<'_> {
         service_name: Option<&Name<Bytes>>,
     ) -> Option<(BackendTarget, Range<usize>)> {
         let key = format!("{key}.name");
-        let text = raw.get_ref();
-        let name = match domain_name(text) {
-            Ok(name) => name,
-            Err(error) => {
-                self.error(
-                    Some(&raw.span()),
-                    &key,
-                    format!("{text:?} is not a domain name: {error}"),
-                );
-                return None;
-            }
-        };
+        let name = self.domain_name_at(raw, &key)?;
         if name.is_root() {
             self.error(
                 Some(&raw.span()),

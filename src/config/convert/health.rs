@@ -17,7 +17,7 @@ use domain::base::iana::Rtype;
 use toml::Spanned;
 
 use super::super::raw::RawHealth;
-use super::{Checker, domain_name};
+use super::Checker;
 use crate::health::{DnsProbe, HealthCheck, HttpProbe, ProbeKind, Thresholds};
 
 /// `health.interval` bounds and default.
@@ -377,17 +377,9 @@ impl Checker<'_> {
                 );
                 None
             }
-            Some((value, key)) => match domain_name(value.get_ref()) {
-                Ok(name) => Some(name.as_octets().to_vec()),
-                Err(error) => {
-                    self.error(
-                        Some(&value.span()),
-                        &key,
-                        format!("{:?} is not a domain name: {error}", value.get_ref()),
-                    );
-                    None
-                }
-            },
+            Some((value, key)) => self
+                .domain_name_at(value, &key)
+                .map(|name| name.as_octets().to_vec()),
         };
         let qtype = match merged.get("qtype", |raw| raw.qtype.as_ref()) {
             None => Some(Rtype::A.to_int()),

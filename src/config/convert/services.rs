@@ -25,7 +25,7 @@ use super::super::{
     HASH_PREFIX_V6_MIN, Policy, SERVICE_TTL_DEFAULT, SERVICE_TTL_MAX, SERVICE_TTL_MIN,
     ServiceConfig, WhenAllDown,
 };
-use super::{Checker, absolute, domain_name};
+use super::{Checker, absolute};
 
 impl Checker<'_> {
     /// Converts every `[[service]]` entry, keeping those without errors.
@@ -76,18 +76,7 @@ impl Checker<'_> {
             &key,
             "the name the service answers for, e.g. \"www.example.com\"",
         )?;
-        let text = raw.get_ref();
-        let name = match domain_name(text) {
-            Ok(name) => name,
-            Err(error) => {
-                self.error(
-                    Some(&raw.span()),
-                    &key,
-                    format!("{text:?} is not a domain name: {error}"),
-                );
-                return None;
-            }
-        };
+        let name = self.domain_name_at(&raw, &key)?;
         if !zone_names.iter().any(|zone| name.ends_with(zone)) {
             let zones = if zone_names.is_empty() {
                 "no [[zone]] is defined".to_owned()
