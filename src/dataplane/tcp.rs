@@ -186,12 +186,12 @@ impl TcpServer {
             if held >= self.limits.max_connections_per_client {
                 // At its share: its own longest idle connection makes room
                 // (which also leaves room in the table).
-                if let Some(key) = self.longest_idle_of(peer) {
+                if let Some(key) = self.longest_idle(Some(peer)) {
                     self.close(key, Some(CloseReason::PerClientCap));
                 }
             }
             if self.connections.len() >= self.limits.max_connections {
-                match self.longest_idle() {
+                match self.longest_idle(None) {
                     Some(key) => self.close(key, Some(CloseReason::Evicted)),
                     None => continue, // no table at all: nothing to evict
                 }
@@ -223,21 +223,13 @@ impl TcpServer {
         }
     }
 
-    /// The connection that has gone longest without a complete query.
-    /// A scan: it runs only when a new connection finds the table full.
-    fn longest_idle(&self) -> Option<usize> {
+    /// The connection that has gone longest without a complete query, of
+    /// all or only of those from `peer`. A scan: it runs only when a new
+    /// connection finds the table full, or its address at its share.
+    fn longest_idle(&self, peer: Option<IpAddr>) -> Option<usize> {
         self.connections
             .iter()
-            .min_by_key(|(_, connection)| connection.last_query)
-            .map(|(key, _)| key)
-    }
-
-    /// The connection from `peer` that has gone longest without a complete
-    /// query. A scan: it runs only when `peer` opens one past its share.
-    fn longest_idle_of(&self, peer: IpAddr) -> Option<usize> {
-        self.connections
-            .iter()
-            .filter(|(_, connection)| connection.peer == peer)
+            .filter(|(_, connection)| peer.is_none_or(|peer| connection.peer == peer))
             .min_by_key(|(_, connection)| connection.last_query)
             .map(|(key, _)| key)
     }
