@@ -691,8 +691,7 @@ fn additional_targets<'z>(
     set: &RecordSet,
     eligible: &impl Fn(&[u8], u16) -> bool,
 ) -> Vec<TargetAddresses<'z>> {
-    let srv = rtype::SRV;
-    if !matches!(set.rtype, rtype::MX | rtype::NS) && set.rtype != srv {
+    if !matches!(set.rtype, rtype::MX | rtype::NS | rtype::SRV) {
         return Vec::new();
     }
     let mut targets: Vec<TargetAddresses<'z>> = Vec::new();
@@ -700,7 +699,7 @@ fn additional_targets<'z>(
         let target = match record {
             Rdata::Mx { exchange, .. } => exchange.as_slice(),
             Rdata::Name(host) if set.rtype == rtype::NS => host.as_slice(),
-            Rdata::Opaque(bytes) if set.rtype == srv => match srv_target(bytes) {
+            Rdata::Opaque(bytes) if set.rtype == rtype::SRV => match srv_target(bytes) {
                 Some(target) => target,
                 None => continue,
             },
