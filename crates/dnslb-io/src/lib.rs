@@ -44,3 +44,4 @@ pub mod cpu;
 pub mod poll;
 pub mod send;
 pub mod socket;
+pub mod xdp;
