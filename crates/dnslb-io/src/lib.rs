@@ -21,10 +21,11 @@
 //! * [`poll`]: waiting on a fixed set of descriptors with `ppoll`.
 //! * [`cpu`]: the CPUs the process may use, pinning a thread to one, a thread's
 //!   timer slack.
-//! * A future `xdp` module will hold AF_XDP: the UMEM and its fill, completion,
-//!   receive and transmit rings, the BPF filter program that steers our UDP
-//!   traffic to the AF_XDP socket (everything else stays with the kernel), and
-//!   loading and attaching that program to a NIC queue.
+//! * [`xdp`]: AF_XDP: the UMEM and its fill, completion, receive and transmit
+//!   rings, the BPF filter program that steers our UDP traffic to the AF_XDP
+//!   socket (everything else stays with the kernel) and its attachment to a NIC
+//!   queue, and [`xdp::frame`]: parsing and building Ethernet + IPv4/IPv6 + UDP
+//!   headers in place.
 //!
 //! Invariants kept by every module:
 //!

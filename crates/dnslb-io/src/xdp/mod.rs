@@ -5,9 +5,12 @@
 //!   kernel, the map of sockets per queue, the link that attaches it;
 //! * [`socket`]: an AF_XDP socket with its UMEM and fill, completion, receive
 //!   and transmit rings;
+//! * [`frame`]: parsing and building Ethernet + IPv4/IPv6 + UDP headers in
+//!   place, with their Internet checksums (safe code);
 //! * [`iface`]: an interface's index, MTU, hardware address, queues and
 //!   addresses.
 
 pub mod bpf;
+pub mod frame;
 pub mod iface;
 pub mod socket;
