@@ -223,6 +223,49 @@ impl Checker<'_> {
         addresses.into_iter().map(|(address, _)| address).collect()
     }
 
+    /// Converts a list of integers that must be non-empty, distinct and
+    /// within `bounds`: `noun` names one entry in the messages ("CPU"),
+    /// `instead` says what to write rather than an empty list. Errors are
+    /// recorded; `None` when there is any.
+    fn distinct_integers<T>(
+        &mut self,
+        key: &str,
+        list_span: &Range<usize>,
+        entries: &[Spanned<i64>],
+        bounds: RangeInclusive<T>,
+        (noun, instead): (&str, &str),
+    ) -> Option<Vec<T>>
+    where
+        T: TryFrom<i64> + PartialOrd + Display + Copy,
+    {
+        let errors_before = self.errors.len();
+        if entries.is_empty() {
+            self.error(
+                Some(list_span),
+                key,
+                format!("must list at least one {noun} ({instead})"),
+            );
+        }
+        let mut values: Vec<(T, usize)> = Vec::with_capacity(entries.len());
+        for entry in entries {
+            let Some(value) = self.integer(key, entry, bounds.clone()) else {
+                continue;
+            };
+            if let Some((_, first_line)) = values.iter().find(|(seen, _)| *seen == value) {
+                let first_line = *first_line;
+                self.error(
+                    Some(&entry.span()),
+                    key,
+                    format!("duplicate {noun} {value} (already listed on line {first_line})"),
+                );
+            } else {
+                values.push((value, self.line(&entry.span())));
+            }
+        }
+        (self.errors.len() == errors_before)
+            .then(|| values.into_iter().map(|(value, _)| value).collect())
+    }
+
     /// Converts an integer key, rejecting values outside `bounds`.
     fn integer<T>(&mut self, key: &str, raw: &Spanned<i64>, bounds: RangeInclusive<T>) -> Option<T>
     where
