@@ -12,7 +12,7 @@
 //! (integers, durations, choices, address lists, domain names). Each table
 //! is converted in its own submodule: `server` (with `run_as`), `admin`,
 //! `zones`, `regions`, `topology`, `services` (with `backends` and
-//! `health`) and `rrl`.
+//! `health`), `rrl` and `xdp`.
 
 use std::fmt::Display;
 use std::ops::{Range, RangeInclusive};
@@ -39,6 +39,7 @@ mod run_as;
 mod server;
 mod services;
 mod topology;
+mod xdp;
 mod zones;
 
 pub use health::{
@@ -51,6 +52,10 @@ pub use rrl::{
     RRL_IPV4_PREFIX_DEFAULT, RRL_IPV6_PREFIX_DEFAULT, RRL_RESPONSES_PER_SECOND_DEFAULT,
     RRL_RESPONSES_PER_SECOND_MAX, RRL_RESPONSES_PER_SECOND_MIN, RRL_SLIP_DEFAULT, RRL_SLIP_MAX,
     RRL_TABLE_SIZE_DEFAULT, RRL_TABLE_SIZE_MAX, RRL_TABLE_SIZE_MIN,
+};
+pub use xdp::{
+    XDP_FRAME_SIZE_DEFAULT, XDP_FRAME_SIZE_MAX, XDP_FRAME_SIZE_MIN, XDP_INTERFACE_MAX_BYTES,
+    XDP_QUEUE_MAX, XDP_RING_SIZE_DEFAULT, XDP_RING_SIZE_MAX, XDP_RING_SIZE_MIN,
 };
 
 /// Checks `raw` (parsed from `text`, the file at `path`) and builds the
@@ -74,6 +79,7 @@ pub(super) fn convert(
     let topology = checker.topology(raw.topology, &source, &region_names, &mut networks);
     let services = checker.services(raw.service, &zone_names, &region_names);
     let rrl = checker.rrl(raw.rrl);
+    let xdp = checker.xdp(raw.xdp, server.as_ref());
     // Report in file order (stable, so problems on one line keep the order
     // they were found in); problems with no line come first. The topology
     // file's problems follow the config file's.
@@ -99,6 +105,7 @@ pub(super) fn convert(
             },
             services,
             rrl: rrl.flatten(),
+            xdp: xdp.flatten(),
         }),
         _ if checker.errors.is_empty() => Err(LoadErrors(vec![LoadError::new(
             path,
@@ -221,6 +228,49 @@ impl Checker<'_> {
             }
         }
         addresses.into_iter().map(|(address, _)| address).collect()
+    }
+
+    /// Converts a list of integers that must be non-empty, distinct and
+    /// within `bounds`: `noun` names one entry in the messages ("CPU"),
+    /// `instead` says what to write rather than an empty list. Errors are
+    /// recorded; `None` when there is any.
+    fn distinct_integers<T>(
+        &mut self,
+        key: &str,
+        list_span: &Range<usize>,
+        entries: &[Spanned<i64>],
+        bounds: RangeInclusive<T>,
+        (noun, instead): (&str, &str),
+    ) -> Option<Vec<T>>
+    where
+        T: TryFrom<i64> + PartialOrd + Display + Copy,
+    {
+        let errors_before = self.errors.len();
+        if entries.is_empty() {
+            self.error(
+                Some(list_span),
+                key,
+                format!("must list at least one {noun} ({instead})"),
+            );
+        }
+        let mut values: Vec<(T, usize)> = Vec::with_capacity(entries.len());
+        for entry in entries {
+            let Some(value) = self.integer(key, entry, bounds.clone()) else {
+                continue;
+            };
+            if let Some((_, first_line)) = values.iter().find(|(seen, _)| *seen == value) {
+                let first_line = *first_line;
+                self.error(
+                    Some(&entry.span()),
+                    key,
+                    format!("duplicate {noun} {value} (already listed on line {first_line})"),
+                );
+            } else {
+                values.push((value, self.line(&entry.span())));
+            }
+        }
+        (self.errors.len() == errors_before)
+            .then(|| values.into_iter().map(|(value, _)| value).collect())
     }
 
     /// Converts an integer key, rejecting values outside `bounds`.

@@ -265,6 +265,53 @@ fn example_config_commented_topology_parses() {
 }
 
 #[test]
+fn example_config_leaves_xdp_off() {
+    assert_eq!(accepted(EXAMPLE).xdp, None);
+    assert_eq!(embedded_default().ok().map(|config| config.xdp), Some(None));
+}
+
+#[test]
+fn example_config_commented_xdp_parses_with_the_defaults() {
+    let xdp_keys = [
+        "interface =",
+        "queues =",
+        "zero_copy =",
+        "frame_size =",
+        "ring_size =",
+    ];
+    let mut uncommented_lines = 0;
+    let uncommented: String = EXAMPLE
+        .lines()
+        .map(|line| match line.strip_prefix("# ") {
+            Some(rest) if rest == "[xdp]" || xdp_keys.iter().any(|key| rest.starts_with(key)) => {
+                uncommented_lines += 1;
+                format!("{rest}\n")
+            }
+            _ => format!("{line}\n"),
+        })
+        .collect();
+    assert_eq!(uncommented_lines, 1 + xdp_keys.len(), "{uncommented}");
+    let xdp = accepted(&uncommented).xdp;
+    assert_eq!(
+        xdp,
+        Some(XdpConfig {
+            interface: "eth0".to_owned(),
+            queues: XdpQueues::All,
+            zero_copy: ZeroCopy::Auto,
+            frame_size: XDP_FRAME_SIZE_DEFAULT,
+            ring_size: XDP_RING_SIZE_DEFAULT,
+        })
+    );
+    // The values shown are the defaults: only `interface` matters.
+    let interface_only: String = uncommented
+        .lines()
+        .filter(|line| !xdp_keys[1..].iter().any(|key| line.starts_with(key)))
+        .map(|line| format!("{line}\n"))
+        .collect();
+    assert_eq!(accepted(&interface_only).xdp, xdp);
+}
+
+#[test]
 fn example_config_documents_every_key() {
     for key in [
         "listen",
@@ -299,6 +346,13 @@ fn example_config_documents_every_key() {
         "weight",
         "priority",
         "region",
+        "[rrl]",
+        "[xdp]",
+        "interface",
+        "queues",
+        "zero_copy",
+        "frame_size",
+        "ring_size",
     ] {
         assert!(
             EXAMPLE.contains(&format!("\n# {key}: ")),

@@ -27,6 +27,12 @@
 //! service has 1..=[`BACKENDS_MAX`] distinct backends, either all addresses
 //! or all names, and a service with name backends answers one at a time.
 //! The topology file, unlike zone files, is read while loading.
+//!
+//! `[xdp]`, when present: `interface` is a valid Linux interface name;
+//! `queues` is "all" or 1..=[`XDP_QUEUE_MAX`] distinct queue numbers, and
+//! when `server.cpus` is present it lists at least as many CPUs as
+//! `xdp.queues` lists queues; `frame_size` and `ring_size` are powers of two
+//! within their bounds.
 
 mod convert;
 pub mod error;
@@ -54,6 +60,8 @@ pub use convert::{
     HEALTH_TIMEOUT_MAX, HEALTH_TIMEOUT_MIN, RRL_IPV4_PREFIX_DEFAULT, RRL_IPV6_PREFIX_DEFAULT,
     RRL_RESPONSES_PER_SECOND_DEFAULT, RRL_RESPONSES_PER_SECOND_MAX, RRL_RESPONSES_PER_SECOND_MIN,
     RRL_SLIP_DEFAULT, RRL_SLIP_MAX, RRL_TABLE_SIZE_DEFAULT, RRL_TABLE_SIZE_MAX, RRL_TABLE_SIZE_MIN,
+    XDP_FRAME_SIZE_DEFAULT, XDP_FRAME_SIZE_MAX, XDP_FRAME_SIZE_MIN, XDP_INTERFACE_MAX_BYTES,
+    XDP_QUEUE_MAX, XDP_RING_SIZE_DEFAULT, XDP_RING_SIZE_MAX, XDP_RING_SIZE_MIN,
 };
 pub use error::{LoadError, LoadErrors};
 pub use source::Source;
@@ -205,6 +213,59 @@ pub struct Config {
     /// The `[rrl]` table: response rate limiting for UDP; `None` (the
     /// default, no table) means off.
     pub rrl: Option<RrlSettings>,
+    /// The `[xdp]` table: UDP on one interface answered from AF_XDP sockets;
+    /// `None` (the default, no table) means every query goes through the
+    /// kernel's sockets.
+    pub xdp: Option<XdpConfig>,
+}
+
+/// The `[xdp]` table: which interface and rx queues get an AF_XDP socket
+/// and XDP worker, and how their UMEM and rings are sized. UDP to the
+/// listen addresses and ports arriving on those queues is answered by the
+/// XDP workers; everything else (TCP, other traffic, queues without a
+/// socket) stays with the kernel and the socket workers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct XdpConfig {
+    /// `xdp.interface`: the network interface the XDP program is attached
+    /// to; a Linux interface name: 1..=[`XDP_INTERFACE_MAX_BYTES`] bytes,
+    /// not `.` or `..`, without `/`, `:`, whitespace or control characters.
+    pub interface: String,
+    /// `xdp.queues`: the rx queues that get an XDP worker each.
+    pub queues: XdpQueues,
+    /// `xdp.zero_copy`: whether the sockets bind in zero-copy mode.
+    pub zero_copy: ZeroCopy,
+    /// `xdp.frame_size`: bytes per UMEM frame; a power of two,
+    /// [`XDP_FRAME_SIZE_MIN`]..=[`XDP_FRAME_SIZE_MAX`] (default
+    /// [`XDP_FRAME_SIZE_DEFAULT`]).
+    pub frame_size: u32,
+    /// `xdp.ring_size`: entries in each ring of a socket (rx, tx, fill,
+    /// completion); a power of two,
+    /// [`XDP_RING_SIZE_MIN`]..=[`XDP_RING_SIZE_MAX`] (default
+    /// [`XDP_RING_SIZE_DEFAULT`]).
+    pub ring_size: u32,
+}
+
+/// `xdp.queues`: which rx queues of the interface get an XDP worker, each
+/// pinned to the next CPU of `server.cpus` (in order) when that is present.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum XdpQueues {
+    /// `"all"` (the default): every rx queue the interface has.
+    All,
+    /// These queues, in the order written: non-empty, distinct, each at
+    /// most [`XDP_QUEUE_MAX`]; never more than `server.cpus` lists CPUs.
+    List(Vec<u32>),
+}
+
+/// `xdp.zero_copy`: how the AF_XDP sockets bind to their queues.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ZeroCopy {
+    /// `"auto"` (the default): zero-copy where the driver supports it,
+    /// copy mode otherwise.
+    Auto,
+    /// `"on"`: zero-copy only; a driver without it is a start error.
+    On,
+    /// `"off"`: copy mode only.
+    Off,
 }
 
 /// The `[server]` table: how the server listens and answers.

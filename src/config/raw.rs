@@ -43,6 +43,24 @@ pub(super) struct RawConfig {
     pub(super) service: Vec<Spanned<RawService>>,
     /// `[rrl]`: optional; present turns response rate limiting on.
     pub(super) rrl: Option<Spanned<RawRrl>>,
+    /// `[xdp]`: optional; present answers UDP on one interface from AF_XDP.
+    pub(super) xdp: Option<Spanned<RawXdp>>,
+}
+
+/// The `[xdp]` table.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawXdp {
+    /// `interface`: the network interface's name.
+    pub(super) interface: Option<Spanned<String>>,
+    /// `queues`: `"all"` or rx queue numbers.
+    pub(super) queues: Option<Spanned<RawQueues>>,
+    /// `zero_copy`: "auto", "on" or "off".
+    pub(super) zero_copy: Option<Spanned<String>>,
+    /// `frame_size`: bytes per UMEM frame.
+    pub(super) frame_size: Option<Spanned<i64>>,
+    /// `ring_size`: entries per ring.
+    pub(super) ring_size: Option<Spanned<i64>>,
 }
 
 /// The `[rrl]` table.
@@ -252,6 +270,46 @@ impl Visitor<'_> for RawWorkersVisitor {
         i64::try_from(value)
             .map(RawWorkers::Integer)
             .map_err(|_| E::invalid_value(Unexpected::Unsigned(value), &self))
+    }
+}
+
+/// The `queues` value as written: any string (checked for `"all"` in
+/// layer 2, so a bad string is named precisely) or an array of integers,
+/// each with its span.
+#[derive(Debug)]
+pub(super) enum RawQueues {
+    /// A string; only `"all"` is valid.
+    Text(String),
+    /// Queue numbers, not yet bounds-checked.
+    List(Vec<Spanned<i64>>),
+}
+
+impl<'de> Deserialize<'de> for RawQueues {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(RawQueuesVisitor)
+    }
+}
+
+/// Accepts a string or an array of integers for [`RawQueues`].
+struct RawQueuesVisitor;
+
+impl<'de> Visitor<'de> for RawQueuesVisitor {
+    type Value = RawQueues;
+
+    fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str("\"all\" or an array of queue numbers")
+    }
+
+    fn visit_str<E: de::Error>(self, value: &str) -> Result<RawQueues, E> {
+        Ok(RawQueues::Text(value.to_owned()))
+    }
+
+    fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<RawQueues, A::Error> {
+        let mut queues = Vec::new();
+        while let Some(queue) = seq.next_element::<Spanned<i64>>()? {
+            queues.push(queue);
+        }
+        Ok(RawQueues::List(queues))
     }
 }
 

@@ -1,7 +1,8 @@
 //! The `dnslb` binary itself, run as a child process: `--version`, JSON
 //! logs (the start-up summary, a refused reload naming file, line and key),
-//! the systemd readiness protocol over a real unix datagram socket, and the
-//! switch from root to `server.user` seen in `/proc`.
+//! `check` naming each bad key, the systemd readiness protocol over a real
+//! unix datagram socket, and the switch from root to `server.user` seen in
+//! `/proc`.
 //!
 //! The child logs JSON lines (`--log-format json`) to a pipe read by a
 //! thread; its listen addresses (port 0 in the config) are read from the
@@ -398,16 +399,56 @@ fn the_packaged_config_loads_with_the_example_zone() {
         .expect("write the config");
     let config = dnslb::config::load(&path).unwrap_or_else(|errors| panic!("{errors}"));
     assert_eq!(config.server.run_as.map(|run_as| run_as.uid), Some(0));
-    let check = Command::new(DNSLB)
+    let (passed, stderr) = check(&path);
+    assert!(passed, "{stderr}");
+}
+
+/// Runs `dnslb check` on `path`: whether it passed, and its standard error.
+fn check(path: &Path) -> (bool, String) {
+    let output = Command::new(DNSLB)
         .arg("check")
-        .arg(&path)
+        .arg(path)
         .output()
         .expect("run dnslb check");
-    assert!(
-        check.status.success(),
-        "{}",
-        String::from_utf8_lossy(&check.stderr)
-    );
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn check_validates_the_xdp_table_naming_each_bad_key() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    // Checking touches no interface: any valid name passes.
+    let good = "\n[xdp]\ninterface = \"dnslb-none0\"\nqueues = [0]\nzero_copy = \"off\"\n";
+    let path = write_config_with(dir.path(), "cpus = [0]", good);
+    let (passed, stderr) = check(&path);
+    assert!(passed, "{stderr}");
+    let bad = "\n[xdp]\ninterface = \"eth/0\"\nqueues = [0, 1]\nring_size = 100\n";
+    let path = write_config_with(dir.path(), "cpus = [0]", bad);
+    let text = std::fs::read_to_string(&path).expect("read the config back");
+    let line_of = |start: &str| {
+        text.lines()
+            .position(|line| line.starts_with(start))
+            .map(|index| index + 1)
+            .expect("the line is in the config")
+    };
+    let (passed, stderr) = check(&path);
+    assert!(!passed, "{stderr}");
+    let file = path.display();
+    for (key, line) in [
+        ("xdp.interface", line_of("interface =")),
+        ("xdp.queues", line_of("queues =")),
+        ("xdp.ring_size", line_of("ring_size =")),
+    ] {
+        let expected = format!("error: {file}:{line}: {key}: ");
+        assert!(
+            stderr.lines().any(|error| error.starts_with(&expected)),
+            "no {expected:?} in {stderr}"
+        );
+    }
+    assert!(stderr.contains("server.cpus lists only 1 CPU"), "{stderr}");
+    assert_eq!(stderr.lines().count(), 3, "{stderr}");
 }
 
 #[test]

@@ -210,34 +210,15 @@ impl Checker<'_> {
         let Some(raw) = raw else {
             return Some(None);
         };
-        let errors_before = self.errors.len();
         let list_span = raw.span();
-        let entries = raw.into_inner();
-        if entries.is_empty() {
-            self.error(
-                Some(&list_span),
-                KEY,
-                "must list at least one CPU (leave the key out to use every CPU)",
-            );
-        }
-        let mut cpus: Vec<(usize, usize)> = Vec::with_capacity(entries.len());
-        for entry in &entries {
-            let Some(cpu) = self.integer(KEY, entry, 0..=CPU_INDEX_MAX) else {
-                continue;
-            };
-            if let Some((_, first_line)) = cpus.iter().find(|(seen, _)| *seen == cpu) {
-                let first_line = *first_line;
-                self.error(
-                    Some(&entry.span()),
-                    KEY,
-                    format!("duplicate CPU {cpu} (already listed on line {first_line})"),
-                );
-            } else {
-                cpus.push((cpu, self.line(&entry.span())));
-            }
-        }
-        (self.errors.len() == errors_before)
-            .then(|| Some(cpus.into_iter().map(|(cpu, _)| cpu).collect()))
+        self.distinct_integers(
+            KEY,
+            &list_span,
+            raw.get_ref(),
+            0..=CPU_INDEX_MAX,
+            ("CPU", "leave the key out to use every CPU"),
+        )
+        .map(Some)
     }
 
     /// Converts `server.identity` or `server.version`: absent, or a string of
