@@ -1,8 +1,9 @@
 //! Start-up and shutdown, in order: load the config's zones into the first
 //! snapshot, hand it to the control plane, bind every socket (the UDP
-//! sockets of every worker, the TCP listeners, the admin listener), raise
-//! the open files limit, switch user, then pin and spawn one UDP worker per
-//! CPU, start the TCP thread, the health thread (probes feeding the control
+//! sockets of every worker, the TCP listeners, the admin listener), with
+//! `[xdp]` make the AF_XDP sockets and attach the filter program ([`xdp`]),
+//! raise the open files limit, switch user, then pin and spawn one UDP
+//! worker per CPU and one XDP worker per NIC queue, start the TCP thread, the health thread (probes feeding the control
 //! plane) and the admin thread; on shutdown, set the flag, let every thread
 //! finish what it has in hand, join them. Reload (SIGHUP in `main`,
 //! `POST /reload`) goes through [`Control::reload`].
@@ -41,12 +42,15 @@ use crate::config::{Config, LoadErrors, Workers};
 use crate::control::Control;
 use crate::dataplane::tcp::{TcpLimits, TcpServer};
 use crate::dataplane::udp::{WAKE_INTERVAL, Worker};
+use crate::dataplane::xdp::XdpWorker;
 use crate::health::engine::HealthEngine;
 use crate::snapshot::SharedSnapshot;
-use crate::stats::Stats;
+use crate::stats::{Stats, XdpQueueStats};
 use crate::sys::privilege;
 use crate::sys::random::random_u64;
 use crate::zone::Warning;
+
+mod xdp;
 
 /// Socket buffer sizes we ask for (best effort; the kernel caps them at
 /// `net.core.rmem_max`/`wmem_max`). Deep receive queues absorb bursts while
@@ -71,6 +75,9 @@ pub enum StartError {
         transport: &'static str,
         error: io::Error,
     },
+    /// The `[xdp]` path could not be set up; names `xdp.interface`.
+    #[error("{0}")]
+    Xdp(String),
     #[error("cannot start a thread: {0}")]
     Thread(io::Error),
     /// Switching to `server.user` failed or is impossible; names the config
@@ -123,8 +130,14 @@ pub struct Running {
     pub warnings: Vec<Warning>,
     /// Who the process runs as once started: `name (uid N, gid N)`.
     pub user: String,
+    /// The NIC queues XDP workers answer, with the CPU each is pinned to;
+    /// empty without `[xdp]`.
+    pub xdp_queues: Vec<(u32, usize)>,
     shutdown: Arc<AtomicBool>,
     threads: Vec<JoinHandle<()>>,
+    /// The attached filter program: dropped (detached) after the threads
+    /// have stopped.
+    _xdp: Option<(dnslb_io::xdp::bpf::Link, dnslb_io::xdp::bpf::Program)>,
 }
 
 impl Running {
@@ -141,6 +154,17 @@ impl Drop for Running {
         for thread in self.threads.drain(..) {
             let _ = thread.join();
         }
+    }
+}
+
+/// The CPUs workers are pinned to, in order: `server.cpus`, or every CPU
+/// the process may use.
+fn pin_list(config: &Config) -> Vec<usize> {
+    let allowed = cpu::allowed_cpus();
+    match &config.server.cpus {
+        Some(cpus) => cpus.clone(),
+        None if allowed.is_empty() => vec![0],
+        None => allowed,
     }
 }
 
@@ -218,9 +242,15 @@ fn bind_address(address: SocketAddr, workers: usize) -> Result<Bound, StartError
 /// Loads, binds and starts everything `config` describes.
 pub fn start(config: &Config) -> Result<Running, StartError> {
     let cpus = worker_cpus(config)?;
-    // Each UDP worker and the TCP thread count into their own slots.
+    let xdp_plan = match &config.xdp {
+        Some(xdp) => Some(xdp::plan(xdp).map_err(StartError::Xdp)?),
+        None => None,
+    };
+    let xdp_workers = xdp_plan.as_ref().map_or(0, |plan| plan.queues.len());
+    // Each UDP worker, each XDP worker and the TCP thread count into their
+    // own slots.
     let (snapshot, warnings) =
-        crate::control::build::snapshot_for_writers(config, 1, cpus.len() + 1)
+        crate::control::build::snapshot_for_writers(config, 1, cpus.len() + xdp_workers + 1)
             .map_err(StartError::Config)?;
     let summary = snapshot.summary;
     // Loading freed the parser's intermediate records: give them back.
@@ -230,10 +260,39 @@ pub fn start(config: &Config) -> Result<Running, StartError> {
         bound.push(bind_address(address, cpus.len())?);
     }
     let addresses: Vec<SocketAddr> = bound.iter().map(|bound| bound.address).collect();
+    // The AF_XDP sockets and the filter, for the bound addresses (ports
+    // resolved), while privileges are still held.
+    let xdp_attached = match (&config.xdp, &xdp_plan) {
+        (Some(xdp), Some(plan)) => {
+            Some(xdp::attach(plan, xdp, &addresses).map_err(StartError::Xdp)?)
+        }
+        _ => None,
+    };
+    let pins = pin_list(config);
+    let mut xdp_sockets = Vec::new();
+    let mut xdp_queues = Vec::new();
+    let mut xdp_kept = None;
+    if let Some(attached) = xdp_attached {
+        tracing::info!(
+            interface = %config.xdp.as_ref().map_or("", |xdp| xdp.interface.as_str()),
+            queues = ?attached.sockets.iter().map(|(queue, _)| *queue).collect::<Vec<_>>(),
+            mode = ?attached.mode,
+            zero_copy = attached.zero_copy,
+            instructions = attached.instructions,
+            "XDP filter attached"
+        );
+        for (index, (queue, socket)) in attached.sockets.into_iter().enumerate() {
+            let reader = socket.statistics_reader().ok();
+            xdp_queues.push((queue, pins[index % pins.len()]));
+            xdp_sockets.push((XdpQueueStats::new(queue, reader), socket));
+        }
+        xdp_kept = Some((attached.link, attached.program));
+    }
+    let (queue_stats, xdp_sockets): (Vec<_>, Vec<_>) = xdp_sockets.into_iter().unzip();
 
     let snapshot = Arc::new(SharedSnapshot::new(snapshot));
     let control = Arc::new(Control::new(config.clone(), snapshot.clone()));
-    let stats = Arc::new(Stats::new(cpus.len()));
+    let stats = Arc::new(Stats::with_xdp(cpus.len(), queue_stats));
     let admin = match &config.admin {
         Some(admin) => Some(
             AdminServer::bind(admin.listen, control.clone(), stats.clone()).map_err(|error| {
@@ -292,6 +351,30 @@ pub fn start(config: &Config) -> Result<Running, StartError> {
                 .spawn(move || {
                     if !cpu::pin_current_thread(cpu) {
                         tracing::warn!(worker = index, cpu, "could not pin the worker to its CPU");
+                    }
+                    worker.run(&shutdown);
+                })
+                .map_err(StartError::Thread)?;
+            threads.push(thread);
+        }
+        let mtu = xdp_plan.as_ref().map_or(0, |plan| plan.mtu);
+        for (index, socket) in xdp_sockets.into_iter().enumerate() {
+            let (queue, cpu) = xdp_queues[index];
+            let worker = XdpWorker::new(
+                index,
+                socket,
+                addresses.clone(),
+                mtu,
+                snapshot.clone(),
+                stats.clone(),
+                random_u64(),
+            );
+            let shutdown = shutdown.clone();
+            let thread = std::thread::Builder::new()
+                .name(format!("dnslb-xdp-{queue}"))
+                .spawn(move || {
+                    if !cpu::pin_current_thread(cpu) {
+                        tracing::warn!(queue, cpu, "could not pin the XDP worker to its CPU");
                     }
                     worker.run(&shutdown);
                 })
@@ -374,8 +457,10 @@ pub fn start(config: &Config) -> Result<Running, StartError> {
         control,
         warnings,
         user,
+        xdp_queues,
         shutdown,
         threads,
+        _xdp: xdp_kept,
     })
 }
 

@@ -8,6 +8,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crossbeam::utils::CachePadded;
+use dnslb_io::xdp::socket::StatisticsReader;
 
 use crate::wire::answer::Transport;
 use crate::wire::{DropReason, Rcode};
@@ -228,20 +229,165 @@ impl ServiceCounters {
     }
 }
 
-/// Counters of all UDP workers and the TCP thread.
+/// Why an XDP worker let a frame go without answering it, beside the DNS
+/// reasons of [`DropReason`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum XdpDrop {
+    /// The kernel found no frame to receive into (from the socket's kernel
+    /// counters): the worker fell behind.
+    FillRingEmpty,
+    /// The kernel dropped a received frame because the receive ring was full.
+    RxRingFull,
+    /// A reply was ready but the transmit ring had no room.
+    TxRingFull,
+    /// A well-formed frame that is not UDP to a listen address (ARP, TCP,
+    /// VLAN-tagged, a fragment, IP options, another port).
+    NotDns,
+    /// A frame too short for its headers, or whose lengths disagree.
+    BadFrame,
+}
+
+impl XdpDrop {
+    /// Every reason, in counter order.
+    pub const ALL: [XdpDrop; 5] = [
+        XdpDrop::FillRingEmpty,
+        XdpDrop::RxRingFull,
+        XdpDrop::TxRingFull,
+        XdpDrop::NotDns,
+        XdpDrop::BadFrame,
+    ];
+
+    /// Index into per-reason counter arrays.
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
+    /// A short label for metrics.
+    pub fn name(self) -> &'static str {
+        match self {
+            XdpDrop::FillRingEmpty => "fill_ring_empty",
+            XdpDrop::RxRingFull => "rx_ring_full",
+            XdpDrop::TxRingFull => "tx_ring_full",
+            XdpDrop::NotDns => "not_dns",
+            XdpDrop::BadFrame => "bad_frame",
+        }
+    }
+}
+
+const XDP_DROPS: usize = XdpDrop::ALL.len();
+
+/// Frame counters of one XDP queue, summed locally and then published.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FrameCounters {
+    /// Frames taken from the receive ring.
+    pub rx: u64,
+    /// Frames put on the transmit ring.
+    pub tx: u64,
+    /// Frames not answered, by reason.
+    pub drops: [u64; XDP_DROPS],
+}
+
+impl FrameCounters {
+    /// Counts a frame let go for `reason`.
+    #[inline]
+    pub fn drop(&mut self, reason: XdpDrop) {
+        self.drops[reason.index()] += 1;
+    }
+
+    /// Frames let go for `reason`.
+    pub fn drops_for(&self, reason: XdpDrop) -> u64 {
+        self.drops[reason.index()]
+    }
+}
+
+/// One XDP worker's published frame counters.
+#[derive(Debug, Default)]
+pub struct SharedFrameCounters {
+    rx: AtomicU64,
+    tx: AtomicU64,
+    drops: [AtomicU64; XDP_DROPS],
+}
+
+impl SharedFrameCounters {
+    /// Publishes `delta` (only the owning worker calls this).
+    #[inline]
+    pub fn publish(&self, delta: &FrameCounters) {
+        bump(&self.rx, delta.rx);
+        bump(&self.tx, delta.tx);
+        for (counter, value) in self.drops.iter().zip(delta.drops) {
+            bump(counter, value);
+        }
+    }
+
+    /// A copy of the current values.
+    pub fn read(&self) -> FrameCounters {
+        let load = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
+        FrameCounters {
+            rx: load(&self.rx),
+            tx: load(&self.tx),
+            drops: std::array::from_fn(|index| load(&self.drops[index])),
+        }
+    }
+}
+
+/// The counters of one XDP worker (one NIC receive queue).
+#[derive(Debug)]
+pub struct XdpQueueStats {
+    /// The receive queue.
+    pub queue: u32,
+    /// DNS counters, as a UDP worker keeps them.
+    pub counters: CachePadded<SharedCounters>,
+    /// Frame counters.
+    pub frames: CachePadded<SharedFrameCounters>,
+    /// The socket's kernel counters (fill ring empty, receive ring full).
+    kernel: Option<StatisticsReader>,
+}
+
+impl XdpQueueStats {
+    /// Zeroed counters for `queue`, reading the kernel's counters of its
+    /// socket through `kernel`.
+    pub fn new(queue: u32, kernel: Option<StatisticsReader>) -> XdpQueueStats {
+        XdpQueueStats {
+            queue,
+            counters: CachePadded::new(SharedCounters::default()),
+            frames: CachePadded::new(SharedFrameCounters::default()),
+            kernel,
+        }
+    }
+
+    /// The worker's frame counters with the kernel's added.
+    pub fn read_frames(&self) -> FrameCounters {
+        let mut frames = self.frames.read();
+        if let Some(Ok(kernel)) = self.kernel.as_ref().map(StatisticsReader::read) {
+            frames.drops[XdpDrop::FillRingEmpty.index()] += kernel.rx_fill_ring_empty;
+            frames.drops[XdpDrop::RxRingFull.index()] += kernel.rx_ring_full;
+        }
+        frames
+    }
+}
+
+/// Counters of all UDP workers, XDP workers and the TCP thread.
 #[derive(Debug)]
 pub struct Stats {
     udp_workers: Vec<CachePadded<SharedCounters>>,
+    xdp_queues: Vec<XdpQueueStats>,
     tcp: CachePadded<SharedCounters>,
 }
 
 impl Stats {
     /// Counters for `workers` UDP workers and one TCP thread.
     pub fn new(workers: usize) -> Stats {
+        Stats::with_xdp(workers, Vec::new())
+    }
+
+    /// Counters for `workers` UDP workers, one XDP worker per entry of
+    /// `xdp_queues`, and one TCP thread.
+    pub fn with_xdp(workers: usize, xdp_queues: Vec<XdpQueueStats>) -> Stats {
         Stats {
             udp_workers: (0..workers)
                 .map(|_| CachePadded::new(SharedCounters::default()))
                 .collect(),
+            xdp_queues,
             tcp: CachePadded::new(SharedCounters::default()),
         }
     }
@@ -254,6 +400,17 @@ impl Stats {
     /// How many UDP workers count here.
     pub fn udp_workers(&self) -> usize {
         self.udp_workers.len()
+    }
+
+    /// The counters of every XDP worker, in worker order.
+    pub fn xdp_queues(&self) -> &[XdpQueueStats] {
+        &self.xdp_queues
+    }
+
+    /// The writer slot (in per-service counters) of the TCP thread: after
+    /// the UDP workers and the XDP workers.
+    pub fn tcp_writer(&self) -> usize {
+        self.udp_workers.len() + self.xdp_queues.len()
     }
 
     /// The block the TCP thread writes.
@@ -271,6 +428,15 @@ impl Stats {
                 }
             }
             Transport::Tcp => sum.add(&self.tcp.read()),
+        }
+        sum
+    }
+
+    /// Sum over the XDP workers.
+    pub fn xdp_total(&self) -> Counters {
+        let mut sum = Counters::default();
+        for queue in &self.xdp_queues {
+            sum.add(&queue.counters.read());
         }
         sum
     }

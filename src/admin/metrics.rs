@@ -9,7 +9,7 @@ use std::fmt::Write;
 use std::sync::atomic::Ordering;
 
 use crate::control::{BackendStatus, Control};
-use crate::stats::{CloseReason, Stats};
+use crate::stats::{CloseReason, Stats, XdpDrop};
 use crate::wire::answer::Transport;
 use crate::wire::{DropReason, Rcode};
 
@@ -30,11 +30,12 @@ fn escape(value: &str) -> String {
 /// Renders every metric.
 pub fn render(control: &Control, stats: &Stats) -> String {
     let mut out = String::with_capacity(8192);
-    let transports = [(Transport::Udp, "udp"), (Transport::Tcp, "tcp")];
-    let totals: Vec<_> = transports
-        .iter()
-        .map(|&(transport, label)| (label, stats.total(transport)))
-        .collect();
+    let mut totals = vec![("udp", stats.total(Transport::Udp))];
+    // The XDP workers' queries, beside the socket workers', with `[xdp]`.
+    if !stats.xdp_queues().is_empty() {
+        totals.push(("xdp", stats.xdp_total()));
+    }
+    totals.push(("tcp", stats.total(Transport::Tcp)));
 
     family(
         &mut out,
@@ -94,7 +95,11 @@ pub fn render(control: &Control, stats: &Stats) -> String {
             );
         }
     }
-    let udp = &totals[0].1;
+    // Rate limiting covers UDP on both paths.
+    let mut udp = totals[0].1;
+    if !stats.xdp_queues().is_empty() {
+        udp.add(&stats.xdp_total());
+    }
     family(
         &mut out,
         "dnslb_rrl_limited_total",
@@ -164,6 +169,10 @@ pub fn render(control: &Control, stats: &Stats) -> String {
             "dnslb_worker_queries_received_total{{worker=\"{worker}\"}} {}",
             stats.udp_worker(worker).read().received
         );
+    }
+
+    if !stats.xdp_queues().is_empty() {
+        xdp_queues(&mut out, stats);
     }
 
     let snapshot = control.snapshot().load_full();
@@ -340,6 +349,57 @@ pub fn render(control: &Control, stats: &Stats) -> String {
         snapshot.summary.records as f64,
     );
     out
+}
+
+/// The frame counters of each XDP queue.
+fn xdp_queues(out: &mut String, stats: &Stats) {
+    let frames: Vec<_> = stats
+        .xdp_queues()
+        .iter()
+        .map(|queue| (queue.queue, queue.read_frames()))
+        .collect();
+    family(
+        out,
+        "dnslb_xdp_rx_frames_total",
+        "counter",
+        "Frames an XDP worker took from its AF_XDP receive ring, by NIC queue.",
+    );
+    for (queue, counters) in &frames {
+        let _ = writeln!(
+            out,
+            "dnslb_xdp_rx_frames_total{{queue=\"{queue}\"}} {}",
+            counters.rx
+        );
+    }
+    family(
+        out,
+        "dnslb_xdp_tx_frames_total",
+        "counter",
+        "Reply frames an XDP worker put on its AF_XDP transmit ring, by NIC queue.",
+    );
+    for (queue, counters) in &frames {
+        let _ = writeln!(
+            out,
+            "dnslb_xdp_tx_frames_total{{queue=\"{queue}\"}} {}",
+            counters.tx
+        );
+    }
+    family(
+        out,
+        "dnslb_xdp_drops_total",
+        "counter",
+        "Frames lost or not answered on the XDP path, by NIC queue and reason (DNS reasons are in dnslb_drops_total).",
+    );
+    for (queue, counters) in &frames {
+        for reason in XdpDrop::ALL {
+            let _ = writeln!(
+                out,
+                "dnslb_xdp_drops_total{{queue=\"{queue}\",reason=\"{}\"}} {}",
+                reason.name(),
+                counters.drops_for(reason)
+            );
+        }
+    }
 }
 
 #[cfg(test)]

@@ -1,6 +1,8 @@
 //! The data plane: pinned UDP workers ([`udp`]) answering batches, each
 //! datagram through the pure per-datagram [`step`] (source checks, the
-//! [`handler`] that answers from the snapshot, rate limiting), and one TCP
+//! [`handler`] that answers from the snapshot, rate limiting); with `[xdp]`,
+//! pinned XDP workers ([`xdp`]) that take frames from an AF_XDP socket per
+//! NIC queue and answer them through the same step; and one TCP
 //! thread ([`tcp`]) for RFC 7766 clients, whose length-prefix framing is the
 //! pure state machine in [`framing`].
 //!
@@ -13,3 +15,4 @@ pub mod handler;
 pub mod step;
 pub mod tcp;
 pub mod udp;
+pub mod xdp;

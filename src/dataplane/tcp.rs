@@ -135,7 +135,7 @@ impl TcpServer {
             reply: vec![0; MAX_MESSAGE_LEN].into_boxed_slice(),
             counters: Counters::default(),
             // The TCP thread counts after the UDP workers.
-            balancer: WorkerState::new(seed).with_writer(stats.udp_workers()),
+            balancer: WorkerState::new(seed).with_writer(stats.tcp_writer()),
             stats,
         })
     }

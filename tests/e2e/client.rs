@@ -230,6 +230,25 @@ pub fn udp_raw(server: SocketAddr, packet: &[u8], wait: Duration) -> Option<Repl
     }
 }
 
+/// As [`udp_raw`], from the address the route to `server` picks (not
+/// loopback): for servers in another network namespace.
+pub fn udp_raw_from(server: SocketAddr, packet: &[u8], wait: Duration) -> Option<Reply> {
+    let local: SocketAddr = if server.is_ipv4() {
+        "0.0.0.0:0".parse().expect("address")
+    } else {
+        "[::]:0".parse().expect("address")
+    };
+    let socket = UdpSocket::bind(local).expect("bind a client socket");
+    socket.connect(server).expect("connect the client socket");
+    socket.set_read_timeout(Some(wait)).expect("read timeout");
+    socket.send(packet).expect("send");
+    let mut buffer = [0u8; 65535];
+    match socket.recv(&mut buffer) {
+        Ok(len) => Some(Reply::new(&buffer[..len])),
+        Err(_) => None,
+    }
+}
+
 /// Prefixes `packet` with its 2-byte length (RFC 1035 section 4.2.2).
 pub fn frame(packet: &[u8]) -> Vec<u8> {
     let length = u16::try_from(packet.len()).expect("a DNS message fits 64 KiB");

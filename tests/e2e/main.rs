@@ -30,6 +30,7 @@ mod services;
 mod tcp;
 mod tcp_limits;
 mod worker;
+mod xdp;
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;

@@ -21,6 +21,7 @@
 //! * [`poll`]: waiting on a fixed set of descriptors with `ppoll`.
 //! * [`cpu`]: the CPUs the process may use, pinning a thread to one, a thread's
 //!   timer slack.
+//! * [`netns`]: moving a thread into a named network namespace (test beds).
 //! * [`xdp`]: AF_XDP: the UMEM and its fill, completion, receive and transmit
 //!   rings, the BPF filter program that steers our UDP traffic to the AF_XDP
 //!   socket (everything else stays with the kernel) and its attachment to a NIC
@@ -42,6 +43,7 @@
 
 pub mod batch;
 pub mod cpu;
+pub mod netns;
 pub mod poll;
 pub mod send;
 pub mod socket;
