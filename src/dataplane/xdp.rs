@@ -32,8 +32,12 @@ use crate::snapshot::SharedSnapshot;
 use crate::stats::{Counters, FrameCounters, Stats, XdpDrop};
 use crate::wire::DropReason;
 
-/// Frames per batch: as for the socket workers.
-pub const XDP_BATCH_WIDTH: usize = BATCH_WIDTH * 2;
+/// Frames per batch: as for the socket workers, and as many as the kernel
+/// sends per transmit kick in copy mode.
+pub const XDP_BATCH_WIDTH: usize = BATCH_WIDTH;
+
+/// Empty looks at the receive ring before the worker sleeps in `poll`.
+const SPIN_ROUNDS: u32 = 2048;
 
 /// One XDP worker's socket, buffers and counters.
 pub struct XdpWorker {
@@ -100,6 +104,7 @@ impl XdpWorker {
     pub fn serve_batch(&mut self) -> usize {
         let received = self.socket.receive(&mut self.descs);
         if received == 0 {
+            self.socket.flush();
             self.socket.complete();
             self.socket.fill(usize::MAX);
             return 0;
@@ -205,10 +210,20 @@ impl XdpWorker {
 
     /// Serves until `shutdown` is set; finishes the batch in hand first.
     pub fn run(mut self, shutdown: &AtomicBool) {
+        let mut idle = 0u32;
         while !shutdown.load(Ordering::Relaxed) {
             if self.serve_batch() > 0 {
+                idle = 0;
                 continue;
             }
+            // A short spin before sleeping: waking from poll costs more than
+            // the gap between two batches under load.
+            idle += 1;
+            if idle < SPIN_ROUNDS {
+                std::hint::spin_loop();
+                continue;
+            }
+            idle = 0;
             if self.socket.fill_needs_wakeup() {
                 self.socket.wake();
             }

@@ -48,6 +48,11 @@ pub struct SocketConfig {
     pub zero_copy: ZeroCopy,
 }
 
+/// Most `sendto` kicks per flush. Copy mode sends at most 32 frames per
+/// kick; a second kick in a row mostly finds the device busy, and spinning
+/// on it starves the softirq work that would free it.
+const KICKS: u32 = 2;
+
 /// Where a received frame starts in its chunk: the kernel keeps
 /// `XDP_PACKET_HEADROOM` (256) bytes in front of it.
 pub const HEADROOM: u32 = 256;
@@ -548,24 +553,46 @@ impl XdpSocket {
     }
 
     /// Publishes the queued transmit descriptors and kicks the kernel to send
-    /// them (copy mode sends only inside `sendto`). Returns `false` when the
-    /// kick failed for lack of room (`EAGAIN`, `ENOBUFS`, `EBUSY`): the frames
-    /// stay queued for the next kick.
+    /// them (copy mode sends only inside `sendto`, at most 32 frames per
+    /// call: flush batches of up to 32 frames). Kicks again, up to [`KICKS`]
+    /// times, while the kernel says `EAGAIN` and frames are left. Returns
+    /// `false` when the kernel could not take them all now: the rest stay
+    /// queued for the next flush.
     #[inline]
     pub fn flush(&mut self) -> bool {
-        if !self.tx_unpublished {
-            return true;
+        if self.tx_unpublished {
+            self.tx.publish_producer();
+            self.tx_unpublished = false;
+        } else {
+            // Nothing new: kick only for frames an earlier flush left.
+            self.tx.cached = self.tx.consumer().load(Ordering::Acquire);
+            if self.tx.cached == self.tx.local {
+                return true;
+            }
         }
-        self.tx.publish_producer();
-        self.tx_unpublished = false;
         if self.zero_copy && !self.tx.needs_wakeup() {
             return true;
         }
-        self.kick()
+        for _ in 0..KICKS {
+            match self.kick() {
+                Ok(()) => return true,
+                Err(libc::EAGAIN) => {
+                    // More left than one call sends; the consumer index
+                    // says whether anything is still queued.
+                    self.tx.cached = self.tx.consumer().load(Ordering::Acquire);
+                    if self.tx.cached == self.tx.local {
+                        return true;
+                    }
+                }
+                Err(_) => return false,
+            }
+        }
+        false
     }
 
     /// `sendto` with no data: the kernel sends what the transmit ring holds.
-    pub fn kick(&self) -> bool {
+    /// The error is the `errno`.
+    pub fn kick(&self) -> Result<(), i32> {
         // SAFETY: a zero-length send on our own socket; no buffer is read.
         let result = unsafe {
             libc::sendto(
@@ -577,7 +604,11 @@ impl XdpSocket {
                 0,
             )
         };
-        result >= 0
+        if result >= 0 {
+            Ok(())
+        } else {
+            Err(io::Error::last_os_error().raw_os_error().unwrap_or(0))
+        }
     }
 
     /// Moves sent frames from the completion ring to the free list; returns
