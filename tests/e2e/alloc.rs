@@ -1,9 +1,10 @@
 //! The data plane allocates nothing: the pure handler answering every kind
 //! of query (UDP and TCP limits) and every balancing policy (with and
 //! without EDNS Client Subnet, IPv4 and IPv6 subnets, CNAME services, every
-//! when_all_down action), and a real UDP worker's batches, from `recvmmsg`
-//! through parsing, lookup, selection and reply building to `sendmmsg`,
-//! counted by the test binary's global allocator.
+//! when_all_down action), a real UDP worker's batches, from `recvmmsg`
+//! through parsing, lookup, selection and reply building to `sendmmsg`, and
+//! a real XDP worker's, from its receive ring to its transmit kick, counted
+//! by the test binary's global allocator.
 
 use std::collections::HashMap;
 use std::net::UdpSocket;
@@ -915,4 +916,97 @@ fn rate_limiting_drops_and_slips_without_allocating() {
     let counters = harness.stats.total(Transport::Udp);
     assert!(counters.drops_for(DropReason::RateLimited) > cases.len() as u64 / 2);
     assert!(counters.rate_limit_slipped > cases.len() as u64 / 2);
+}
+
+/// The XDP worker, from its receive ring to its transmit kick, answering
+/// every case twice over a veth pair in namespaces of its own: the second
+/// round allocates nothing. Needs root (skipped loudly otherwise).
+#[test]
+fn xdp_worker_batch_from_rx_ring_to_tx_kick_does_not_allocate() {
+    use dnslb::dataplane::xdp::XdpWorker;
+    use dnslb::stats::XdpQueueStats;
+    use dnslb_io::xdp::bpf::{AttachMode, Program, Rule};
+    use dnslb_io::xdp::iface;
+    use dnslb_io::xdp::socket::{SocketConfig, XdpSocket, ZeroCopy};
+    use std::net::SocketAddr;
+    use std::time::Instant;
+
+    if !crate::xdp::can_run("xdp_worker_batch_from_rx_ring_to_tx_kick_does_not_allocate") {
+        return;
+    }
+    let bed = crate::xdp::Bed::up(1, 1, 1500);
+    let listen = SocketAddr::new(crate::xdp::SERVER_V4.into(), 53);
+    let client = bed.client(move || {
+        let client = UdpSocket::bind("0.0.0.0:0").expect("bind the client");
+        client.connect(listen).expect("connect the client");
+        client
+            .set_read_timeout(Some(client::TIMEOUT))
+            .expect("read timeout");
+        client
+    });
+    let server_if = bed.server_if.clone();
+    let cases = cases();
+    let count = cases.len() as u64;
+    let responses = cases
+        .iter()
+        .filter(|case| case.expect == Expect::Drop(DropReason::Response))
+        .count() as u64;
+    let (counters, allocations) = bed.server(move || {
+        let program = Program::load(&[Rule::listen(listen)], 1).expect("load the filter");
+        let ifindex = iface::index(&server_if).expect("the veth");
+        let config = SocketConfig {
+            frame_size: 2048,
+            ring_size: 512,
+            zero_copy: ZeroCopy::Off,
+        };
+        let socket = XdpSocket::new(ifindex, 0, config).expect("an AF_XDP socket");
+        program.register(0, &socket).expect("register");
+        let _link = program
+            .attach(ifindex, AttachMode::Driver)
+            .expect("attach the filter");
+        let shared = Arc::new(SharedSnapshot::new(snapshot()));
+        let stats = Arc::new(Stats::with_xdp(0, vec![XdpQueueStats::new(0, None)]));
+        let mut worker = XdpWorker::new(0, socket, vec![listen], 1500, shared, stats.clone(), 7);
+        let mut allocations = Vec::new();
+        for first_id in [1000u16, 2000] {
+            let (packets, sent) = batch(&cases, first_id);
+            for packet in &packets {
+                client.send(packet).expect("send a query");
+            }
+            let deadline = Instant::now() + Duration::from_secs(5);
+            let (received, counted) = count_allocations(|| {
+                let mut received = 0;
+                while received < packets.len() && Instant::now() < deadline {
+                    received += worker.serve_batch();
+                }
+                received
+            });
+            assert_eq!(
+                received,
+                packets.len(),
+                "every query reached the XDP worker"
+            );
+            allocations.push(counted);
+            let answerable = sent
+                .values()
+                .filter(|case| matches!(case.expect, Expect::Reply { .. }))
+                .count();
+            let mut buffer = [0u8; MAX_MESSAGE_LEN];
+            for _ in 0..answerable {
+                let len = client
+                    .recv(&mut buffer)
+                    .expect("a reply to every answerable query");
+                let id = u16::from_be_bytes([buffer[0], buffer[1]]);
+                let case = sent
+                    .get(&id)
+                    .unwrap_or_else(|| panic!("a reply with unknown ID {id}"));
+                check_reply(case, &buffer[..len]);
+            }
+        }
+        (stats.xdp_total(), allocations)
+    });
+    // The first round warms up (the snapshot guard's thread-local state).
+    assert_eq!(allocations[1], 0, "allocations while serving XDP batches");
+    assert_eq!(counters.received, 2 * count);
+    assert_eq!(counters.drops_for(DropReason::Response), 2 * responses);
 }

@@ -32,7 +32,7 @@ use crate::server::EXAMPLE_ZONE;
 const DNSLB: &str = env!("CARGO_BIN_EXE_dnslb");
 const PATIENCE: Duration = Duration::from_secs(20);
 
-const SERVER_V4: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 1);
+pub(crate) const SERVER_V4: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 1);
 const CLIENT_V4: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 2);
 const SERVER_V6: Ipv6Addr = Ipv6Addr::new(0xfd00, 0x198, 0x18, 0, 0, 0, 0, 1);
 const CLIENT_V6: Ipv6Addr = Ipv6Addr::new(0xfd00, 0x198, 0x18, 0, 0, 0, 0, 2);
@@ -43,7 +43,7 @@ const MANY: usize = 120;
 
 /// Whether this process may make namespaces and attach XDP programs; says
 /// why not, loudly, when it may not.
-fn can_run(test: &str) -> bool {
+pub(crate) fn can_run(test: &str) -> bool {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     let root = status
         .lines()
@@ -82,11 +82,11 @@ fn output(args: &[&str]) -> String {
 }
 
 /// A veth pair between two namespaces of this test, removed on drop.
-struct Bed {
-    server_ns: String,
-    client_ns: String,
-    server_if: String,
-    client_if: String,
+pub(crate) struct Bed {
+    pub(crate) server_ns: String,
+    pub(crate) client_ns: String,
+    pub(crate) server_if: String,
+    pub(crate) client_if: String,
 }
 
 static NEXT_BED: AtomicU32 = AtomicU32::new(0);
@@ -94,7 +94,7 @@ static NEXT_BED: AtomicU32 = AtomicU32::new(0);
 impl Bed {
     /// A pair with `server_queues` receive and transmit queues on the
     /// server side and `client_queues` on the client side, MTU `mtu`.
-    fn up(server_queues: u32, client_queues: u32, mtu: u32) -> Bed {
+    pub(crate) fn up(server_queues: u32, client_queues: u32, mtu: u32) -> Bed {
         let tag = format!(
             "{}{}",
             std::process::id() % 100_000,
@@ -200,11 +200,11 @@ impl Bed {
         .expect("the thread in the namespace")
     }
 
-    fn client<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> T {
+    pub(crate) fn client<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> T {
         Bed::inside(&self.client_ns, work)
     }
 
-    fn server<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> T {
+    pub(crate) fn server<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> T {
         Bed::inside(&self.server_ns, work)
     }
 }
