@@ -401,6 +401,14 @@ fn the_packaged_config_loads_with_the_example_zone() {
     assert_eq!(config.server.run_as.map(|run_as| run_as.uid), Some(0));
     let (passed, stderr) = check(&path);
     assert!(passed, "{stderr}");
+    assert_eq!(config.xdp, None);
+    // Its commented-out [xdp] table loads once enabled.
+    let with_xdp = std::fs::read_to_string(&path)
+        .expect("read the config back")
+        .replace("\n# [xdp]\n# interface = ", "\n[xdp]\ninterface = ");
+    std::fs::write(&path, with_xdp).expect("write the config");
+    let config = dnslb::config::load(&path).unwrap_or_else(|errors| panic!("{errors}"));
+    assert_eq!(config.xdp.map(|xdp| xdp.interface).as_deref(), Some("eth0"));
 }
 
 /// Runs `dnslb check` on `path`: whether it passed, and its standard error.
@@ -466,22 +474,76 @@ fn the_systemd_unit_is_notify_and_verifies() {
     ] {
         assert!(unit.lines().any(|unit_line| unit_line == line), "no {line}");
     }
+    if let Some(complaints) = verify_unit(&unit, None) {
+        assert!(complaints.is_empty(), "{complaints}");
+    }
+}
+
+/// `systemd-analyze verify` on `unit` with `drop_in` (as
+/// `dnslb.service.d/drop-in.conf`) when given: its complaints, or `None`
+/// (skipped, and said so) where systemd-analyze is missing.
+fn verify_unit(unit: &str, drop_in: Option<&str>) -> Option<String> {
     // systemd-analyze wants the binary where ExecStart= says: verify a copy
     // that names the one just built.
     let dir = tempfile::tempdir().expect("temporary directory");
     let copy = dir.path().join("dnslb.service");
     std::fs::write(&copy, unit.replace("/usr/local/bin/dnslb", DNSLB)).expect("write the copy");
+    if let Some(drop_in) = drop_in {
+        // Beside the unit: verify adds the unit's directory to the search
+        // path, drop-in directories included.
+        let directory = dir.path().join("dnslb.service.d");
+        std::fs::create_dir(&directory).expect("drop-in directory");
+        std::fs::write(directory.join("drop-in.conf"), drop_in).expect("write the drop-in");
+    }
     match Command::new("systemd-analyze")
         .arg("verify")
         .arg(&copy)
         .output()
     {
-        Err(error) => eprintln!("skipped systemd-analyze verify: {error}"),
+        Err(error) => {
+            eprintln!("skipped systemd-analyze verify: {error}");
+            None
+        }
         Ok(output) => {
             let complaints = String::from_utf8_lossy(&output.stderr);
             assert!(output.status.success(), "{complaints}");
-            assert!(complaints.trim().is_empty(), "{complaints}");
+            Some(complaints.trim().to_owned())
         }
+    }
+}
+
+#[test]
+fn the_xdp_drop_in_adds_what_xdp_needs_and_verifies() {
+    let unit = std::fs::read_to_string(Path::new(PACKAGING).join("dnslb.service"))
+        .expect("packaging/dnslb.service");
+    let drop_in = std::fs::read_to_string(Path::new(PACKAGING).join("dnslb-xdp.conf"))
+        .expect("packaging/dnslb-xdp.conf");
+    for line in [
+        "[Service]",
+        "AmbientCapabilities=CAP_NET_ADMIN CAP_BPF CAP_NET_RAW",
+        "CapabilityBoundingSet=CAP_NET_ADMIN CAP_BPF CAP_NET_RAW",
+        "LimitMEMLOCK=infinity",
+        "RestrictAddressFamilies=AF_XDP",
+        "SystemCallFilter=bpf",
+    ] {
+        assert!(
+            drop_in.lines().any(|drop_in_line| drop_in_line == line),
+            "no {line}"
+        );
+    }
+    // It adds to the unit's lists; an empty assignment would reset one.
+    let settings = drop_in
+        .lines()
+        .filter(|line| !line.starts_with('#') && !line.starts_with('[') && !line.is_empty());
+    for setting in settings {
+        assert!(!setting.ends_with('='), "{setting} resets the unit's list");
+    }
+    if let Some(complaints) = verify_unit(&unit, Some(&drop_in)) {
+        assert!(complaints.is_empty(), "{complaints}");
+        // The drop-in was read: a bad key in it is reported.
+        let bad = format!("{drop_in}NoSuchSetting=1\n");
+        let complaints = verify_unit(&unit, Some(&bad)).unwrap_or_default();
+        assert!(complaints.contains("NoSuchSetting"), "{complaints}");
     }
 }
 
