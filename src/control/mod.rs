@@ -625,6 +625,9 @@ impl Control {
                 config.server.tcp_total_timeout != running.server.tcp_total_timeout,
                 "server.tcp_total_timeout",
             ),
+            // The AF_XDP sockets and the filter are made once, before
+            // privileges are dropped.
+            (config.xdp != running.xdp, "xdp"),
         ] {
             if changed {
                 return Err(ControlError::NeedsRestart(key.to_owned()));
@@ -895,6 +898,13 @@ mod tests {
         assert!(
             matches!(control.reload(), Err(ControlError::NeedsRestart(key)) if key == "server.listen")
         );
+        assert_eq!(control.snapshot().load().generation, before);
+        // So does the [xdp] table.
+        let path = write(dir.path(), 30, FOUR, HEALTH);
+        let mut text = std::fs::read_to_string(&path).unwrap();
+        text.push_str("\n[xdp]\ninterface = \"eth0\"\n");
+        std::fs::write(&path, text).unwrap();
+        assert!(matches!(control.reload(), Err(ControlError::NeedsRestart(key)) if key == "xdp"));
         assert_eq!(control.snapshot().load().generation, before);
         let status = control.status();
         assert_eq!(status.services[0].backends[1].load, 0.5);
