@@ -8,9 +8,12 @@
 //! * [`frame`]: parsing and building Ethernet + IPv4/IPv6 + UDP headers in
 //!   place, with their Internet checksums (safe code);
 //! * [`iface`]: an interface's index, MTU, hardware address, queues and
-//!   addresses.
+//!   addresses;
+//! * [`neighbour`]: the kernel's neighbour table (rtnetlink): the hardware
+//!   address to send a frame to.
 
 pub mod bpf;
 pub mod frame;
 pub mod iface;
+pub mod neighbour;
 pub mod socket;
