@@ -17,3 +17,8 @@ pub mod frame;
 pub mod iface;
 pub mod neighbour;
 pub mod socket;
+
+/// Held by the tests that bind an AF_XDP socket to queue 0 of the loopback
+/// interface: one socket at a time may hold a queue.
+#[cfg(test)]
+pub(crate) static LOOPBACK_QUEUE: std::sync::Mutex<()> = std::sync::Mutex::new(());

@@ -48,6 +48,10 @@ pub struct SocketConfig {
     pub zero_copy: ZeroCopy,
 }
 
+/// `XDP_MAX_TX_SKB_BUDGET` (linux/if_xdp.h, 6.17): frames one copy-mode
+/// transmit kick may send.
+const XDP_MAX_TX_SKB_BUDGET: libc::c_int = 9;
+
 /// Where a received frame starts in its chunk: the kernel keeps
 /// `XDP_PACKET_HEADROOM` (256) bytes in front of it.
 pub const HEADROOM: u32 = 256;
@@ -453,6 +457,16 @@ impl XdpSocket {
         Ok(socket)
     }
 
+    /// Lets one transmit kick in copy mode send up to `frames` frames
+    /// (`XDP_MAX_TX_SKB_BUDGET`, Linux 6.17 and later) instead of the kernel's
+    /// default 32, after which [`kick`](Self::kick) fails with `EAGAIN` and
+    /// the rest waits for the next one. The kernel takes 32 up to the transmit
+    /// ring's size (`EACCES` otherwise); an older kernel answers
+    /// `ENOPROTOOPT`. Zero-copy drivers do not use it.
+    pub fn set_tx_budget(&self, frames: u32) -> io::Result<()> {
+        setsockopt(self.fd.as_raw_fd(), XDP_MAX_TX_SKB_BUDGET, &frames)
+    }
+
     /// Whether the socket runs in zero-copy mode.
     pub fn zero_copy(&self) -> bool {
         self.zero_copy
@@ -724,5 +738,49 @@ impl Default for RawStatistics {
     fn default() -> Self {
         // SAFETY: plain integers; all-zero is a valid value.
         RawStatistics(unsafe { std::mem::zeroed() })
+    }
+}
+
+/// Sockets on queue 0 of the loopback interface. Needs root: skipped, loudly,
+/// otherwise.
+#[cfg(test)]
+mod kernel_tests {
+    use super::*;
+    use crate::xdp::iface;
+
+    #[test]
+    fn the_transmit_budget_is_bounded_by_the_ring() {
+        // SAFETY: geteuid cannot fail.
+        if unsafe { libc::geteuid() } != 0 {
+            eprintln!("SKIPPED: the AF_XDP socket test needs root; not run");
+            return;
+        }
+        let _queue = crate::xdp::LOOPBACK_QUEUE
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let config = SocketConfig {
+            frame_size: 2048,
+            ring_size: 64,
+            zero_copy: ZeroCopy::Off,
+        };
+        let socket = XdpSocket::new(iface::index("lo").unwrap(), 0, config).unwrap();
+        assert!(!socket.zero_copy());
+        assert_eq!(
+            socket.free_frames(),
+            64,
+            "one ring's worth is in the fill ring"
+        );
+        match socket.set_tx_budget(64) {
+            Err(error) if error.raw_os_error() == Some(libc::ENOPROTOOPT) => {
+                eprintln!("SKIPPED: this kernel has no XDP_MAX_TX_SKB_BUDGET (before 6.17)");
+                return;
+            }
+            result => result.unwrap(),
+        }
+        socket.set_tx_budget(32).unwrap();
+        for out_of_bounds in [16, 65] {
+            let error = socket.set_tx_budget(out_of_bounds).unwrap_err();
+            assert_eq!(error.raw_os_error(), Some(libc::EACCES), "{out_of_bounds}");
+        }
     }
 }
