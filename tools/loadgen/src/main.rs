@@ -26,6 +26,7 @@ mod reflect;
 mod report;
 mod tcp;
 mod udp;
+mod xdp;
 
 use std::process::ExitCode;
 
@@ -54,6 +55,7 @@ fn main() -> ExitCode {
             if (1..=1024).contains(&args.batch) {
                 reflect::run(&reflect::ReflectOptions {
                     listen: args.listen,
+                    xdp: args.xdp.clone(),
                     batch: args.batch,
                     cpu: args.cpu,
                     duration: args.duration,
