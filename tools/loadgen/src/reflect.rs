@@ -246,7 +246,11 @@ fn reflect_queue(
     let mut rounds = 0u32;
     loop {
         socket.complete();
-        socket.fill(usize::MAX);
+        // Sent frames (and dropped ones) go back to the kernel to receive into.
+        let free = socket.free_frames();
+        if free > 0 {
+            socket.fill(free);
+        }
         if socket.fill_needs_wakeup() {
             socket.wake();
         }
