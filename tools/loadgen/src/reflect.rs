@@ -134,8 +134,8 @@ pub fn run(options: &ReflectOptions) -> anyhow::Result<()> {
 struct QueueCounts {
     received: u64,
     reflected: u64,
-    /// Frames the filter passed that are not plain UDP (never, with our
-    /// filter), and replies the transmit ring had no room for.
+    /// Frames the filter passed that are no plain UDP datagram (lengths that
+    /// disagree), and replies the transmit ring had no room for.
     dropped: u64,
 }
 
@@ -148,6 +148,15 @@ fn run_xdp(options: &ReflectOptions, iface: &str) -> anyhow::Result<()> {
     let stop = stop_flag()?;
     let mut attachment = xdp::attach(iface, &[Rule::listen(options.listen)])?;
     let queues = attachment.sockets.len();
+    if let Some(cpu) = options.cpu {
+        let allowed = dnslb_io::cpu::allowed_cpus();
+        if let Some(missing) = (cpu..cpu + queues).find(|cpu| !allowed.contains(cpu)) {
+            bail!(
+                "--cpu {cpu}: the thread of {iface}'s receive queue q goes on CPU {cpu} + q, \
+                 and CPU {missing} is not one this process may use (allowed: {allowed:?})"
+            );
+        }
+    }
     {
         let mut stdout = std::io::stdout().lock();
         writeln!(
