@@ -92,6 +92,23 @@ pub struct RunArgs {
     #[arg(long)]
     pub tcp: bool,
 
+    /// Send and receive raw frames through AF_XDP on this interface (the one
+    /// towards the server; needs root): pre-built query frames, one source port
+    /// per --sockets from 32768 up, replies taken off the receive ring by an
+    /// XDP filter that leaves all other traffic to the kernel. One thread.
+    #[arg(long, value_name = "IFACE", conflicts_with = "tcp")]
+    pub xdp: Option<String>,
+
+    /// With --xdp: the source address (default: the interface's first address
+    /// of the server's family).
+    #[arg(long, value_name = "ADDR", requires = "xdp")]
+    pub src: Option<std::net::IpAddr>,
+
+    /// With --xdp: the destination MAC address, the server's or the next hop's
+    /// (default: the server's entry in the kernel's neighbour table on IFACE).
+    #[arg(long, value_name = "MAC", requires = "xdp", value_parser = crate::xdp::parse_mac)]
+    pub dst_mac: Option<[u8; 6]>,
+
     /// Start sending at this wall-clock time, in milliseconds since the Unix
     /// epoch, once set up: generators given the same time run over the same
     /// interval (compare.sh --paired). A time already past starts at once.
@@ -153,14 +170,23 @@ pub struct PlotArgs {
 #[derive(Debug, Args)]
 pub struct ReflectArgs {
     /// Address to listen on (port 0 picks one; the address is printed on stdout).
+    /// With --xdp: the address (0.0.0.0 or :: for any of the family) and port
+    /// whose UDP the filter takes.
     #[arg(long, value_name = "ADDR:PORT")]
     pub listen: std::net::SocketAddr,
 
-    /// Most datagrams per recvmmsg / sendmmsg.
+    /// Reflect raw frames through AF_XDP on this interface instead of a UDP
+    /// socket (needs root): one AF_XDP socket and thread per receive queue, an
+    /// XDP filter that leaves all other traffic to the kernel.
+    #[arg(long, value_name = "IFACE")]
+    pub xdp: Option<String>,
+
+    /// Most datagrams per recvmmsg / sendmmsg (frames per receive and kick
+    /// with --xdp).
     #[arg(long, default_value_t = 64)]
     pub batch: usize,
 
-    /// CPU to pin to.
+    /// CPU to pin to (with --xdp, the thread of queue q to CPU N + q).
     #[arg(long)]
     pub cpu: Option<usize>,
 
@@ -188,6 +214,9 @@ impl RunArgs {
         }
         if self.threads == 0 || self.threads > self.sockets {
             bail!("--threads must be 1 to --sockets ({})", self.sockets);
+        }
+        if self.xdp.is_some() && self.threads != 1 {
+            bail!("--xdp runs one thread: --threads 1");
         }
         if self.rate.is_none() && self.window < self.threads {
             bail!("--window must be at least --threads");
@@ -294,6 +323,47 @@ mod tests {
         assert_eq!(parse_cpu_list("1-3,7"), Ok(CpuList(vec![1, 2, 3, 7])));
         assert!(parse_cpu_list("x").is_err());
         assert!(parse_cpu_list("3-1").is_err());
+    }
+
+    #[test]
+    fn xdp_flags() {
+        let cli = Cli::try_parse_from([
+            "dnslb-loadgen",
+            "run",
+            "--server",
+            "198.18.7.1:53",
+            "--xdp",
+            "cli7",
+            "--dst-mac",
+            "02:00:00:00:00:01",
+            "--src",
+            "198.18.7.2",
+        ])
+        .unwrap();
+        let Command::Run(run) = cli.command else {
+            panic!("not run");
+        };
+        assert_eq!(run.xdp.as_deref(), Some("cli7"));
+        assert_eq!(run.dst_mac, Some([2, 0, 0, 0, 0, 1]));
+        assert_eq!(run.src, Some("198.18.7.2".parse().unwrap()));
+        run.check().unwrap();
+        let parse = |extra: &[&str]| {
+            let mut args = vec!["dnslb-loadgen", "run", "--server", "198.18.7.1:53"];
+            args.extend_from_slice(extra);
+            Cli::try_parse_from(args)
+        };
+        assert!(
+            parse(&["--dst-mac", "02:00:00:00:00:01"]).is_err(),
+            "needs --xdp"
+        );
+        assert!(parse(&["--src", "198.18.7.2"]).is_err(), "needs --xdp");
+        assert!(parse(&["--xdp", "cli7", "--tcp"]).is_err());
+        assert!(parse(&["--xdp", "cli7", "--dst-mac", "02:00"]).is_err());
+        let Command::Run(threads) = parse(&["--xdp", "cli7", "--threads", "2"]).unwrap().command
+        else {
+            panic!("not run");
+        };
+        assert!(threads.check().is_err(), "one thread with --xdp");
     }
 
     #[test]

@@ -47,21 +47,38 @@ const MAX_SLEEP: Duration = Duration::from_millis(10);
 /// How often the thread publishes its counters for the progress line.
 const PUBLISH_INTERVAL: Duration = Duration::from_millis(100);
 
-/// A source of queries on a set of sockets (UDP sockets or TCP connections).
+/// One reply as a transport hands it to the engine.
+#[derive(Clone, Copy, Debug)]
+pub struct Reply<'a> {
+    /// The socket (the source port, for AF_XDP) it came back to.
+    pub socket: usize,
+    /// The DNS message.
+    pub message: &'a [u8],
+    /// Whether it is the first of a batch received together: the engine takes
+    /// one time stamp per batch.
+    pub first: bool,
+}
+
+/// A source of queries on a set of sockets (UDP sockets, TCP connections, or
+/// the source ports of AF_XDP frames).
 pub trait Transport {
     /// Number of sockets.
     fn sockets(&self) -> usize;
     /// How many queries socket `socket` can take in its next send.
     fn room(&mut self, socket: usize) -> usize;
-    /// Stages `packet`, with its ID set to `id`, as query `index` of the next send
-    /// on `socket`.
-    fn stage(&mut self, socket: usize, index: usize, packet: &[u8], id: u16);
+    /// Stages packet number `packet` of the set, `bytes`, with its ID set to
+    /// `id`, as query `index` of the next send on `socket`.
+    fn stage(&mut self, socket: usize, index: usize, packet: usize, bytes: &[u8], id: u16);
     /// Sends the first `count` staged queries on `socket`; returns how many left
     /// (always the first ones).
     fn send(&mut self, socket: usize, count: usize) -> usize;
-    /// Receives what `socket` has ready and hands each reply to `on_reply`;
-    /// returns how many replies there were.
-    fn receive<F: FnMut(&[u8])>(&mut self, socket: usize, on_reply: F) -> usize;
+    /// Hands the kernel what [`send`](Self::send) queued without sending yet
+    /// (a transport whose batches span sockets); called after each round of
+    /// sends. Nothing to do by default.
+    fn flush(&mut self) {}
+    /// Receives what the sockets have ready and hands each reply to
+    /// `on_reply`; returns how many replies there were.
+    fn receive<F: FnMut(Reply<'_>)>(&mut self, on_reply: F) -> usize;
     /// Sleeps until a socket is readable (or has pending output that can go) or
     /// `timeout` passes.
     fn wait(&mut self, timeout: Duration);
@@ -322,7 +339,7 @@ impl<T: Transport> Worker<'_, T> {
             }
             let id = table.insert(stamp(index as u64), packet);
             self.transport
-                .stage(socket, index, self.packets.packet(packet), id);
+                .stage(socket, index, packet, self.packets.packet(packet), id);
         }
         let sent = self.transport.send(socket, count);
         if sent < count {
@@ -336,17 +353,15 @@ impl<T: Transport> Worker<'_, T> {
 
     /// Receives on every socket; returns the number of replies.
     fn receive_all(&mut self, start: Instant) -> usize {
-        let mut total = 0;
-        for socket in 0..self.tally.tables.len() {
-            let mut received_at = None;
-            let tally = &mut self.tally;
-            let packets = self.packets;
-            total += self.transport.receive(socket, |reply| {
-                let now = *received_at.get_or_insert_with(|| nanos_since(start));
-                tally.reply(packets, socket, reply, now);
-            });
-        }
-        total
+        let tally = &mut self.tally;
+        let packets = self.packets;
+        let mut received_at = 0;
+        self.transport.receive(|reply| {
+            if reply.first {
+                received_at = nanos_since(start);
+            }
+            tally.reply(packets, reply.socket, reply.message, received_at);
+        })
     }
 
     /// Counts as lost every query sent more than `timeout` before `now` (and
@@ -472,6 +487,7 @@ pub fn run<T: Transport>(
             (Pacing::Open { .. }, None) => unreachable!("open loop always has a schedule"),
         };
 
+        worker.transport.flush();
         let received = worker.receive_all(start);
 
         if now >= next_publish {
@@ -581,9 +597,9 @@ mod tests {
         fn room(&mut self, _socket: usize) -> usize {
             self.staged.len()
         }
-        fn stage(&mut self, _socket: usize, index: usize, packet: &[u8], id: u16) {
+        fn stage(&mut self, _socket: usize, index: usize, _packet: usize, bytes: &[u8], id: u16) {
             self.staged[index].clear();
-            self.staged[index].extend_from_slice(packet);
+            self.staged[index].extend_from_slice(bytes);
             self.staged[index][..2].copy_from_slice(&id.to_be_bytes());
         }
         fn send(&mut self, _socket: usize, count: usize) -> usize {
@@ -598,10 +614,19 @@ mod tests {
             }
             count
         }
-        fn receive<F: FnMut(&[u8])>(&mut self, _socket: usize, mut on_reply: F) -> usize {
+        fn receive<F: FnMut(Reply<'_>)>(&mut self, mut on_reply: F) -> usize {
             let count = self.pending.len() + self.extra.len();
-            for reply in self.pending.drain(..).chain(self.extra.drain(..)) {
-                on_reply(&reply);
+            for (index, reply) in self
+                .pending
+                .drain(..)
+                .chain(self.extra.drain(..))
+                .enumerate()
+            {
+                on_reply(Reply {
+                    socket: 0,
+                    message: &reply,
+                    first: index == 0,
+                });
             }
             count
         }

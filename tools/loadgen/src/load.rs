@@ -1,5 +1,6 @@
-//! `run`: turns the flags into a packet set, opens the sockets, splits sockets,
-//! window and rate over the threads, runs each thread pinned to its CPU, prints a
+//! `run`: turns the flags into a packet set, opens the sockets (or, with
+//! `--xdp`, attaches the AF_XDP transport), splits sockets, window and rate
+//! over the threads, runs each thread pinned to its CPU, prints a
 //! progress line each second when stderr is a terminal, then the report.
 //!
 //! Invariants: every input error (query file, flags, server address, sockets) is
@@ -23,7 +24,7 @@ use crate::query;
 use crate::report::{self, Report, Setup};
 use crate::tcp::TcpTransport;
 use crate::udp::UdpTransport;
-use crate::{hgrm, plot};
+use crate::{hgrm, plot, xdp};
 
 /// The first address `text` (ADDR:PORT or HOST:PORT) resolves to.
 pub fn resolve(text: &str) -> anyhow::Result<SocketAddr> {
@@ -115,7 +116,12 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
             .context("cannot install a signal handler")?;
     }
 
-    let outcomes = if args.tcp {
+    let outcomes = if let Some(iface) = &args.xdp {
+        let transport =
+            xdp::XdpTransport::open(&xdp_endpoints(args, iface, server)?, &packets, args.batch)?;
+        wait_until(args.start_at);
+        run_threads(vec![transport], &packets, &plans, &cpus, &stop)?
+    } else if args.tcp {
         let transports = (0..threads)
             .map(|thread| {
                 TcpTransport::connect(server, share(args.sockets, threads, thread), args.batch)
@@ -141,7 +147,13 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
     let totals = report::merge(outcomes);
     let setup = Setup {
         server: server.to_string(),
-        transport: if args.tcp { "tcp" } else { "udp" },
+        transport: if args.xdp.is_some() {
+            "xdp"
+        } else if args.tcp {
+            "tcp"
+        } else {
+            "udp"
+        },
         mode: if args.rate.is_some() {
             "open"
         } else {
@@ -163,6 +175,32 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
         println!("{}", report.text());
     }
     Ok(())
+}
+
+/// The addresses of `run --xdp`: the flags, or the interface's address and
+/// the kernel's neighbour entry for the server.
+fn xdp_endpoints(
+    args: &RunArgs,
+    iface: &str,
+    server: SocketAddr,
+) -> anyhow::Result<xdp::Endpoints> {
+    let source = match args.src {
+        Some(source) => source,
+        None => xdp::source_address(iface, server)?,
+    };
+    let server_mac = match args.dst_mac {
+        Some(mac) => mac,
+        None => xdp::destination_mac(iface, server)?,
+    };
+    Ok(xdp::Endpoints {
+        iface: iface.to_string(),
+        source,
+        source_mac: dnslb_io::xdp::iface::mac(iface)
+            .with_context(|| format!("the hardware address of {iface}"))?,
+        server,
+        server_mac,
+        ports: u16::try_from(args.sockets).context("--sockets")?,
+    })
 }
 
 /// Sleeps until `start_at` (Unix epoch milliseconds), if given and ahead.

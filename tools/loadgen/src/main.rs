@@ -6,7 +6,12 @@
 //!   time), matches every reply to its query, and reports answers by rcode,
 //!   losses, bad replies, qps and latency percentiles (text, `--json`, `.hgrm`,
 //!   an SVG plot).
-//! * `reflect` is the ceiling: it echoes datagrams back with the QR bit set.
+//!   With `--xdp IFACE` the queries go out as pre-built frames through AF_XDP
+//!   and the replies come off its receive ring ([`xdp`]), matched and reported
+//!   the same way.
+//! * `reflect` is the ceiling: it echoes datagrams back with the QR bit set,
+//!   through the kernel's UDP sockets or, with `--xdp IFACE`, as AF_XDP frames
+//!   turned around in place.
 //! * `plot` draws saved `.hgrm` latency distributions as one SVG, one line each.
 //!
 //! Invariants: no `unsafe` code: the batches, the socket set-up, `ppoll` and
@@ -26,6 +31,7 @@ mod reflect;
 mod report;
 mod tcp;
 mod udp;
+mod xdp;
 
 use std::process::ExitCode;
 
@@ -54,6 +60,7 @@ fn main() -> ExitCode {
             if (1..=1024).contains(&args.batch) {
                 reflect::run(&reflect::ReflectOptions {
                     listen: args.listen,
+                    xdp: args.xdp.clone(),
                     batch: args.batch,
                     cpu: args.cpu,
                     duration: args.duration,

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use dnslb_io::poll::Poller;
 
-use crate::engine::Transport;
+use crate::engine::{Reply, Transport};
 use crate::packet::MAX_QUERY_SIZE;
 
 /// Longest a connection attempt may take.
@@ -189,7 +189,7 @@ impl Transport for TcpTransport {
         (connection.write_buffer.len() - connection.write_end) / FRAME_SIZE
     }
 
-    fn stage(&mut self, socket: usize, _index: usize, packet: &[u8], id: u16) {
+    fn stage(&mut self, socket: usize, _index: usize, _packet: usize, packet: &[u8], id: u16) {
         let connection = &mut self.connections[socket];
         let start = connection.write_end;
         let length = u16::try_from(packet.len()).expect("a query fits a TCP frame");
@@ -207,7 +207,37 @@ impl Transport for TcpTransport {
         count
     }
 
-    fn receive<F: FnMut(&[u8])>(&mut self, socket: usize, mut on_reply: F) -> usize {
+    fn receive<F: FnMut(Reply<'_>)>(&mut self, mut on_reply: F) -> usize {
+        let mut total = 0;
+        for socket in 0..self.connections.len() {
+            let mut first = true;
+            total += self.receive_on(socket, |message| {
+                on_reply(Reply {
+                    socket,
+                    message,
+                    first,
+                });
+                first = false;
+            });
+        }
+        total
+    }
+
+    fn wait(&mut self, timeout: Duration) {
+        if self.poller.wait(timeout).is_err() {
+            self.errors += 1;
+        }
+    }
+
+    fn errors(&self) -> u64 {
+        self.errors
+    }
+}
+
+impl TcpTransport {
+    /// Reads what connection `socket` has and hands each whole reply to
+    /// `on_reply`; returns how many there were.
+    fn receive_on<F: FnMut(&[u8])>(&mut self, socket: usize, mut on_reply: F) -> usize {
         self.reconnect(socket);
         self.flush(socket);
         let connection = &mut self.connections[socket];
@@ -257,15 +287,5 @@ impl Transport for TcpTransport {
             self.break_connection(socket);
         }
         replies
-    }
-
-    fn wait(&mut self, timeout: Duration) {
-        if self.poller.wait(timeout).is_err() {
-            self.errors += 1;
-        }
-    }
-
-    fn errors(&self) -> u64 {
-        self.errors
     }
 }

@@ -17,7 +17,7 @@ use dnslb_io::poll::Poller;
 use dnslb_io::send::SendBatch;
 use dnslb_io::socket::{UdpOptions, connect_udp};
 
-use crate::engine::Transport;
+use crate::engine::{Reply, Transport};
 use crate::packet::MAX_QUERY_SIZE;
 
 /// Socket buffer size asked for (the kernel caps it at `net.core.rmem_max`).
@@ -88,9 +88,9 @@ impl Transport for UdpTransport {
         self.send.capacity()
     }
 
-    fn stage(&mut self, _socket: usize, index: usize, packet: &[u8], id: u16) {
-        let slot = self.send.slot_mut(index, packet.len());
-        slot.copy_from_slice(packet);
+    fn stage(&mut self, _socket: usize, index: usize, _packet: usize, bytes: &[u8], id: u16) {
+        let slot = self.send.slot_mut(index, bytes.len());
+        slot.copy_from_slice(bytes);
         slot[..2].copy_from_slice(&id.to_be_bytes());
     }
 
@@ -102,21 +102,28 @@ impl Transport for UdpTransport {
         outcome.sent
     }
 
-    fn receive<F: FnMut(&[u8])>(&mut self, socket: usize, mut on_reply: F) -> usize {
-        match self.receive.recv(&self.sockets[socket], Wait::NoWait) {
-            Ok(count) => {
-                for index in 0..count {
-                    on_reply(self.receive.payload(index));
+    fn receive<F: FnMut(Reply<'_>)>(&mut self, mut on_reply: F) -> usize {
+        let mut total = 0;
+        for socket in 0..self.sockets.len() {
+            match self.receive.recv(&self.sockets[socket], Wait::NoWait) {
+                Ok(count) => {
+                    for index in 0..count {
+                        on_reply(Reply {
+                            socket,
+                            message: self.receive.payload(index),
+                            first: index == 0,
+                        });
+                    }
+                    total += count;
                 }
-                count
-            }
-            Err(_) => {
-                // ECONNREFUSED and the like, from an ICMP error: the queries it
-                // concerns time out and are counted lost.
-                self.errors += 1;
-                0
+                Err(_) => {
+                    // ECONNREFUSED and the like, from an ICMP error: the queries
+                    // it concerns time out and are counted lost.
+                    self.errors += 1;
+                }
             }
         }
+        total
     }
 
     fn wait(&mut self, timeout: Duration) {

@@ -709,6 +709,9 @@ mod kernel_tests {
         let program = Program::load(&rules, 1).unwrap();
         // Queue 0 of the loopback interface (where test runs arrive) gets a
         // socket, so a redirect finds one.
+        let _queue = crate::xdp::LOOPBACK_QUEUE
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let socket = XdpSocket::new(
             iface::index("lo").unwrap(),
             0,

@@ -8,9 +8,17 @@
 //! * [`frame`]: parsing and building Ethernet + IPv4/IPv6 + UDP headers in
 //!   place, with their Internet checksums (safe code);
 //! * [`iface`]: an interface's index, MTU, hardware address, queues and
-//!   addresses.
+//!   addresses;
+//! * [`neighbour`]: the kernel's neighbour table (rtnetlink): the hardware
+//!   address to send a frame to.
 
 pub mod bpf;
 pub mod frame;
 pub mod iface;
+pub mod neighbour;
 pub mod socket;
+
+/// Held by the tests that bind an AF_XDP socket to queue 0 of the loopback
+/// interface: one socket at a time may hold a queue.
+#[cfg(test)]
+pub(crate) static LOOPBACK_QUEUE: std::sync::Mutex<()> = std::sync::Mutex::new(());

@@ -53,6 +53,10 @@ pub struct SocketConfig {
 /// on it starves the softirq work that would free it.
 const KICKS: u32 = 2;
 
+/// `XDP_MAX_TX_SKB_BUDGET` (linux/if_xdp.h, 6.17): frames one copy-mode
+/// transmit kick may send.
+const XDP_MAX_TX_SKB_BUDGET: libc::c_int = 9;
+
 /// Where a received frame starts in its chunk: the kernel keeps
 /// `XDP_PACKET_HEADROOM` (256) bytes in front of it.
 pub const HEADROOM: u32 = 256;
@@ -458,6 +462,16 @@ impl XdpSocket {
         Ok(socket)
     }
 
+    /// Lets one transmit kick in copy mode send up to `frames` frames
+    /// (`XDP_MAX_TX_SKB_BUDGET`, Linux 6.17 and later) instead of the kernel's
+    /// default 32, after which [`kick`](Self::kick) fails with `EAGAIN` and
+    /// the rest waits for the next one. The kernel takes 32 up to the transmit
+    /// ring's size (`EACCES` otherwise); an older kernel answers
+    /// `ENOPROTOOPT`. Zero-copy drivers do not use it.
+    pub fn set_tx_budget(&self, frames: u32) -> io::Result<()> {
+        setsockopt(self.fd.as_raw_fd(), XDP_MAX_TX_SKB_BUDGET, &frames)
+    }
+
     /// Whether the socket runs in zero-copy mode.
     pub fn zero_copy(&self) -> bool {
         self.zero_copy
@@ -574,7 +588,7 @@ impl XdpSocket {
             return true;
         }
         for _ in 0..KICKS {
-            match self.kick() {
+            match self.send_queued() {
                 Ok(()) => return true,
                 Err(libc::EAGAIN) => {
                     // More left than one call sends; the consumer index
@@ -590,9 +604,16 @@ impl XdpSocket {
         false
     }
 
-    /// `sendto` with no data: the kernel sends what the transmit ring holds.
-    /// The error is the `errno`.
-    pub fn kick(&self) -> Result<(), i32> {
+    /// `sendto` with no data: the kernel sends what the transmit ring holds
+    /// (up to its budget). Returns `false` when it could not send everything
+    /// (`EAGAIN`: more than the budget, or the device is busy; `ENOBUFS`):
+    /// kick again later.
+    pub fn kick(&self) -> bool {
+        self.send_queued().is_ok()
+    }
+
+    /// The kick, with the `errno` it failed with.
+    fn send_queued(&self) -> Result<(), i32> {
         // SAFETY: a zero-length send on our own socket; no buffer is read.
         let result = unsafe {
             libc::sendto(
@@ -755,5 +776,49 @@ impl Default for RawStatistics {
     fn default() -> Self {
         // SAFETY: plain integers; all-zero is a valid value.
         RawStatistics(unsafe { std::mem::zeroed() })
+    }
+}
+
+/// Sockets on queue 0 of the loopback interface. Needs root: skipped, loudly,
+/// otherwise.
+#[cfg(test)]
+mod kernel_tests {
+    use super::*;
+    use crate::xdp::iface;
+
+    #[test]
+    fn the_transmit_budget_is_bounded_by_the_ring() {
+        // SAFETY: geteuid cannot fail.
+        if unsafe { libc::geteuid() } != 0 {
+            eprintln!("SKIPPED: the AF_XDP socket test needs root; not run");
+            return;
+        }
+        let _queue = crate::xdp::LOOPBACK_QUEUE
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let config = SocketConfig {
+            frame_size: 2048,
+            ring_size: 64,
+            zero_copy: ZeroCopy::Off,
+        };
+        let socket = XdpSocket::new(iface::index("lo").unwrap(), 0, config).unwrap();
+        assert!(!socket.zero_copy());
+        assert_eq!(
+            socket.free_frames(),
+            64,
+            "one ring's worth is in the fill ring"
+        );
+        match socket.set_tx_budget(64) {
+            Err(error) if error.raw_os_error() == Some(libc::ENOPROTOOPT) => {
+                eprintln!("SKIPPED: this kernel has no XDP_MAX_TX_SKB_BUDGET (before 6.17)");
+                return;
+            }
+            result => result.unwrap(),
+        }
+        socket.set_tx_budget(32).unwrap();
+        for out_of_bounds in [16, 65] {
+            let error = socket.set_tx_budget(out_of_bounds).unwrap_err();
+            assert_eq!(error.raw_os_error(), Some(libc::EACCES), "{out_of_bounds}");
+        }
     }
 }
