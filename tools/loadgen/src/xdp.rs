@@ -27,7 +27,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::os::fd::AsRawFd;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 use dnslb_io::poll::Poller;
@@ -35,7 +35,7 @@ use dnslb_io::xdp::bpf::{AttachMode, Link, Program, Rule};
 use dnslb_io::xdp::frame::{Mac, header_len, parse_udp, patch_port_and_id, write_udp};
 use dnslb_io::xdp::iface;
 use dnslb_io::xdp::neighbour;
-use dnslb_io::xdp::socket::{Desc, SocketConfig, SocketError, XdpSocket, ZeroCopy};
+use dnslb_io::xdp::socket::{Desc, SocketConfig, XdpSocket, ZeroCopy};
 
 use crate::engine::{Reply, Transport};
 use crate::packet::PacketSet;
@@ -53,9 +53,6 @@ pub const PORT_BASE: u16 = 32768;
 /// The generator kicks the transmit ring once this many frames are queued,
 /// and after every round of sends.
 pub const KICK_FRAMES: usize = 64;
-
-/// How long [`attach`] waits for a queue another socket held to be free.
-const BUSY_WAIT: Duration = Duration::from_secs(2);
 
 /// Most frames taken from a receive ring at once.
 pub const RECEIVE_BATCH: usize = 64;
@@ -115,7 +112,7 @@ pub fn attach(name: &str, rules: &[Rule]) -> anyhow::Result<Attachment> {
     };
     let mut sockets = Vec::with_capacity(queues as usize);
     for queue in 0..queues {
-        let socket = open_socket(ifindex, queue, config)
+        let socket = XdpSocket::new(ifindex, queue, config)
             .with_context(|| format!("AF_XDP socket on {name} queue {queue}"))?;
         // Best effort: kernels before 6.17 send 32 frames per kick, and the
         // kick is simply repeated.
@@ -147,25 +144,6 @@ pub fn attach(name: &str, rules: &[Rule]) -> anyhow::Result<Attachment> {
         _program: program,
         sockets,
     })
-}
-
-/// An AF_XDP socket on `queue`, binding again for up to [`BUSY_WAIT`] while
-/// the queue is busy: the kernel releases a closed socket's hold on its queue
-/// a moment after the close, so a program started right after another one
-/// ended finds the queue still taken.
-fn open_socket(ifindex: u32, queue: u32, config: SocketConfig) -> Result<XdpSocket, SocketError> {
-    let start = Instant::now();
-    loop {
-        match XdpSocket::new(ifindex, queue, config) {
-            Err(error)
-                if error.error.kind() == std::io::ErrorKind::ResourceBusy
-                    && start.elapsed() < BUSY_WAIT =>
-            {
-                std::thread::sleep(Duration::from_millis(10));
-            }
-            result => return result,
-        }
-    }
 }
 
 /// Reads the first bytes of each received frame before any is parsed: the

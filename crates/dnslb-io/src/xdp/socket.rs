@@ -57,6 +57,10 @@ const KICKS: u32 = 2;
 /// transmit kick may send.
 const XDP_MAX_TX_SKB_BUDGET: libc::c_int = 9;
 
+/// How long binding waits for a queue that a socket closed a moment ago
+/// still holds.
+const BUSY_WAIT: Duration = Duration::from_secs(2);
+
 /// Where a received frame starts in its chunk: the kernel keeps
 /// `XDP_PACKET_HEADROOM` (256) bytes in front of it.
 pub const HEADROOM: u32 = 256;
@@ -335,7 +339,8 @@ impl XdpSocket {
     /// UMEM registered and its rings mapped; the fill ring holds one ring's
     /// worth of frames and the free list the rest. With [`ZeroCopy::On`] a
     /// driver that refuses zero-copy is an error; with `Auto` it falls back to
-    /// copy mode. Needs `CAP_NET_RAW`.
+    /// copy mode. A queue still held by a socket closed a moment ago
+    /// (`EBUSY`) is tried again for up to [`BUSY_WAIT`]. Needs `CAP_NET_RAW`.
     pub fn new(ifindex: u32, queue: u32, config: SocketConfig) -> Result<XdpSocket, SocketError> {
         let frames = config.ring_size * 2;
         // SAFETY: plain socket(2); the result is checked before use.
@@ -410,18 +415,27 @@ impl XdpSocket {
                 sxdp_queue_id: queue,
                 sxdp_shared_umem_fd: 0,
             };
-            // SAFETY: `address` is a live sockaddr_xdp of the size passed.
-            let result = unsafe {
-                libc::bind(
-                    raw,
-                    ptr::from_ref(&address).cast(),
-                    size_of::<libc::sockaddr_xdp>() as libc::socklen_t,
-                )
-            };
-            if result == 0 {
-                Ok(())
-            } else {
-                Err(io::Error::last_os_error())
+            let started = std::time::Instant::now();
+            loop {
+                // SAFETY: `address` is a live sockaddr_xdp of the size passed.
+                let result = unsafe {
+                    libc::bind(
+                        raw,
+                        ptr::from_ref(&address).cast(),
+                        size_of::<libc::sockaddr_xdp>() as libc::socklen_t,
+                    )
+                };
+                if result == 0 {
+                    return Ok(());
+                }
+                let error = io::Error::last_os_error();
+                // The kernel lets go of a closed socket's queue a moment
+                // after the close: a process started right after another
+                // one on the same queue finds it busy for a while.
+                if error.raw_os_error() != Some(libc::EBUSY) || started.elapsed() >= BUSY_WAIT {
+                    return Err(error);
+                }
+                std::thread::sleep(Duration::from_millis(10));
             }
         };
         let zero_copy = match config.zero_copy {
