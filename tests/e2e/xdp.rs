@@ -594,3 +594,46 @@ fn xdp_start_up_errors_name_the_interface_and_leave_nothing_attached() {
     let bed = Bed::up(1, 1, 9000);
     refuses(&bed, None, "", &[], "too large for XDP");
 }
+
+#[test]
+fn xdp_is_set_up_before_switching_to_server_user_and_keeps_answering() {
+    if !can_run("xdp_is_set_up_before_switching_to_server_user_and_keeps_answering") {
+        return;
+    }
+    let bed = Bed::up(1, 1, 1500);
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let config = write_config(dir.path(), &bed, 53, "");
+    let text = std::fs::read_to_string(&config).expect("read config");
+    let text = text.replace("workers = 1\n", "workers = 1\nuser = \"nobody\"\n");
+    std::fs::write(&config, text).expect("write config");
+    let mut served = Served::start(&bed, &config, &[]);
+    let admin = served.admin();
+    // Running as nobody, with the AF_XDP sockets made as root.
+    let status =
+        std::fs::read_to_string(format!("/proc/{}/status", served.child.id())).expect("status");
+    let uid = status
+        .lines()
+        .find(|line| line.starts_with("Uid:"))
+        .expect("a Uid line");
+    assert!(
+        uid.split_whitespace().skip(1).all(|id| id == "65534"),
+        "{uid}"
+    );
+    let v4 = SocketAddr::new(IpAddr::V4(SERVER_V4), 53);
+    let reply = bed
+        .client(move || {
+            let query = client::message(0x77, "www.example.com", Rtype::A, Class::IN, None);
+            client::udp_raw_from(v4, &query, Duration::from_secs(5))
+        })
+        .expect("an answer");
+    assert_eq!(reply.rcode(), OptRcode::NOERROR);
+    let text = metrics(&bed, admin);
+    assert_eq!(
+        metric(&text, "dnslb_queries_received_total{transport=\"xdp\"}"),
+        1
+    );
+    served.signal("TERM");
+    let (status, log) = served.exit();
+    assert!(status.success(), "{status}: {log}");
+    assert!(!bed.attached());
+}
