@@ -8,6 +8,9 @@
 //!   EDNS retries over TCP through the kernel;
 //! * ping (ICMP) and ARP/ND still reach the kernel;
 //! * after SIGTERM, and after SIGKILL, no program is left on the interface;
+//! * with two receive queues, two XDP workers; services, their counters and
+//!   response rate limiting behave as on the socket path;
+//! * the sockets are made as root before the switch to `server.user`;
 //! * start-up errors name `xdp.interface` and the cause (no such interface,
 //!   queue-count mismatch, MTU too large, zero-copy refused, missing
 //!   privilege), and leave nothing attached.
@@ -636,4 +639,83 @@ fn xdp_is_set_up_before_switching_to_server_user_and_keeps_answering() {
     let (status, log) = served.exit();
     assert!(status.success(), "{status}: {log}");
     assert!(!bed.attached());
+}
+
+#[test]
+fn xdp_runs_one_worker_per_queue_and_counts_services_and_rate_limits_as_sockets_do() {
+    if !can_run("xdp_runs_one_worker_per_queue_and_counts_services_and_rate_limits_as_sockets_do") {
+        return;
+    }
+    // Two receive queues on the server side: two XDP workers.
+    let bed = Bed::up(2, 2, 1500);
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let config = write_config(dir.path(), &bed, 53, "");
+    let mut text = std::fs::read_to_string(&config).expect("read config");
+    text.push_str(
+        r#"
+[[service]]
+name = "lb.example.com"
+policy = "round_robin"
+answers = 1
+backends = [{ address = "192.0.2.101" }, { address = "192.0.2.102" }]
+
+[rrl]
+responses_per_second = 5
+slip = 2
+"#,
+    );
+    std::fs::write(&config, text).expect("write config");
+    let mut served = Served::start(&bed, &config, &[]);
+    let admin = served.admin();
+    let v4 = SocketAddr::new(IpAddr::V4(SERVER_V4), 53);
+    // Round robin across the XDP workers' answers, from many source ports
+    // (flows spread over both queues).
+    let addresses = bed.client(move || {
+        let mut seen = std::collections::BTreeSet::new();
+        for id in 0..4u16 {
+            let query = client::message(id, "lb.example.com", Rtype::A, Class::IN, None);
+            if let Some(reply) = client::udp_raw_from(v4, &query, Duration::from_secs(2)) {
+                seen.extend(reply.addresses());
+            }
+        }
+        seen
+    });
+    assert_eq!(
+        addresses.len(),
+        2,
+        "round robin over both backends: {addresses:?}"
+    );
+    // Over the rate: limited responses are dropped or slipped, and counted.
+    bed.client(move || {
+        let query = client::message(9, "www.example.com", Rtype::A, Class::IN, None);
+        for _ in 0..40 {
+            let _ = client::udp_raw_from(v4, &query, Duration::from_millis(50));
+        }
+    });
+    let text = metrics(&bed, admin);
+    for queue in ["0", "1"] {
+        // Both queues have a worker and its series.
+        metric(
+            &text,
+            &format!("dnslb_xdp_rx_frames_total{{queue=\"{queue}\"}}"),
+        );
+    }
+    assert_eq!(
+        metric(&text, "dnslb_queries_received_total{transport=\"udp\"}"),
+        0
+    );
+    assert!(metric(&text, "dnslb_queries_received_total{transport=\"xdp\"}") >= 44);
+    assert_eq!(
+        metric(
+            &text,
+            "dnslb_service_queries_total{service=\"lb.example.com.\"}"
+        ),
+        4
+    );
+    let dropped = metric(&text, "dnslb_rrl_limited_total{action=\"dropped\"}");
+    let slipped = metric(&text, "dnslb_rrl_limited_total{action=\"slipped\"}");
+    assert!(
+        dropped > 0 && slipped > 0,
+        "dropped {dropped} slipped {slipped}"
+    );
 }
