@@ -203,14 +203,34 @@ pub async fn ask_everywhere(
     replies
 }
 
-/// Sends raw bytes from a new UDP socket and waits up to `wait` for one
-/// datagram back.
+/// Sends raw bytes from a new loopback UDP socket and waits up to `wait`
+/// for one datagram back.
 pub fn udp_raw(server: SocketAddr, packet: &[u8], wait: Duration) -> Option<Reply> {
     let local: SocketAddr = if server.is_ipv4() {
         "127.0.0.1:0".parse().expect("address")
     } else {
         "[::1]:0".parse().expect("address")
     };
+    udp_raw_bound(local, server, packet, wait)
+}
+
+/// As [`udp_raw`], from the address the route to `server` picks (not
+/// loopback): for servers in another network namespace.
+pub fn udp_raw_from(server: SocketAddr, packet: &[u8], wait: Duration) -> Option<Reply> {
+    let local: SocketAddr = if server.is_ipv4() {
+        "0.0.0.0:0".parse().expect("address")
+    } else {
+        "[::]:0".parse().expect("address")
+    };
+    udp_raw_bound(local, server, packet, wait)
+}
+
+fn udp_raw_bound(
+    local: SocketAddr,
+    server: SocketAddr,
+    packet: &[u8],
+    wait: Duration,
+) -> Option<Reply> {
     let socket = UdpSocket::bind(local).expect("bind a client socket");
     socket.connect(server).expect("connect the client socket");
     socket.set_read_timeout(Some(wait)).expect("read timeout");
@@ -227,25 +247,6 @@ pub fn udp_raw(server: SocketAddr, packet: &[u8], wait: Duration) -> Option<Repl
             None
         }
         Err(error) => panic!("receive from {server}: {error}"),
-    }
-}
-
-/// As [`udp_raw`], from the address the route to `server` picks (not
-/// loopback): for servers in another network namespace.
-pub fn udp_raw_from(server: SocketAddr, packet: &[u8], wait: Duration) -> Option<Reply> {
-    let local: SocketAddr = if server.is_ipv4() {
-        "0.0.0.0:0".parse().expect("address")
-    } else {
-        "[::]:0".parse().expect("address")
-    };
-    let socket = UdpSocket::bind(local).expect("bind a client socket");
-    socket.connect(server).expect("connect the client socket");
-    socket.set_read_timeout(Some(wait)).expect("read timeout");
-    socket.send(packet).expect("send");
-    let mut buffer = [0u8; 65535];
-    match socket.recv(&mut buffer) {
-        Ok(len) => Some(Reply::new(&buffer[..len])),
-        Err(_) => None,
     }
 }
 

@@ -30,7 +30,7 @@ const DNSLB: &str = env!("CARGO_BIN_EXE_dnslb");
 const PATIENCE: Duration = Duration::from_secs(20);
 
 /// A `dnslb serve` child logging JSON lines, killed when dropped.
-struct Served {
+pub(crate) struct Served {
     child: Child,
     lines: Receiver<String>,
     /// Every line read so far.
@@ -40,7 +40,25 @@ struct Served {
 impl Served {
     /// Starts `dnslb --log-format json serve -c config` with `environment`.
     fn start(config: &Path, environment: &[(&str, &str)]) -> Served {
-        let mut command = Command::new(DNSLB);
+        Served::start_wrapped(config, environment, &[])
+    }
+
+    /// As [`start`](Self::start), run by `wrapper` (a command and its
+    /// arguments that runs the rest: `ip netns exec NS`, `setpriv ...`);
+    /// `exec`s it, so the child's pid is dnslb's.
+    pub(crate) fn start_wrapped(
+        config: &Path,
+        environment: &[(&str, &str)],
+        wrapper: &[&str],
+    ) -> Served {
+        let mut command = match wrapper.split_first() {
+            Some((program, arguments)) => {
+                let mut command = Command::new(program);
+                command.args(arguments).arg(DNSLB);
+                command
+            }
+            None => Command::new(DNSLB),
+        };
         command
             .args(["--log-format", "json", "serve", "--config"])
             .arg(config)
@@ -70,7 +88,7 @@ impl Served {
         }
     }
 
-    fn pid(&self) -> u32 {
+    pub(crate) fn pid(&self) -> u32 {
         self.child.id()
     }
 
@@ -100,14 +118,14 @@ impl Served {
     }
 
     /// The start-up summary ("dnslb serving").
-    fn summary(&mut self) -> Value {
+    pub(crate) fn summary(&mut self) -> Value {
         self.wait_for("with the start-up summary", |value| {
             value["message"] == "dnslb serving"
         })
     }
 
     /// Sends `signal` (a name `kill` knows, such as HUP) to the child.
-    fn signal(&self, signal: &str) {
+    pub(crate) fn signal(&self, signal: &str) {
         let status = Command::new("kill")
             .arg(format!("-{signal}"))
             .arg(self.pid().to_string())
@@ -125,6 +143,24 @@ impl Served {
                 return status;
             }
             assert!(Instant::now() < deadline, "dnslb did not stop on SIGTERM");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Served {
+    /// Waits for the process to exit on its own (panics after [`PATIENCE`]);
+    /// returns its status and every line it logged.
+    pub(crate) fn exit(mut self) -> (ExitStatus, String) {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait for dnslb") {
+                while let Ok(line) = self.lines.recv_timeout(Duration::from_millis(200)) {
+                    self.seen.push(line);
+                }
+                return (status, self.seen.join("\n"));
+            }
+            assert!(Instant::now() < deadline, "dnslb did not exit");
             std::thread::sleep(Duration::from_millis(20));
         }
     }

@@ -18,22 +18,20 @@
 //! These tests need root (namespaces, BPF, AF_XDP) and `ip`; CI runs as
 //! root. Elsewhere each prints why it is skipped.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::mpsc::{Receiver, channel};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use domain::base::iana::{Class, OptRcode, Rtype};
 
 use crate::client::{self, Edns};
+use crate::process::Served;
 use crate::server::EXAMPLE_ZONE;
 
-const DNSLB: &str = env!("CARGO_BIN_EXE_dnslb");
-const PATIENCE: Duration = Duration::from_secs(20);
 
 pub(crate) const SERVER_V4: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 1);
 const CLIENT_V4: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 2);
@@ -273,99 +271,21 @@ file = "big.test.zone"
     path
 }
 
-/// `dnslb serve` in the server namespace, logging JSON to a pipe.
-struct Served {
-    child: Child,
-    lines: Receiver<String>,
-    seen: Vec<String>,
+/// `dnslb serve` with `config` in the server namespace, run by `prefix`
+/// there too (such as `setpriv ...`).
+fn serve(bed: &Bed, config: &Path, prefix: &[&str]) -> Served {
+    let mut wrapper = vec!["ip", "netns", "exec", bed.server_ns.as_str()];
+    wrapper.extend_from_slice(prefix);
+    Served::start_wrapped(config, &[], &wrapper)
 }
 
-impl Served {
-    fn start(bed: &Bed, config: &Path, prefix: &[&str]) -> Served {
-        let mut command = Command::new("ip");
-        command.args(["netns", "exec", &bed.server_ns]);
-        command.args(prefix);
-        command
-            .arg(DNSLB)
-            .args(["--log-format", "json", "serve", "--config"])
-            .arg(config)
-            .env_remove("RUST_LOG")
-            .env_remove("NOTIFY_SOCKET")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
-        let mut child = command.spawn().expect("start dnslb");
-        let stderr = child.stderr.take().expect("piped stderr");
-        let (sender, lines) = channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines() {
-                let Ok(line) = line else { break };
-                if sender.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        Served {
-            child,
-            lines,
-            seen: Vec::new(),
-        }
-    }
-
-    /// The start-up summary's admin address; panics with the log when the
-    /// server does not start.
-    fn admin(&mut self) -> SocketAddr {
-        let deadline = Instant::now() + PATIENCE;
-        while Instant::now() < deadline {
-            match self.lines.recv_timeout(Duration::from_millis(100)) {
-                Ok(line) => {
-                    self.seen.push(line.clone());
-                    let value: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
-                    if value["message"] == "dnslb serving" {
-                        return value["admin"]
-                            .as_str()
-                            .expect("admin address")
-                            .parse()
-                            .expect("a socket address");
-                    }
-                }
-                Err(_) => {
-                    if let Ok(Some(status)) = self.child.try_wait() {
-                        panic!("dnslb exited ({status}):\n{}", self.seen.join("\n"));
-                    }
-                }
-            }
-        }
-        panic!("dnslb did not start:\n{}", self.seen.join("\n"));
-    }
-
-    /// Waits for the process to exit on its own; returns its status and
-    /// everything it logged.
-    fn exit(mut self) -> (std::process::ExitStatus, String) {
-        let deadline = Instant::now() + PATIENCE;
-        loop {
-            if let Some(status) = self.child.try_wait().expect("wait") {
-                while let Ok(line) = self.lines.recv_timeout(Duration::from_millis(200)) {
-                    self.seen.push(line);
-                }
-                return (status, self.seen.join("\n"));
-            }
-            assert!(Instant::now() < deadline, "dnslb did not exit");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    fn signal(&self, signal: &str) {
-        // `ip netns exec` execs dnslb: the child's pid is dnslb's.
-        run(&["kill", &format!("-{signal}"), &self.child.id().to_string()]);
-    }
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// The admin address in the start-up summary.
+fn admin_address(served: &mut Served) -> SocketAddr {
+    served.summary()["admin"]
+        .as_str()
+        .expect("admin address")
+        .parse()
+        .expect("a socket address")
 }
 
 /// `GET /metrics` from inside the server namespace.
@@ -412,8 +332,8 @@ fn xdp_answers_v4_and_v6_truncates_to_the_mtu_keeps_ping_and_detaches() {
     let bed = Bed::up(1, 1, 1500);
     let dir = tempfile::tempdir().expect("temporary directory");
     let config = write_config(dir.path(), &bed, 53, "");
-    let mut served = Served::start(&bed, &config, &[]);
-    let admin = served.admin();
+    let mut served = serve(&bed, &config, &[]);
+    let admin = admin_address(&mut served);
     assert!(bed.attached(), "no XDP program on the server interface");
 
     let v4 = SocketAddr::new(IpAddr::V4(SERVER_V4), 53);
@@ -526,8 +446,8 @@ fn xdp_answers_v4_and_v6_truncates_to_the_mtu_keeps_ping_and_detaches() {
     assert!(!bed.attached(), "an XDP program was left on the interface");
 
     // SIGKILL (a crash): the link goes with the process.
-    let mut served = Served::start(&bed, &config, &[]);
-    served.admin();
+    let mut served = serve(&bed, &config, &[]);
+    admin_address(&mut served);
     assert!(bed.attached());
     served.signal("KILL");
     let _ = served.exit();
@@ -554,7 +474,7 @@ fn refuses(bed: &Bed, interface_override: Option<&str>, xdp: &str, prefix: &[&st
         );
         std::fs::write(&config, text).expect("write config");
     }
-    let served = Served::start(bed, &config, prefix);
+    let served = serve(bed, &config, prefix);
     let (status, log) = served.exit();
     assert!(!status.success(), "dnslb started with {xdp:?}:\n{log}");
     let interface = interface_override.unwrap_or(&bed.server_if);
@@ -609,11 +529,10 @@ fn xdp_is_set_up_before_switching_to_server_user_and_keeps_answering() {
     let text = std::fs::read_to_string(&config).expect("read config");
     let text = text.replace("workers = 1\n", "workers = 1\nuser = \"nobody\"\n");
     std::fs::write(&config, text).expect("write config");
-    let mut served = Served::start(&bed, &config, &[]);
-    let admin = served.admin();
+    let mut served = serve(&bed, &config, &[]);
+    let admin = admin_address(&mut served);
     // Running as nobody, with the AF_XDP sockets made as root.
-    let status =
-        std::fs::read_to_string(format!("/proc/{}/status", served.child.id())).expect("status");
+    let status = std::fs::read_to_string(format!("/proc/{}/status", served.pid())).expect("status");
     let uid = status
         .lines()
         .find(|line| line.starts_with("Uid:"))
@@ -665,8 +584,8 @@ slip = 2
 "#,
     );
     std::fs::write(&config, text).expect("write config");
-    let mut served = Served::start(&bed, &config, &[]);
-    let admin = served.admin();
+    let mut served = serve(&bed, &config, &[]);
+    let admin = admin_address(&mut served);
     let v4 = SocketAddr::new(IpAddr::V4(SERVER_V4), 53);
     // Round robin across the XDP workers' answers, from many source ports
     // (flows spread over both queues).
