@@ -13,7 +13,11 @@
 //!   lost) `in_flight` is 0, so `sent == answered + lost`;
 //! * latency is measured from the send time in closed loop, and from the
 //!   *scheduled* send time in open loop, so a stalled server delays the schedule's
-//!   queries and shows in the tail (no coordinated omission).
+//!   queries and shows in the tail (no coordinated omission);
+//! * a query is lost when unanswered `timeout` after it was actually sent, so a
+//!   generator that falls behind its schedule (a rate above what it can send)
+//!   still counts the server's timely answers as answered: its lateness shows in
+//!   the latencies, and the sending time it took in the rates.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -182,7 +186,9 @@ pub struct Outcome {
     pub counters: Counters,
     /// Latencies in nanoseconds.
     pub histogram: Histogram<u64>,
-    /// How long the thread sent queries (the run's duration unless stopped early).
+    /// How long the thread sent queries: the run's duration, or less when
+    /// stopped early, or more when an open loop behind its schedule sent its
+    /// last queries after the end.
     pub sending: Duration,
     /// Queries outstanding at the end: 0 unless the drain was cut short.
     pub in_flight: u64,
@@ -290,7 +296,7 @@ impl Tally {
         counters.rcodes[usize::from(header.rcode)] += 1;
         counters.truncated += u64::from(header.truncated);
         self.histogram
-            .saturating_record(now.saturating_sub(query.sent_at));
+            .saturating_record(now.saturating_sub(query.due_at));
     }
 
     /// Counts as lost every query sent before `sent_before`, and releases the IDs
@@ -314,9 +320,15 @@ struct Worker<'a, T: Transport> {
 }
 
 impl<T: Transport> Worker<'_, T> {
-    /// Sends up to `wanted` queries on the next socket, stamped by `stamp(i)` for
-    /// the `i`-th; returns how many left.
-    fn send_some(&mut self, wanted: usize, batch: usize, stamp: impl Fn(u64) -> u64) -> usize {
+    /// Sends up to `wanted` queries on the next socket at `now`, the `i`-th
+    /// due at `due(i)`; returns how many left.
+    fn send_some(
+        &mut self,
+        wanted: usize,
+        batch: usize,
+        now: u64,
+        due: impl Fn(u64) -> u64,
+    ) -> usize {
         let socket = self.next_socket;
         self.next_socket += 1;
         if self.next_socket == self.tally.tables.len() {
@@ -337,7 +349,7 @@ impl<T: Transport> Worker<'_, T> {
             if self.next_packet == self.packets.len() {
                 self.next_packet = 0;
             }
-            let id = table.insert(stamp(index as u64), packet);
+            let id = table.insert(now, due(index as u64), packet);
             self.transport
                 .stage(socket, index, packet, self.packets.packet(packet), id);
         }
@@ -429,6 +441,7 @@ pub fn run<T: Transport>(
     };
     let mut scheduled_sent: u64 = 0;
     let mut last_reply: u64 = 0;
+    let mut last_sent_at: u64 = 0;
     let mut next_publish: u64 = 0;
 
     let start = Instant::now();
@@ -460,7 +473,7 @@ pub fn run<T: Transport>(
                     if wanted == 0 {
                         break;
                     }
-                    let sent_now = worker.send_some(wanted, plan.batch, |_| now);
+                    let sent_now = worker.send_some(wanted, plan.batch, now, |_| now);
                     if sent_now == 0 {
                         break;
                     }
@@ -471,11 +484,25 @@ pub fn run<T: Transport>(
             (Pacing::Open { .. }, Some(schedule)) => {
                 let due = schedule.due(now);
                 if due > scheduled_sent {
-                    let first = scheduled_sent;
-                    let wanted = usize::try_from(due - scheduled_sent).unwrap_or(usize::MAX);
-                    let sent = worker
-                        .send_some(wanted, plan.batch, |index| schedule.time_of(first + index));
-                    scheduled_sent += sent as u64;
+                    // What is due, a batch per socket in turn, at most a batch on
+                    // each socket per round: a generator behind its schedule
+                    // still receives between rounds.
+                    let mut sent = 0;
+                    for _ in 0..worker.tally.tables.len() {
+                        let first = scheduled_sent;
+                        let wanted = usize::try_from(due - first).unwrap_or(usize::MAX);
+                        if wanted == 0 {
+                            break;
+                        }
+                        let sent_now = worker.send_some(wanted, plan.batch, now, |index| {
+                            schedule.time_of(first + index)
+                        });
+                        if sent_now == 0 {
+                            break;
+                        }
+                        scheduled_sent += sent_now as u64;
+                        sent += sent_now;
+                    }
                     sent
                 } else if scheduled_sent >= schedule.total {
                     // Everything scheduled has gone: nothing left but replies.
@@ -487,6 +514,9 @@ pub fn run<T: Transport>(
             (Pacing::Open { .. }, None) => unreachable!("open loop always has a schedule"),
         };
 
+        if sent > 0 {
+            last_sent_at = now;
+        }
         worker.transport.flush();
         let received = worker.receive_all(start);
 
@@ -517,11 +547,12 @@ pub fn run<T: Transport>(
     };
 
     // Sending stopped (the open loop may stop at its last scheduled query, before
-    // the end of the duration: the rate is over the whole duration).
+    // the end of the duration: the rate is over the whole duration; or, behind
+    // its schedule, after it: then its last send ends the sending time).
     let sending = if stop.load(Ordering::Relaxed) {
         Duration::from_nanos(sending_end)
     } else {
-        plan.duration
+        plan.duration.max(Duration::from_nanos(last_sent_at))
     };
     let drain_end = nanos_since(start).max(sending_end) + timeout;
     loop {
@@ -582,12 +613,18 @@ mod tests {
     }
 
     /// A transport whose server answers every query at once, dropping those with
-    /// an odd ID, and can corrupt replies.
+    /// an odd ID, and can corrupt replies; or, slow, takes `send_time` for each
+    /// send and hands out the replies of a round of sends one receive later.
     struct Loopback {
         pending: Vec<Vec<u8>>,
+        /// Slow: the replies the next receive hands out.
+        ready: Vec<Vec<u8>>,
         staged: Vec<Vec<u8>>,
         drop_odd: bool,
         extra: Vec<Vec<u8>>,
+        /// How long each send takes (slow when not zero): a generator slower
+        /// than its schedule.
+        send_time: Duration,
     }
 
     impl Transport for Loopback {
@@ -603,6 +640,7 @@ mod tests {
             self.staged[index][..2].copy_from_slice(&id.to_be_bytes());
         }
         fn send(&mut self, _socket: usize, count: usize) -> usize {
+            std::thread::sleep(self.send_time);
             for staged in &self.staged[..count] {
                 let id = u16::from_be_bytes([staged[0], staged[1]]);
                 if self.drop_odd && id % 2 == 1 {
@@ -615,13 +653,13 @@ mod tests {
             count
         }
         fn receive<F: FnMut(Reply<'_>)>(&mut self, mut on_reply: F) -> usize {
-            let count = self.pending.len() + self.extra.len();
-            for (index, reply) in self
-                .pending
-                .drain(..)
-                .chain(self.extra.drain(..))
-                .enumerate()
-            {
+            let mut replies = if self.send_time.is_zero() {
+                std::mem::take(&mut self.pending)
+            } else {
+                std::mem::replace(&mut self.ready, std::mem::take(&mut self.pending))
+            };
+            let count = replies.len() + self.extra.len();
+            for (index, reply) in replies.drain(..).chain(self.extra.drain(..)).enumerate() {
                 on_reply(Reply {
                     socket: 0,
                     message: &reply,
@@ -648,6 +686,7 @@ mod tests {
         let packets = packets();
         let mut transport = Loopback {
             pending: Vec::new(),
+            ready: Vec::new(),
             staged: vec![Vec::new(); 8],
             drop_odd: true,
             extra: vec![vec![0; 5], {
@@ -656,6 +695,7 @@ mod tests {
                 stray[2] |= 0x80;
                 stray
             }],
+            send_time: Duration::ZERO,
         };
         let plan = Plan {
             pacing: Pacing::Closed { window: 16 },
@@ -686,9 +726,11 @@ mod tests {
         let packets = packets();
         let mut transport = Loopback {
             pending: Vec::new(),
+            ready: Vec::new(),
             staged: vec![Vec::new(); 4],
             drop_odd: false,
             extra: Vec::new(),
+            send_time: Duration::ZERO,
         };
         let plan = Plan {
             pacing: Pacing::Open {
@@ -706,5 +748,51 @@ mod tests {
         assert_eq!(outcome.counters.sent, 200);
         assert_eq!(outcome.counters.answered, 200);
         assert_eq!(outcome.sending, Duration::from_millis(200));
+    }
+
+    #[test]
+    fn open_loop_behind_its_schedule_counts_timely_answers() {
+        // Four queries per send of at least a millisecond: at most 4000 a second
+        // against a schedule of a million. Every query is answered at once, long
+        // after it was due but within the timeout of its send.
+        let packets = packets();
+        let mut transport = Loopback {
+            pending: Vec::new(),
+            ready: Vec::new(),
+            staged: vec![Vec::new(); 4],
+            drop_odd: false,
+            extra: Vec::new(),
+            send_time: Duration::from_millis(1),
+        };
+        let plan = Plan {
+            pacing: Pacing::Open {
+                rate: 1_000_000,
+                thread: 0,
+                threads: 1,
+            },
+            duration: Duration::from_millis(40),
+            timeout: Duration::from_millis(20),
+            batch: 4,
+            first_packet: 0,
+        };
+        let stop = AtomicBool::new(false);
+        let outcome = run(&mut transport, &packets, &plan, &stop, &Arc::default());
+        let counters = &outcome.counters;
+        assert!(counters.sent > 0 && counters.sent < 40_000, "{counters:?}");
+        assert_eq!(counters.answered, counters.sent, "{counters:?}");
+        assert_eq!(counters.lost, 0);
+        assert_eq!(counters.malformed(), 0);
+        assert!(
+            outcome.sending > plan.duration,
+            "sent until the end plus the timeout: {:?}",
+            outcome.sending
+        );
+        // Latency runs from the due time: the last queries were due within the
+        // first few milliseconds and answered some 60 ms into the run.
+        assert!(
+            outcome.histogram.max() >= 40_000_000,
+            "max latency {} ns",
+            outcome.histogram.max()
+        );
     }
 }

@@ -7,6 +7,12 @@
 //! number forward: amortized O(1) per query, no scan, no allocation after
 //! [`InFlightTable::new`].
 //!
+//! Each query has two times: when it was sent, from which its timeout runs, and
+//! when it was due, from which its latency is measured (the same in closed loop;
+//! in open loop a generator behind its schedule sends late, and that lateness
+//! belongs in the latency but must not turn the server's timely answers into
+//! losses).
+//!
 //! Invariants:
 //!
 //! * `oldest <= next_sequence` and `next_sequence - oldest <= capacity`: sequence
@@ -24,22 +30,29 @@ pub const MAX_CAPACITY: usize = 1 << 16;
 /// One outstanding query.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Entry {
-    /// Send (or scheduled send) time, in nanoseconds since the run started.
+    /// Send time, in nanoseconds since the run started.
     sent_at: u64,
+    /// Scheduled send time (at most `sent_at`), in nanoseconds since the run
+    /// started.
+    due_at: u64,
     /// Index of the packet in the packet set, or [`FREE`].
     packet: u32,
 }
 
 const FREE_ENTRY: Entry = Entry {
     sent_at: 0,
+    due_at: 0,
     packet: FREE,
 };
 
 /// A query found by its ID.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Outstanding {
-    /// Send (or scheduled send) time, in nanoseconds since the run started.
+    /// Send time, in nanoseconds since the run started.
     pub sent_at: u64,
+    /// Scheduled send time, in nanoseconds since the run started: where its
+    /// latency starts.
+    pub due_at: u64,
     /// Index of the packet in the packet set.
     pub packet: usize,
 }
@@ -88,17 +101,20 @@ impl InFlightTable {
         self.entries.len() - (self.next_sequence - self.oldest) as usize
     }
 
-    /// Records a query of packet `packet` sent at `sent_at` and returns its ID.
+    /// Records a query of packet `packet` sent at `sent_at`, due at `due_at`
+    /// (`sent_at` or earlier), and returns its ID. Send times must not go
+    /// backwards from one insert to the next.
     ///
     /// # Panics
     ///
     /// When [`room`](Self::room) is zero.
-    pub fn insert(&mut self, sent_at: u64, packet: usize) -> u16 {
+    pub fn insert(&mut self, sent_at: u64, due_at: u64, packet: usize) -> u16 {
         assert!(self.room() > 0, "in-flight table full");
         let index = (self.next_sequence & self.mask) as usize;
         debug_assert_eq!(self.entries[index].packet, FREE);
         self.entries[index] = Entry {
             sent_at,
+            due_at: due_at.min(sent_at),
             packet: u32::try_from(packet).unwrap_or(FREE - 1),
         };
         self.next_sequence += 1;
@@ -124,6 +140,7 @@ impl InFlightTable {
         let entry = *self.entries.get(usize::from(id))?;
         (entry.packet != FREE).then_some(Outstanding {
             sent_at: entry.sent_at,
+            due_at: entry.due_at,
             packet: entry.packet as usize,
         })
     }
@@ -178,14 +195,15 @@ mod tests {
     #[test]
     fn insert_then_match_by_id() {
         let mut table = InFlightTable::new(MAX_CAPACITY);
-        let first = table.insert(100, 7);
-        let second = table.insert(200, 8);
+        let first = table.insert(100, 100, 7);
+        let second = table.insert(200, 200, 8);
         assert_ne!(first, second);
         assert_eq!(table.outstanding(), 2);
         assert_eq!(
             table.get(second),
             Some(Outstanding {
                 sent_at: 200,
+                due_at: 200,
                 packet: 8
             })
         );
@@ -199,7 +217,7 @@ mod tests {
     fn unknown_id_is_none() {
         let mut table = InFlightTable::new(16);
         assert_eq!(table.get(3), None);
-        table.insert(1, 0);
+        table.insert(1, 1, 0);
         assert_eq!(table.get(1), None);
         assert_eq!(table.get(0xffff), None, "beyond the capacity");
     }
@@ -207,9 +225,9 @@ mod tests {
     #[test]
     fn timeout_frees_only_old_queries() {
         let mut table = InFlightTable::new(16);
-        let old = table.insert(1_000, 0);
-        let answered = table.insert(2_000, 1);
-        let young = table.insert(9_000, 2);
+        let old = table.insert(1_000, 1_000, 0);
+        let answered = table.insert(2_000, 2_000, 1);
+        let young = table.insert(9_000, 9_000, 2);
         table.remove(answered);
         assert_eq!(
             table.expire(5_000),
@@ -228,7 +246,7 @@ mod tests {
     #[test]
     fn ids_are_reused_only_after_release() {
         let mut table = InFlightTable::new(4);
-        let ids: Vec<u16> = (0..4).map(|index| table.insert(index, 0)).collect();
+        let ids: Vec<u16> = (0..4).map(|index| table.insert(index, index, 0)).collect();
         assert_eq!(ids, [0, 1, 2, 3]);
         assert_eq!(table.room(), 0);
         // Answering a later one does not free room: the oldest still holds its ID.
@@ -236,7 +254,7 @@ mod tests {
         assert_eq!(table.expire(0), 0, "nothing is sent before 0");
         assert_eq!(table.expire(1), 1, "query 0, sent at 0, timed out");
         assert_eq!(table.room(), 1);
-        assert_eq!(table.insert(5, 0), 0, "ID 0 is handed out again");
+        assert_eq!(table.insert(5, 5, 0), 0, "ID 0 is handed out again");
         assert_eq!(table.get(2), None);
     }
 
@@ -244,7 +262,7 @@ mod tests {
     fn room_comes_back_as_the_oldest_are_answered_or_expire() {
         let mut table = InFlightTable::new(4);
         for index in 0..4 {
-            table.insert(10 + index, 0);
+            table.insert(10 + index, 10 + index, 0);
         }
         table.remove(1);
         assert_eq!(table.expire(5), 0);
@@ -252,7 +270,7 @@ mod tests {
         table.remove(0);
         assert_eq!(table.expire(5), 0);
         assert_eq!(table.room(), 2, "IDs 0 and 1 are free again");
-        assert_eq!(table.insert(20, 1), 0, "the ring wraps");
+        assert_eq!(table.insert(20, 20, 1), 0, "the ring wraps");
         assert_eq!(table.expire(12), 0, "ID 2 was sent at 12, not before");
         assert_eq!(table.expire(13), 1, "ID 2 (sent at 12) timed out");
         assert_eq!(table.room(), 2);
@@ -265,7 +283,7 @@ mod tests {
         let mut table = InFlightTable::new(4);
         for round in 0..3u16 {
             for index in 0..4 {
-                assert_eq!(table.insert(0, 0), index);
+                assert_eq!(table.insert(0, 0, 0), index);
             }
             assert_eq!(table.room(), 0);
             for id in 0..4 {
@@ -279,12 +297,35 @@ mod tests {
     #[test]
     fn unsend_forgets_the_last_inserts() {
         let mut table = InFlightTable::new(8);
-        table.insert(1, 0);
-        let second = table.insert(1, 1);
-        table.insert(1, 2);
+        table.insert(1, 1, 0);
+        let second = table.insert(1, 1, 1);
+        table.insert(1, 1, 2);
         table.unsend(2);
         assert_eq!(table.outstanding(), 1);
         assert_eq!(table.get(second), None);
-        assert_eq!(table.insert(2, 5), second, "the ID is handed out again");
+        assert_eq!(table.insert(2, 2, 5), second, "the ID is handed out again");
+    }
+
+    #[test]
+    fn a_late_send_times_out_from_its_send_and_keeps_its_due_time() {
+        let mut table = InFlightTable::new(8);
+        let late = table.insert(5_000, 1_000, 3);
+        assert_eq!(
+            table.get(late),
+            Some(Outstanding {
+                sent_at: 5_000,
+                due_at: 1_000,
+                packet: 3
+            })
+        );
+        assert_eq!(table.expire(2_000), 0, "due long ago, but sent at 5000");
+        assert_eq!(table.oldest_sent_at(), Some(5_000));
+        assert_eq!(table.expire(5_001), 1);
+        let early = table.insert(6_000, 7_000, 0);
+        assert_eq!(
+            table.get(early).unwrap().due_at,
+            6_000,
+            "never due after its send"
+        );
     }
 }

@@ -119,8 +119,20 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
     let outcomes = if let Some(iface) = &args.xdp {
         let transport =
             xdp::XdpTransport::open(&xdp_endpoints(args, iface, server)?, &packets, args.batch)?;
+        let readers = transport.statistics_readers().unwrap_or_default();
         wait_until(args.start_at);
-        run_threads(vec![transport], &packets, &plans, &cpus, &stop)?
+        let outcomes = run_threads(vec![transport], &packets, &plans, &cpus, &stop)?;
+        // Replies the kernel had for the generator and dropped: they count as
+        // lost, and say the generator (not the server) was the bottleneck.
+        let kernel = xdp::statistics_sum(&readers);
+        if kernel.rx_dropped + kernel.rx_ring_full > 0 || kernel.rx_fill_ring_empty > 0 {
+            eprintln!(
+                "note: the kernel dropped frames for the generator: receive ring full {}, \
+                 other drops {}; fill ring found empty {} times",
+                kernel.rx_ring_full, kernel.rx_dropped, kernel.rx_fill_ring_empty
+            );
+        }
+        outcomes
     } else if args.tcp {
         let transports = (0..threads)
             .map(|thread| {

@@ -35,7 +35,9 @@ use dnslb_io::xdp::bpf::{AttachMode, Link, Program, Rule};
 use dnslb_io::xdp::frame::{Mac, header_len, parse_udp, patch_port_and_id, write_udp};
 use dnslb_io::xdp::iface;
 use dnslb_io::xdp::neighbour;
-use dnslb_io::xdp::socket::{Desc, SocketConfig, XdpSocket, ZeroCopy};
+use dnslb_io::xdp::socket::{
+    Desc, SocketConfig, Statistics, StatisticsReader, XdpSocket, ZeroCopy,
+};
 
 use crate::engine::{Reply, Transport};
 use crate::packet::PacketSet;
@@ -57,8 +59,11 @@ pub const KICK_FRAMES: usize = 64;
 /// Most frames taken from a receive ring at once.
 pub const RECEIVE_BATCH: usize = 64;
 
-/// Most receive batches per socket and receive call, so sending gets its turn.
-const RECEIVE_ROUNDS: usize = 8;
+/// Most receive batches per socket and receive call: a whole receive ring's
+/// worth, so each call drains what arrived while the last round of sends went
+/// out (a round may send more than one batch) and the ring never overflows
+/// while the generator is busy sending.
+const RECEIVE_ROUNDS: usize = RING_SIZE as usize / RECEIVE_BATCH;
 
 /// Kicks tried in a row while the kernel answers that it is busy (`EAGAIN`:
 /// the per-kick budget or the socket's send buffer); the rest waits for the
@@ -144,6 +149,19 @@ pub fn attach(name: &str, rules: &[Rule]) -> anyhow::Result<Attachment> {
         _program: program,
         sockets,
     })
+}
+
+/// The kernel's counters summed over `readers` (those it cannot read count
+/// nothing).
+pub fn statistics_sum(readers: &[StatisticsReader]) -> Statistics {
+    let mut sum = Statistics::default();
+    for statistics in readers.iter().filter_map(|reader| reader.read().ok()) {
+        sum.rx_dropped += statistics.rx_dropped;
+        sum.rx_ring_full += statistics.rx_ring_full;
+        sum.rx_fill_ring_empty += statistics.rx_fill_ring_empty;
+        sum.tx_invalid += statistics.tx_invalid;
+    }
+    sum
 }
 
 /// Reads the first bytes of each received frame before any is parsed: the
@@ -324,6 +342,16 @@ impl XdpTransport {
             kick_pending: false,
             errors: 0,
         })
+    }
+
+    /// Readers of the sockets' kernel counters, for after the run (the
+    /// transport moves to the generator thread).
+    pub fn statistics_readers(&self) -> std::io::Result<Vec<StatisticsReader>> {
+        self.attachment
+            .sockets
+            .iter()
+            .map(XdpSocket::statistics_reader)
+            .collect()
     }
 
     /// Publishes the queued frames and kicks the kernel to send them,
