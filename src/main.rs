@@ -258,8 +258,12 @@ fn serve(path: Option<PathBuf>) -> anyhow::Result<ExitCode> {
     notify(&notifier, Notifier::stopping);
     let stats = running.stats.clone();
     running.shutdown();
-    for (transport, label) in [(Transport::Udp, "udp"), (Transport::Tcp, "tcp")] {
-        let total = stats.total(transport);
+    let mut totals = vec![("udp", stats.total(Transport::Udp))];
+    if !stats.xdp_queues().is_empty() {
+        totals.push(("xdp", stats.xdp_total()));
+    }
+    totals.push(("tcp", stats.total(Transport::Tcp)));
+    for (label, total) in totals {
         let rcodes: Vec<String> = Rcode::ALL
             .iter()
             .map(|rcode| format!("{}={}", rcode.name(), total.replies_with(*rcode)))

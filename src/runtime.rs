@@ -22,8 +22,12 @@
 //!   since we could not switch.
 //! * Without `server.user`: no switch. Run as an unprivileged user with
 //!   `CAP_NET_BIND_SERVICE` (systemd's `AmbientCapabilities=`, or
-//!   `setcap cap_net_bind_service=+ep` on the binary) to bind port 53; as
-//!   root, a warning says that root is kept.
+//!   `setcap cap_net_bind_service=+ep` on the binary) to bind port 53 (and
+//!   `CAP_NET_ADMIN`, `CAP_BPF`, `CAP_NET_RAW` for `[xdp]`); as root, a
+//!   warning says that root is kept.
+//! * Started without root, with or without `server.user`: once every socket
+//!   is made, every capability is given up (ambient, effective, permitted,
+//!   inheritable), before any thread starts.
 //!
 //! After the switch a reload (SIGHUP, `POST /reload`) reads the config and
 //! zone files as that user: they must be readable by it. `server.user` and
@@ -78,6 +82,8 @@ pub enum StartError {
     /// The `[xdp]` path could not be set up; names `xdp.interface`.
     #[error("{0}")]
     Xdp(String),
+    #[error("cannot give up capabilities once started: {0}")]
+    Capabilities(io::Error),
     #[error("cannot start a thread: {0}")]
     Thread(io::Error),
     /// Switching to `server.user` failed or is impossible; names the config
@@ -137,7 +143,7 @@ pub struct Running {
     threads: Vec<JoinHandle<()>>,
     /// The attached filter program: dropped (detached) after the threads
     /// have stopped.
-    _xdp: Option<(dnslb_io::xdp::bpf::Link, dnslb_io::xdp::bpf::Program)>,
+    _xdp: Option<dnslb_io::xdp::attach::Attached>,
 }
 
 impl Running {
@@ -157,19 +163,11 @@ impl Drop for Running {
     }
 }
 
-/// The CPUs workers are pinned to, in order: `server.cpus`, or every CPU
-/// the process may use.
-fn pin_list(config: &Config) -> Vec<usize> {
-    let allowed = cpu::allowed_cpus();
-    match &config.server.cpus {
-        Some(cpus) => cpus.clone(),
-        None if allowed.is_empty() => vec![0],
-        None => allowed,
-    }
-}
-
-/// Which CPU each worker runs on.
-fn worker_cpus(config: &Config) -> Result<Vec<usize>, StartError> {
+/// The CPUs workers are pinned to, in order (`server.cpus`, or every CPU
+/// the process may use), and the CPU of each UDP worker (`server.workers`
+/// of them, taking that list in turn). XDP workers take the list in order,
+/// one CPU each.
+fn worker_cpus(config: &Config) -> Result<(Vec<usize>, Vec<usize>), StartError> {
     let allowed = cpu::allowed_cpus();
     let cpus = match &config.server.cpus {
         Some(cpus) => {
@@ -189,7 +187,8 @@ fn worker_cpus(config: &Config) -> Result<Vec<usize>, StartError> {
         Workers::Auto => cpus.len(),
         Workers::Count(count) => count.get(),
     };
-    Ok((0..count).map(|index| cpus[index % cpus.len()]).collect())
+    let workers = (0..count).map(|index| cpus[index % cpus.len()]).collect();
+    Ok((cpus, workers))
 }
 
 fn bind_address(address: SocketAddr, workers: usize) -> Result<Bound, StartError> {
@@ -241,9 +240,9 @@ fn bind_address(address: SocketAddr, workers: usize) -> Result<Bound, StartError
 
 /// Loads, binds and starts everything `config` describes.
 pub fn start(config: &Config) -> Result<Running, StartError> {
-    let cpus = worker_cpus(config)?;
+    let (pins, cpus) = worker_cpus(config)?;
     let xdp_plan = match &config.xdp {
-        Some(xdp) => Some(xdp::plan(xdp).map_err(StartError::Xdp)?),
+        Some(xdp) => Some(xdp::plan(xdp, pins.len()).map_err(StartError::Xdp)?),
         None => None,
     };
     let xdp_workers = xdp_plan.as_ref().map_or(0, |plan| plan.queues.len());
@@ -268,25 +267,26 @@ pub fn start(config: &Config) -> Result<Running, StartError> {
         }
         _ => None,
     };
-    let pins = pin_list(config);
     let mut xdp_sockets = Vec::new();
     let mut xdp_queues = Vec::new();
     let mut xdp_kept = None;
-    if let Some(attached) = xdp_attached {
+    if let Some(attachment) = xdp_attached {
         tracing::info!(
             interface = %config.xdp.as_ref().map_or("", |xdp| xdp.interface.as_str()),
-            queues = ?attached.sockets.iter().map(|(queue, _)| *queue).collect::<Vec<_>>(),
-            mode = ?attached.mode,
-            zero_copy = attached.zero_copy,
-            instructions = attached.instructions,
+            queues = ?attachment.sockets.iter().map(|(queue, _)| *queue).collect::<Vec<_>>(),
+            mode = ?attachment.mode(),
+            zero_copy = attachment.zero_copy(),
+            instructions = attachment.instructions(),
             "XDP filter attached"
         );
-        for (index, (queue, socket)) in attached.sockets.into_iter().enumerate() {
+        let (sockets, attached) = attachment.split();
+        for (index, (queue, socket)) in sockets.into_iter().enumerate() {
             let reader = socket.statistics_reader().ok();
-            xdp_queues.push((queue, pins[index % pins.len()]));
+            // One CPU each, in order (plan checked there are enough).
+            xdp_queues.push((queue, pins[index]));
             xdp_sockets.push((XdpQueueStats::new(queue, reader), socket));
         }
-        xdp_kept = Some((attached.link, attached.program));
+        xdp_kept = Some(attached);
     }
     let (queue_stats, xdp_sockets): (Vec<_>, Vec<_>) = xdp_sockets.into_iter().unzip();
 
@@ -474,6 +474,8 @@ fn switch_user(config: &Config) -> Result<String, StartError> {
             tracing::warn!(
                 "running as root: set server.user to give root up once the sockets are bound"
             );
+        } else {
+            give_up_capabilities()?;
         }
         return Ok(format!("uid {}, gid {}", identity.euid, identity.egid));
     };
@@ -521,5 +523,14 @@ fn switch_user(config: &Config) -> Result<String, StartError> {
             ),
         ));
     }
+    if !identity.is_root() {
+        give_up_capabilities()?;
+    }
     Ok(describe(&run_as.user, run_as.uid, run_as.gid))
+}
+
+/// Started without root but with capabilities (to bind port 53, to set up
+/// XDP): every socket is made, so give them all up.
+fn give_up_capabilities() -> Result<(), StartError> {
+    privilege::drop_capabilities().map_err(StartError::Capabilities)
 }

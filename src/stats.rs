@@ -238,6 +238,12 @@ pub enum XdpDrop {
     FillRingEmpty,
     /// The kernel dropped a received frame because the receive ring was full.
     RxRingFull,
+    /// The kernel dropped a received frame for another reason (from its
+    /// counters; a frame larger than a UMEM frame, for one).
+    RxDropped,
+    /// The kernel refused a transmit descriptor as invalid (from its
+    /// counters; a sign of a bug: such a frame never completes).
+    TxInvalid,
     /// A reply was ready but the transmit ring had no room.
     TxRingFull,
     /// A well-formed frame that is not UDP to a listen address (ARP, TCP,
@@ -249,9 +255,11 @@ pub enum XdpDrop {
 
 impl XdpDrop {
     /// Every reason, in counter order.
-    pub const ALL: [XdpDrop; 5] = [
+    pub const ALL: [XdpDrop; 7] = [
         XdpDrop::FillRingEmpty,
         XdpDrop::RxRingFull,
+        XdpDrop::RxDropped,
+        XdpDrop::TxInvalid,
         XdpDrop::TxRingFull,
         XdpDrop::NotDns,
         XdpDrop::BadFrame,
@@ -267,6 +275,8 @@ impl XdpDrop {
         match self {
             XdpDrop::FillRingEmpty => "fill_ring_empty",
             XdpDrop::RxRingFull => "rx_ring_full",
+            XdpDrop::RxDropped => "rx_dropped",
+            XdpDrop::TxInvalid => "tx_invalid",
             XdpDrop::TxRingFull => "tx_ring_full",
             XdpDrop::NotDns => "not_dns",
             XdpDrop::BadFrame => "bad_frame",
@@ -339,7 +349,8 @@ pub struct XdpQueueStats {
     pub counters: CachePadded<SharedCounters>,
     /// Frame counters.
     pub frames: CachePadded<SharedFrameCounters>,
-    /// The socket's kernel counters (fill ring empty, receive ring full).
+    /// The socket's kernel counters (fill ring empty, receive ring full,
+    /// other receive drops, invalid transmit descriptors).
     kernel: Option<StatisticsReader>,
 }
 
@@ -361,6 +372,8 @@ impl XdpQueueStats {
         if let Some(Ok(kernel)) = self.kernel.as_ref().map(StatisticsReader::read) {
             frames.drops[XdpDrop::FillRingEmpty.index()] += kernel.rx_fill_ring_empty;
             frames.drops[XdpDrop::RxRingFull.index()] += kernel.rx_ring_full;
+            frames.drops[XdpDrop::RxDropped.index()] += kernel.rx_dropped;
+            frames.drops[XdpDrop::TxInvalid.index()] += kernel.tx_invalid;
         }
         frames
     }

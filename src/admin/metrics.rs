@@ -30,10 +30,11 @@ fn escape(value: &str) -> String {
 /// Renders every metric.
 pub fn render(control: &Control, stats: &Stats) -> String {
     let mut out = String::with_capacity(8192);
+    let xdp_total = (!stats.xdp_queues().is_empty()).then(|| stats.xdp_total());
     let mut totals = vec![("udp", stats.total(Transport::Udp))];
     // The XDP workers' queries, beside the socket workers', with `[xdp]`.
-    if !stats.xdp_queues().is_empty() {
-        totals.push(("xdp", stats.xdp_total()));
+    if let Some(xdp) = xdp_total {
+        totals.push(("xdp", xdp));
     }
     totals.push(("tcp", stats.total(Transport::Tcp)));
 
@@ -97,8 +98,8 @@ pub fn render(control: &Control, stats: &Stats) -> String {
     }
     // Rate limiting covers UDP on both paths.
     let mut udp = totals[0].1;
-    if !stats.xdp_queues().is_empty() {
-        udp.add(&stats.xdp_total());
+    if let Some(xdp) = &xdp_total {
+        udp.add(xdp);
     }
     family(
         &mut out,

@@ -10,7 +10,8 @@
 //! send, move sent frames back to the free list and refill the fill ring,
 //! and publish the batch's counters. Nothing in it allocates, locks or logs;
 //! the syscalls are the transmit kick (`sendto`) per batch and, with nothing
-//! to receive, a `poll` to sleep.
+//! to receive for a while, a `poll` to sleep (and a non-blocking `recvfrom`
+//! when a zero-copy driver asks to be woken to receive again).
 //!
 //! A reply never leaves bigger than the interface's MTU allows (the kernel
 //! does not fragment what AF_XDP sends): the step's reply buffer ends there,
@@ -27,7 +28,7 @@ use dnslb_io::xdp::socket::{Desc, XdpSocket};
 
 use crate::balancer::WorkerState;
 use crate::dataplane::step::{self, Action, UdpState};
-use crate::dataplane::udp::{BATCH_WIDTH, RECV_SIZE, WAKE_INTERVAL};
+use crate::dataplane::udp::{BATCH_WIDTH, WAKE_INTERVAL};
 use crate::snapshot::SharedSnapshot;
 use crate::stats::{Counters, FrameCounters, Stats, XdpDrop};
 use crate::wire::DropReason;
@@ -86,6 +87,7 @@ impl XdpWorker {
         seed: u64,
     ) -> XdpWorker {
         let writer = stats.udp_workers() + index;
+        let query = vec![0; socket.frame_size() as usize].into_boxed_slice();
         XdpWorker {
             index,
             socket,
@@ -95,7 +97,7 @@ impl XdpWorker {
             stats,
             state: UdpState::new(WorkerState::new(seed).with_writer(writer)),
             descs: [Desc::default(); XDP_BATCH_WIDTH],
-            query: vec![0; RECV_SIZE].into_boxed_slice(),
+            query,
         }
     }
 
@@ -120,13 +122,7 @@ impl XdpWorker {
             .rrl
             .as_ref()
             .map_or(0, |limiter| limiter.second(Instant::now()));
-        // The kernel wrote these frames on another CPU: touch each first, so
-        // their cache misses overlap instead of coming one per frame.
-        let mut touched = 0u8;
-        for desc in &self.descs[..received] {
-            touched ^= self.socket.frame_mut(desc.addr)[0];
-        }
-        std::hint::black_box(touched);
+        self.socket.touch(&self.descs[..received]);
         for slot in 0..received {
             let desc = self.descs[slot];
             let fate = {
@@ -148,47 +144,43 @@ impl XdpWorker {
                     }
                     Ok(parsed) => {
                         counters.received += 1;
+                        // The query buffer is a frame long: any payload fits.
                         let query_len = parsed.payload_len;
-                        if query_len > self.query.len() {
-                            counters.drop(DropReason::Oversized);
-                            Fate::Drop
+                        self.query[..query_len].copy_from_slice(
+                            &data[parsed.payload_offset..parsed.payload_offset + query_len],
+                        );
+                        let header = parsed.header_len();
+                        let ip_header = if parsed.source.is_ipv4() {
+                            IPV4_HLEN
                         } else {
-                            self.query[..query_len].copy_from_slice(
-                                &data[parsed.payload_offset..parsed.payload_offset + query_len],
-                            );
-                            let header = parsed.header_len();
-                            let ip_header = if parsed.source.is_ipv4() {
-                                IPV4_HLEN
-                            } else {
-                                IPV6_HLEN
-                            };
-                            let room = (data.len() - header)
-                                .min(self.mtu.saturating_sub(ip_header + UDP_HLEN));
-                            let reply = &mut data[header..header + room];
-                            match step::udp(
-                                &snapshot,
-                                &self.query[..query_len],
-                                parsed.source,
-                                parsed.destination,
-                                reply,
-                                &mut self.state,
-                                now,
-                            ) {
-                                Action::Send {
-                                    len,
-                                    rcode,
-                                    truncated,
-                                    slipped,
-                                } => {
-                                    counters.rate_limit_slipped += u64::from(slipped);
-                                    counters.reply(rcode, truncated);
-                                    let frame_len = frame::turn_around(data, &parsed, len);
-                                    Fate::Send(frame_len as u32)
-                                }
-                                Action::Drop(reason) => {
-                                    counters.drop(reason);
-                                    Fate::Drop
-                                }
+                            IPV6_HLEN
+                        };
+                        let room = (data.len() - header)
+                            .min(self.mtu.saturating_sub(ip_header + UDP_HLEN));
+                        let reply = &mut data[header..header + room];
+                        match step::udp(
+                            &snapshot,
+                            &self.query[..query_len],
+                            parsed.source,
+                            parsed.destination,
+                            reply,
+                            &mut self.state,
+                            now,
+                        ) {
+                            Action::Send {
+                                len,
+                                rcode,
+                                truncated,
+                                slipped,
+                            } => {
+                                counters.rate_limit_slipped += u64::from(slipped);
+                                counters.reply(rcode, truncated);
+                                let frame_len = frame::turn_around(data, &parsed, len);
+                                Fate::Send(frame_len as u32)
+                            }
+                            Action::Drop(reason) => {
+                                counters.drop(reason);
+                                Fate::Drop
                             }
                         }
                     }
@@ -199,7 +191,10 @@ impl XdpWorker {
                     if self.socket.transmit(desc.addr, len) {
                         frames.tx += 1;
                     } else {
+                        // Answered (and counted) but not sent, as a socket
+                        // worker counts a refused send.
                         frames.drop(XdpDrop::TxRingFull);
+                        counters.drop(DropReason::SendFailed);
                     }
                 }
                 Fate::Drop => self.socket.recycle(desc.addr),
@@ -209,6 +204,9 @@ impl XdpWorker {
         self.socket.flush();
         self.socket.complete();
         self.socket.fill(usize::MAX);
+        if self.socket.fill_needs_wakeup() {
+            self.socket.wake();
+        }
         let queue = &self.stats.xdp_queues()[self.index];
         queue.counters.publish(&counters);
         queue.frames.publish(&frames);

@@ -240,6 +240,66 @@ pub fn switch_to(uid: u32, gid: u32, groups: &[u32]) -> io::Result<()> {
     Ok(())
 }
 
+/// `_LINUX_CAPABILITY_VERSION_3`: two 32-bit words per set.
+const CAPABILITY_VERSION_3: u32 = 0x2008_0522;
+
+#[repr(C)]
+struct CapHeader {
+    version: u32,
+    pid: libc::c_int,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct CapData {
+    effective: u32,
+    permitted: u32,
+    inheritable: u32,
+}
+
+/// Gives up every capability of the calling thread for good: the ambient
+/// set, then the effective, permitted and inheritable sets (`capset`). For a
+/// process started without root but with capabilities (systemd's
+/// `AmbientCapabilities=`, `setcap`) once its sockets are made: nothing
+/// after start-up needs them. Threads started afterwards inherit the empty
+/// sets.
+pub fn drop_capabilities() -> io::Result<()> {
+    // SAFETY: prctl with integer arguments; changes only this thread's
+    // ambient capability set.
+    let cleared = unsafe {
+        libc::prctl(
+            libc::PR_CAP_AMBIENT,
+            libc::PR_CAP_AMBIENT_CLEAR_ALL as libc::c_ulong,
+            0 as libc::c_ulong,
+            0 as libc::c_ulong,
+            0 as libc::c_ulong,
+        )
+    };
+    if cleared != 0 {
+        return Err(with_context(
+            "prctl(PR_CAP_AMBIENT_CLEAR_ALL)",
+            io::Error::last_os_error(),
+        ));
+    }
+    let header = CapHeader {
+        version: CAPABILITY_VERSION_3,
+        pid: 0,
+    };
+    let data = [CapData {
+        effective: 0,
+        permitted: 0,
+        inheritable: 0,
+    }; 2];
+    // SAFETY: capset reads a version 3 header and the two data words that
+    // version defines, both live on the stack for the call.
+    let result =
+        unsafe { libc::syscall(libc::SYS_capset, std::ptr::from_ref(&header), data.as_ptr()) };
+    if result != 0 {
+        return Err(with_context("capset", io::Error::last_os_error()));
+    }
+    Ok(())
+}
+
 fn with_context(call: &str, error: io::Error) -> io::Error {
     io::Error::new(error.kind(), format!("{call}: {error}"))
 }

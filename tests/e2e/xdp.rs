@@ -32,7 +32,6 @@ use crate::client::{self, Edns};
 use crate::process::Served;
 use crate::server::EXAMPLE_ZONE;
 
-
 pub(crate) const SERVER_V4: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 1);
 const CLIENT_V4: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 2);
 const SERVER_V6: Ipv6Addr = Ipv6Addr::new(0xfd00, 0x198, 0x18, 0, 0, 0, 0, 1);
@@ -514,8 +513,21 @@ fn xdp_start_up_errors_name_the_interface_and_leave_nothing_attached() {
     let bed = Bed::up(1, 4, 1500);
     refuses(&bed, None, "", &[], "queue-count mismatch (ENOSPC)");
     drop(bed);
+    // An MTU whose frames do not fit a UMEM frame: refused before the kernel
+    // is asked.
     let bed = Bed::up(1, 1, 9000);
-    refuses(&bed, None, "", &[], "too large for XDP");
+    refuses(&bed, None, "", &[], "too large for xdp.frame_size");
+    drop(bed);
+    // One that fits 4096-byte frames but not veth's XDP limit: the kernel
+    // says ERANGE.
+    let bed = Bed::up(1, 1, 3700);
+    refuses(
+        &bed,
+        None,
+        "frame_size = 4096",
+        &[],
+        "too large for XDP on this driver (ERANGE)",
+    );
 }
 
 #[test]
@@ -637,4 +649,56 @@ slip = 2
         dropped > 0 && slipped > 0,
         "dropped {dropped} slipped {slipped}"
     );
+}
+
+#[test]
+fn xdp_runs_unprivileged_with_capabilities_and_gives_them_up() {
+    if !can_run("xdp_runs_unprivileged_with_capabilities_and_gives_them_up") {
+        return;
+    }
+    let bed = Bed::up(1, 1, 1500);
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let config = write_config(dir.path(), &bed, 53, "");
+    // As nobody, with only the capabilities the packaging grants.
+    let caps = "+net_bind_service,+net_admin,+bpf,+net_raw";
+    let inheritable = format!("--inh-caps={caps}");
+    let ambient = format!("--ambient-caps={caps}");
+    let prefix = [
+        "setpriv",
+        "--reuid=65534",
+        "--regid=65534",
+        "--clear-groups",
+        inheritable.as_str(),
+        ambient.as_str(),
+    ];
+    let mut served = serve(&bed, &config, &prefix);
+    let admin = admin_address(&mut served);
+    let status = std::fs::read_to_string(format!("/proc/{}/status", served.pid())).expect("status");
+    for set in ["CapInh:", "CapPrm:", "CapEff:", "CapAmb:"] {
+        let line = status
+            .lines()
+            .find(|line| line.starts_with(set))
+            .expect("a capability line");
+        assert!(
+            line.ends_with("0000000000000000"),
+            "capabilities kept after start-up: {line}"
+        );
+    }
+    let v4 = SocketAddr::new(IpAddr::V4(SERVER_V4), 53);
+    let reply = bed
+        .client(move || {
+            let query = client::message(0x78, "www.example.com", Rtype::A, Class::IN, None);
+            client::udp_raw_from(v4, &query, Duration::from_secs(5))
+        })
+        .expect("an answer");
+    assert_eq!(reply.rcode(), OptRcode::NOERROR);
+    let text = metrics(&bed, admin);
+    assert_eq!(
+        metric(&text, "dnslb_queries_received_total{transport=\"xdp\"}"),
+        1
+    );
+    served.signal("TERM");
+    let (status, log) = served.exit();
+    assert!(status.success(), "{status}: {log}");
+    assert!(!bed.attached());
 }

@@ -283,7 +283,7 @@ fn reflect_queue(
         }
         idle_since = None;
         counts.received += count as u64;
-        xdp::touch(socket, &descs[..count]);
+        socket.touch(&descs[..count]);
         for desc in &descs[..count] {
             let frame = socket.frame_mut(desc.addr);
             let length = (desc.len as usize).min(frame.len());

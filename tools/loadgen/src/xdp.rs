@@ -31,7 +31,8 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use dnslb_io::poll::Poller;
-use dnslb_io::xdp::bpf::{AttachMode, Link, Program, Rule};
+use dnslb_io::xdp::attach::Attached;
+use dnslb_io::xdp::bpf::{AttachMode, Rule};
 use dnslb_io::xdp::frame::{Mac, header_len, parse_udp, patch_port_and_id, write_udp};
 use dnslb_io::xdp::iface;
 use dnslb_io::xdp::neighbour;
@@ -73,8 +74,8 @@ const KICK_TRIES: usize = 8;
 /// The filter attached to an interface, with one AF_XDP socket per receive
 /// queue registered in it. Dropping it detaches the filter first.
 pub struct Attachment {
-    link: Link,
-    _program: Program,
+    attached: Attached,
+    mode: AttachMode,
     /// Socket `q` is bound to receive queue `q`.
     pub sockets: Vec<XdpSocket>,
 }
@@ -83,7 +84,7 @@ impl std::fmt::Debug for Attachment {
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         formatter
             .debug_struct("Attachment")
-            .field("link", &self.link)
+            .field("attached", &self.attached)
             .field("sockets", &self.sockets.len())
             .finish()
     }
@@ -92,7 +93,7 @@ impl std::fmt::Debug for Attachment {
 impl Attachment {
     /// Whether the program runs in the driver or in the generic path.
     pub fn mode(&self) -> AttachMode {
-        self.link.mode()
+        self.mode
     }
 
     /// Whether the sockets run in zero-copy mode (all or none do: one driver).
@@ -101,52 +102,39 @@ impl Attachment {
     }
 }
 
-/// Loads the filter for `rules` on interface `name`, opens and registers one
-/// AF_XDP socket per receive queue, and attaches the filter: in the driver,
-/// or in the generic path when the driver has no XDP (`EOPNOTSUPP`,
-/// `EINVAL`). Needs root (or `CAP_NET_ADMIN`, `CAP_NET_RAW` and `CAP_BPF`).
+/// Loads the filter for `rules` on interface `name` and opens and registers
+/// one AF_XDP socket per receive queue ([`dnslb_io::xdp::attach`]: in the
+/// driver, or in the generic path when the driver has no XDP). Needs root
+/// (or `CAP_NET_ADMIN`, `CAP_NET_RAW` and `CAP_BPF`).
 pub fn attach(name: &str, rules: &[Rule]) -> anyhow::Result<Attachment> {
     let ifindex = iface::index(name).with_context(|| format!("interface {name}"))?;
     let queues = iface::rx_queues(name).with_context(|| format!("interface {name}"))?;
-    let program = Program::load(rules, queues)
-        .context("cannot load the XDP filter (root, or CAP_BPF and CAP_NET_ADMIN, is needed)")?;
     let config = SocketConfig {
         frame_size: FRAME_SIZE,
         ring_size: RING_SIZE,
         zero_copy: ZeroCopy::Auto,
     };
-    let mut sockets = Vec::with_capacity(queues as usize);
-    for queue in 0..queues {
-        let socket = XdpSocket::new(ifindex, queue, config)
-            .with_context(|| format!("AF_XDP socket on {name} queue {queue}"))?;
+    let queues: Vec<u32> = (0..queues).collect();
+    let attachment = dnslb_io::xdp::attach::Attachment::new(ifindex, &queues, rules, config)
+        .map_err(|error| {
+            let hint = if error.is_privilege() {
+                " (root, or CAP_BPF, CAP_NET_ADMIN and CAP_NET_RAW, is needed)"
+            } else {
+                ""
+            };
+            anyhow::anyhow!("AF_XDP on {name}: {error}{hint}")
+        })?;
+    let mode = attachment.mode();
+    let (sockets, attached) = attachment.split();
+    let sockets: Vec<XdpSocket> = sockets.into_iter().map(|(_, socket)| socket).collect();
+    for socket in &sockets {
         // Best effort: kernels before 6.17 send 32 frames per kick, and the
         // kick is simply repeated.
         let _ = socket.set_tx_budget(RING_SIZE);
-        program
-            .register(queue, &socket)
-            .with_context(|| format!("registering the socket of {name} queue {queue}"))?;
-        sockets.push(socket);
     }
-    let link = match program.attach(ifindex, AttachMode::Driver) {
-        Ok(link) => link,
-        // EOPNOTSUPP and EINVAL.
-        Err(error)
-            if matches!(
-                error.kind(),
-                std::io::ErrorKind::Unsupported | std::io::ErrorKind::InvalidInput
-            ) =>
-        {
-            program
-                .attach(ifindex, AttachMode::Generic)
-                .with_context(|| format!("cannot attach the XDP filter to {name}"))?
-        }
-        Err(error) => {
-            return Err(error).with_context(|| format!("cannot attach the XDP filter to {name}"));
-        }
-    };
     Ok(Attachment {
-        link,
-        _program: program,
+        attached,
+        mode,
         sockets,
     })
 }
@@ -162,18 +150,6 @@ pub fn statistics_sum(readers: &[StatisticsReader]) -> Statistics {
         sum.tx_invalid += statistics.tx_invalid;
     }
     sum
-}
-
-/// Reads the first bytes of each received frame before any is parsed: the
-/// kernel wrote them on another CPU, and independent loads wait for those
-/// cache lines together rather than one frame at a time.
-#[inline]
-pub fn touch(socket: &mut XdpSocket, descs: &[Desc]) {
-    let mut sum = 0u8;
-    for desc in descs {
-        sum ^= socket.frame_mut(desc.addr)[12];
-    }
-    std::hint::black_box(sum);
 }
 
 /// The generator's source address: the interface's first address of the
@@ -453,7 +429,7 @@ impl Transport for XdpTransport {
             }
             for _ in 0..RECEIVE_ROUNDS {
                 let count = socket.receive(descs);
-                touch(socket, &descs[..count]);
+                socket.touch(&descs[..count]);
                 let mut first = true;
                 for desc in &descs[..count] {
                     let frame = socket.frame_mut(desc.addr);

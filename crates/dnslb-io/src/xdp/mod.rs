@@ -1,5 +1,7 @@
 //! AF_XDP: answering UDP from raw frames, beside the kernel's socket path.
 //!
+//! * [`attach`]: the whole set-up of one interface (filter, a socket per
+//!   queue, the link), shared by the server and the generator;
 //! * [`bpf`]: the filter program (assembled here, loaded with `bpf(2)`) that
 //!   redirects our UDP to the AF_XDP sockets and passes everything else to the
 //!   kernel, the map of sockets per queue, the link that attaches it;
@@ -12,6 +14,7 @@
 //! * [`neighbour`]: the kernel's neighbour table (rtnetlink): the hardware
 //!   address to send a frame to.
 
+pub mod attach;
 pub mod bpf;
 pub mod frame;
 pub mod iface;

@@ -8,7 +8,10 @@
 //!
 //! A frame is always in exactly one place: a ring, the free list, or the hands
 //! of the caller between [`XdpSocket::receive`] (or [`XdpSocket::allocate`])
-//! and [`XdpSocket::transmit`] or [`XdpSocket::recycle`]. A responder hands a
+//! and [`XdpSocket::transmit`] or [`XdpSocket::recycle`]. The socket keeps
+//! each frame's owner in a byte per frame and checks it: reaching a frame
+//! the kernel holds, or giving one back twice, panics instead of racing the
+//! kernel, so the safe API cannot be misused into a data race. A responder hands a
 //! received frame, with the reply written over it, straight to the transmit
 //! ring; its completion puts it on the free list, and the next
 //! [`XdpSocket::fill`] gives it to the kernel again.
@@ -60,6 +63,13 @@ const XDP_MAX_TX_SKB_BUDGET: libc::c_int = 9;
 /// How long binding waits for a queue that a socket closed a moment ago
 /// still holds.
 const BUSY_WAIT: Duration = Duration::from_secs(2);
+
+/// A frame's owner: in a ring (fill, receive, transmit or completion).
+const KERNEL: u8 = 0;
+/// A frame's owner: on the free list.
+const FREE: u8 = 1;
+/// A frame's owner: the caller (received or allocated, not given back).
+const CALLER: u8 = 2;
 
 /// Where a received frame starts in its chunk: the kernel keeps
 /// `XDP_PACKET_HEADROOM` (256) bytes in front of it.
@@ -251,6 +261,9 @@ pub struct XdpSocket {
     umem: Mapping,
     /// Chunk addresses not in any ring nor handed out; capacity for all.
     free: Vec<u64>,
+    /// Who holds each frame (indexed by chunk): [`KERNEL`], [`FREE`] or
+    /// [`CALLER`].
+    owner: Vec<u8>,
     frame_size: u32,
     zero_copy: bool,
     /// Transmit descriptors written but not yet published and kicked.
@@ -447,13 +460,16 @@ impl XdpSocket {
                 step("binding in copy mode", bind(libc::XDP_COPY))?;
                 false
             }
-            ZeroCopy::Auto => match bind(libc::XDP_ZEROCOPY) {
-                Ok(()) => true,
-                Err(_) => {
-                    step("binding in copy mode", bind(libc::XDP_COPY))?;
-                    false
-                }
-            },
+            // Neither flag: the kernel takes zero-copy when the driver
+            // offers it and copy mode otherwise; XDP_OPTIONS says which.
+            ZeroCopy::Auto => {
+                step("binding", bind(0))?;
+                let options: XdpOptions = step(
+                    "reading the socket's options",
+                    getsockopt(raw, libc::XDP_OPTIONS),
+                )?;
+                options.flags & libc::XDP_OPTIONS_ZEROCOPY != 0
+            }
         };
         let mut socket = XdpSocket {
             fill,
@@ -463,6 +479,7 @@ impl XdpSocket {
             fd,
             umem,
             free: Vec::with_capacity(frames as usize),
+            owner: vec![FREE; frames as usize],
             frame_size: config.frame_size,
             zero_copy,
             tx_unpublished: false,
@@ -510,6 +527,8 @@ impl XdpSocket {
         for desc in descs.iter_mut().take(count) {
             let entry = self.rx.read(self.rx.local);
             self.rx.local = self.rx.local.wrapping_add(1);
+            let chunk = self.chunk(entry.addr);
+            self.owner[chunk] = CALLER;
             *desc = Desc {
                 addr: entry.addr,
                 len: entry.len,
@@ -521,26 +540,61 @@ impl XdpSocket {
         count
     }
 
+    /// The chunk index of a frame address; panics outside the UMEM.
+    #[inline]
+    fn chunk(&self, addr: u64) -> usize {
+        let chunk = (addr / u64::from(self.frame_size)) as usize;
+        assert!(chunk < self.owner.len(), "frame address outside the UMEM");
+        chunk
+    }
+
+    /// Takes a frame from the caller; panics unless the caller holds it.
+    #[inline]
+    fn take_back(&mut self, addr: u64, to: u8) -> usize {
+        let chunk = self.chunk(addr);
+        assert_eq!(
+            self.owner[chunk], CALLER,
+            "a frame the caller does not hold"
+        );
+        self.owner[chunk] = to;
+        chunk
+    }
+
     /// The frame at `addr` and the rest of its chunk after it, to read and
-    /// write in place. Panics when `addr` is outside the UMEM.
+    /// write in place. Panics unless the frame is the caller's (received or
+    /// allocated, not yet given back).
     #[inline]
     pub fn frame_mut(&mut self, addr: u64) -> &mut [u8] {
-        let frame_size = u64::from(self.frame_size);
-        let end = (addr / frame_size + 1) * frame_size;
-        assert!(
-            end as usize <= self.umem.len,
-            "frame address outside the UMEM"
+        let chunk = self.chunk(addr);
+        assert_eq!(
+            self.owner[chunk], CALLER,
+            "a frame the caller does not hold"
         );
-        // SAFETY: [addr, end) lies inside the UMEM mapping (checked above). The
-        // frame is ours: it was received or allocated and not yet given back,
-        // so the kernel does not touch it, and `&mut self` keeps any other
-        // slice of the UMEM from being alive at the same time.
+        let end = (chunk as u64 + 1) * u64::from(self.frame_size);
+        // SAFETY: [addr, end) lies inside the UMEM mapping (the chunk index
+        // was checked against the frame count, and the UMEM is frame count
+        // chunks long). The frame is the caller's (checked above): the kernel
+        // neither reads nor writes it until it is transmitted or recycled,
+        // and `&mut self` keeps any other slice of the UMEM from being alive
+        // at the same time.
         unsafe {
             std::slice::from_raw_parts_mut(
                 self.umem.base.as_ptr().add(addr as usize),
                 (end - addr) as usize,
             )
         }
+    }
+
+    /// Reads one byte of each of `descs`' frames (received, the caller's):
+    /// the kernel wrote them on another CPU, and loads issued together wait
+    /// for those cache lines together rather than one frame at a time.
+    #[inline]
+    pub fn touch(&mut self, descs: &[Desc]) {
+        let mut sum = 0u8;
+        for desc in descs {
+            sum ^= self.frame_mut(desc.addr)[0];
+        }
+        std::hint::black_box(sum);
     }
 
     /// Queues the first `len` bytes at `addr` for sending (published by
@@ -552,6 +606,7 @@ impl XdpSocket {
             self.recycle(addr);
             return false;
         }
+        self.take_back(addr, KERNEL);
         self.tx.write(
             self.tx.local,
             libc::xdp_desc {
@@ -568,16 +623,18 @@ impl XdpSocket {
     /// Gives a frame back (not sent: dropped, or not ours).
     #[inline]
     pub fn recycle(&mut self, addr: u64) {
-        let frame_size = u64::from(self.frame_size);
-        debug_assert!(self.free.len() < self.free.capacity());
-        self.free.push(addr - addr % frame_size);
+        let chunk = self.take_back(addr, FREE);
+        self.free.push(chunk as u64 * u64::from(self.frame_size));
     }
 
     /// A free frame to build a datagram in, at its chunk's start plus
     /// [`HEADROOM`]; `None` when every frame is in use.
     #[inline]
     pub fn allocate(&mut self) -> Option<u64> {
-        self.free.pop().map(|chunk| chunk + u64::from(HEADROOM))
+        let chunk = self.free.pop()?;
+        let index = self.chunk(chunk);
+        self.owner[index] = CALLER;
+        Some(chunk + u64::from(HEADROOM))
     }
 
     /// Publishes the queued transmit descriptors and kicks the kernel to send
@@ -654,7 +711,10 @@ impl XdpSocket {
         for _ in 0..ready {
             let addr = self.completion.read(self.completion.local);
             self.completion.local = self.completion.local.wrapping_add(1);
-            self.recycle(addr);
+            let chunk = self.chunk(addr);
+            debug_assert_eq!(self.owner[chunk], KERNEL);
+            self.owner[chunk] = FREE;
+            self.free.push(chunk as u64 * u64::from(self.frame_size));
         }
         if ready > 0 {
             self.completion.publish_consumer();
@@ -666,10 +726,16 @@ impl XdpSocket {
     /// how many.
     #[inline]
     pub fn fill(&mut self, max: usize) -> usize {
-        let free = self.fill.free(u32::try_from(max).unwrap_or(u32::MAX)) as usize;
-        let count = free.min(max).min(self.free.len());
+        let wanted = max.min(self.free.len());
+        if wanted == 0 {
+            return 0;
+        }
+        let free = self.fill.free(u32::try_from(wanted).unwrap_or(u32::MAX)) as usize;
+        let count = free.min(wanted);
         for _ in 0..count {
             let chunk = self.free.pop().expect("counted above");
+            let index = self.chunk(chunk);
+            self.owner[index] = KERNEL;
             self.fill.write(self.fill.local, chunk);
             self.fill.local = self.fill.local.wrapping_add(1);
         }
@@ -704,7 +770,7 @@ impl XdpSocket {
     }
 
     /// Waits up to `timeout` for received frames; returns whether there are
-    /// some.
+    /// some. Fails when the socket reports an error (its interface is gone).
     pub fn wait(&mut self, timeout: Duration) -> io::Result<bool> {
         if self.rx.ready() > 0 {
             return Ok(true);
@@ -723,6 +789,14 @@ impl XdpSocket {
                 return Ok(false);
             }
             return Err(error);
+        }
+        // A socket whose interface went away reports an error at once, every
+        // time: say so rather than let the caller spin.
+        if fds[0].revents & (libc::POLLERR | libc::POLLHUP | libc::POLLNVAL) != 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::BrokenPipe,
+                "the AF_XDP socket reports an error (its interface or queue went away?)",
+            ));
         }
         Ok(self.rx.ready() > 0)
     }
@@ -769,6 +843,13 @@ fn statistics(fd: RawFd) -> io::Result<Statistics> {
         rx_fill_ring_empty: raw.rx_fill_ring_empty_descs,
         tx_invalid: raw.tx_invalid_descs,
     })
+}
+
+/// `XDP_OPTIONS`: what the bound socket got (zero-copy or not).
+#[repr(C)]
+#[derive(Default)]
+struct XdpOptions {
+    flags: u32,
 }
 
 /// `libc::xdp_mmap_offsets` with a `Default`.
