@@ -2,8 +2,9 @@
 //! snapshot, hand it to the control plane, bind every socket (the UDP
 //! sockets of every worker, the TCP listeners, the admin listener), with
 //! `[xdp]` make the AF_XDP sockets and attach the filter program ([`xdp`]),
-//! raise the open files limit, switch user, then pin and spawn one UDP
-//! worker per CPU and one XDP worker per NIC queue, start the TCP thread, the health thread (probes feeding the control
+//! raise the open files limit, switch user (or give up capabilities), then
+//! pin and spawn one UDP worker per CPU and one XDP worker per NIC queue,
+//! start the TCP thread, the health thread (probes feeding the control
 //! plane) and the admin thread; on shutdown, set the flag, let every thread
 //! finish what it has in hand, join them. Reload (SIGHUP in `main`,
 //! `POST /reload`) goes through [`Control::reload`].

@@ -389,7 +389,8 @@ fn xdp_queues(out: &mut String, stats: &Stats) {
         out,
         "dnslb_xdp_drops_total",
         "counter",
-        "Frames lost or not answered on the XDP path, by NIC queue and reason (DNS reasons are in dnslb_drops_total).",
+        "Frames lost or not answered on the XDP path, by NIC queue and reason \
+         (DNS reasons are in dnslb_drops_total).",
     );
     for (queue, counters) in &frames {
         for reason in XdpDrop::ALL {

@@ -23,10 +23,10 @@
 //!   timer slack.
 //! * [`netns`]: moving a thread into a named network namespace (test beds).
 //! * [`xdp`]: AF_XDP: the UMEM and its fill, completion, receive and transmit
-//!   rings, the BPF filter program that steers our UDP traffic to the AF_XDP
-//!   socket (everything else stays with the kernel) and its attachment to a NIC
-//!   queue, and [`xdp::frame`]: parsing and building Ethernet + IPv4/IPv6 + UDP
-//!   headers in place.
+//!   rings of a socket bound to one NIC queue, the BPF filter program that
+//!   steers our UDP traffic to those sockets (everything else stays with the
+//!   kernel) and its attachment to the interface, and [`xdp::frame`]:
+//!   parsing and building Ethernet + IPv4/IPv6 + UDP headers in place.
 //!
 //! Invariants kept by every module:
 //!

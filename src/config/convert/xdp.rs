@@ -22,7 +22,8 @@ use super::Checker;
 /// Longest `xdp.interface`, in bytes: Linux's `IFNAMSIZ` less its NUL.
 pub const XDP_INTERFACE_MAX_BYTES: usize = 15;
 /// Highest rx queue number `xdp.queues` may name, as high as a CPU index
-/// (`server.cpus`) may be: each queue gets a worker pinned to its own CPU.
+/// (`server.cpus`) may be: each queue gets a worker pinned to a CPU of its
+/// own among the XDP workers.
 pub const XDP_QUEUE_MAX: u32 = 1023;
 /// Smallest `xdp.frame_size`, in bytes: the smallest UMEM chunk the kernel
 /// takes in aligned mode; it holds a frame of a 1500-byte MTU after the
