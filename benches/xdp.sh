@@ -14,7 +14,11 @@
 #                               XDP worker pins itself to CPU 0, so its load
 #                               runs from CPU 1)
 #   generators  kxdpgun         Knot's AF_XDP generator, when installed
-#               loadgen-xdp     dnslb-loadgen run --xdp (closed loop)
+#               loadgen-xdp     dnslb-loadgen run --xdp, closed loop (a
+#                               window of 2048 queries)
+#               loadgen-flood   dnslb-loadgen run --xdp, open loop at 1M
+#                               queries/s over 64 source ports: sends as
+#                               fast as it can, as kxdpgun does
 # Each cell is the median answered qps of the rounds (lowest-highest), with
 # its ratio to the socket reflector's median under the same generator; a
 # second table gives what each generator sent and got answered against the
@@ -121,7 +125,7 @@ servers=(reflect dnslb dnslb-xdp reflect-xdp)
 [ "$knot" = 1 ] && servers+=(knot-xdp)
 generators=()
 command -v kxdpgun >/dev/null && generators+=(kxdpgun)
-generators+=(loadgen-xdp)
+generators+=(loadgen-xdp loadgen-flood)
 
 # The CPUs a server and its load run on: Knot's XDP worker takes CPU 0.
 cpus_for() { # SERVER -> "SERVER_CPU LOAD_CPU"
@@ -171,6 +175,11 @@ measure() { # GENERATOR CPU
             "${in[@]}" taskset -c "$2" "$loadgen" run --xdp "$cli_if" --server "$srv_ip:$port" \
                 --cpu "$2" --window 2048 --duration "${seconds}s" --json |
                 jq -r '"\(.send_qps) \(.qps)"'
+            ;;
+        loadgen-flood)
+            "${in[@]}" taskset -c "$2" "$loadgen" run --xdp "$cli_if" --server "$srv_ip:$port" \
+                --cpu "$2" --rate 1000000 --sockets 64 --timeout 200ms --duration "${seconds}s" \
+                --json | jq -r '"\(.send_qps) \(.qps)"'
             ;;
     esac
 }
