@@ -20,7 +20,7 @@ use mio::{Events, Interest, Poll, Token};
 
 use crate::balancer::WorkerState;
 use crate::dataplane::step::{self, Action, UdpState};
-use crate::snapshot::SharedSnapshot;
+use crate::snapshot::{SharedSnapshot, Snapshot};
 use crate::stats::{Counters, Stats};
 use crate::wire::DropReason;
 
@@ -38,6 +38,17 @@ pub const RECV_SIZE: usize = 4096;
 
 /// How long a blocked worker sleeps before looking at the shutdown flag.
 pub const WAKE_INTERVAL: Duration = Duration::from_millis(200);
+
+/// The `now` to pass [`step::udp`] for a batch: the current second on the
+/// snapshot's rate limiter's clock. One clock read (vDSO, no syscall) per
+/// batch, and only with RRL on; 0 without it.
+#[inline]
+pub fn batch_second(snapshot: &Snapshot) -> u32 {
+    snapshot
+        .rrl
+        .as_ref()
+        .map_or(0, |limiter| limiter.second(Instant::now()))
+}
 
 /// One worker's sockets, buffers and counters.
 pub struct Worker {
@@ -121,11 +132,7 @@ impl Worker {
             ..Counters::default()
         };
         let snapshot = self.snapshot.load();
-        // One clock read (vDSO, no syscall) per batch, and only with RRL on.
-        let now = snapshot
-            .rrl
-            .as_ref()
-            .map_or(0, |limiter| limiter.second(Instant::now()));
+        let now = batch_second(&snapshot);
         for slot in 0..received {
             let datagram = self.batch.datagram(slot);
             if datagram.truncated {

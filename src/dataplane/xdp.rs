@@ -21,14 +21,13 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Instant;
 
 use dnslb_io::xdp::frame::{self, FrameError, IPV4_HLEN, IPV6_HLEN, UDP_HLEN};
 use dnslb_io::xdp::socket::{Desc, XdpSocket};
 
 use crate::balancer::WorkerState;
 use crate::dataplane::step::{self, Action, UdpState};
-use crate::dataplane::udp::{BATCH_WIDTH, WAKE_INTERVAL};
+use crate::dataplane::udp::{BATCH_WIDTH, WAKE_INTERVAL, batch_second};
 use crate::snapshot::SharedSnapshot;
 use crate::stats::{Counters, FrameCounters, Stats, XdpDrop};
 use crate::wire::DropReason;
@@ -117,11 +116,7 @@ impl XdpWorker {
             ..FrameCounters::default()
         };
         let snapshot = self.snapshot.load();
-        // One clock read (vDSO, no syscall) per batch, and only with RRL on.
-        let now = snapshot
-            .rrl
-            .as_ref()
-            .map_or(0, |limiter| limiter.second(Instant::now()));
+        let now = batch_second(&snapshot);
         self.socket.touch(&self.descs[..received]);
         for slot in 0..received {
             let desc = self.descs[slot];

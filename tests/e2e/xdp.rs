@@ -460,6 +460,29 @@ fn xdp_answers_v4_and_v6_truncates_to_the_mtu_keeps_ping_and_detaches() {
     );
 }
 
+/// Asks `www.example.com A` once over IPv4, expects the answer from the XDP
+/// path (the counter says one query), stops the server with SIGTERM and
+/// checks it exits cleanly, leaving nothing attached.
+fn answers_once_over_xdp_then_stops_clean(bed: &Bed, served: Served, admin: SocketAddr) {
+    let v4 = SocketAddr::new(IpAddr::V4(SERVER_V4), 53);
+    let reply = bed
+        .client(move || {
+            let query = client::message(0x77, "www.example.com", Rtype::A, Class::IN, None);
+            client::udp_raw_from(v4, &query, Duration::from_secs(5))
+        })
+        .expect("an answer");
+    assert_eq!(reply.rcode(), OptRcode::NOERROR);
+    let text = metrics(bed, admin);
+    assert_eq!(
+        metric(&text, "dnslb_queries_received_total{transport=\"xdp\"}"),
+        1
+    );
+    served.signal("TERM");
+    let (status, log) = served.exit();
+    assert!(status.success(), "{status}: {log}");
+    assert!(!bed.attached());
+}
+
 /// Starts dnslb with `xdp` keys on `bed` and expects it to fail naming
 /// `xdp.interface` and `cause`, with nothing left attached.
 fn refuses(bed: &Bed, interface_override: Option<&str>, xdp: &str, prefix: &[&str], cause: &str) {
@@ -553,23 +576,7 @@ fn xdp_is_set_up_before_switching_to_server_user_and_keeps_answering() {
         uid.split_whitespace().skip(1).all(|id| id == "65534"),
         "{uid}"
     );
-    let v4 = SocketAddr::new(IpAddr::V4(SERVER_V4), 53);
-    let reply = bed
-        .client(move || {
-            let query = client::message(0x77, "www.example.com", Rtype::A, Class::IN, None);
-            client::udp_raw_from(v4, &query, Duration::from_secs(5))
-        })
-        .expect("an answer");
-    assert_eq!(reply.rcode(), OptRcode::NOERROR);
-    let text = metrics(&bed, admin);
-    assert_eq!(
-        metric(&text, "dnslb_queries_received_total{transport=\"xdp\"}"),
-        1
-    );
-    served.signal("TERM");
-    let (status, log) = served.exit();
-    assert!(status.success(), "{status}: {log}");
-    assert!(!bed.attached());
+    answers_once_over_xdp_then_stops_clean(&bed, served, admin);
 }
 
 #[test]
@@ -684,21 +691,5 @@ fn xdp_runs_unprivileged_with_capabilities_and_gives_them_up() {
             "capabilities kept after start-up: {line}"
         );
     }
-    let v4 = SocketAddr::new(IpAddr::V4(SERVER_V4), 53);
-    let reply = bed
-        .client(move || {
-            let query = client::message(0x78, "www.example.com", Rtype::A, Class::IN, None);
-            client::udp_raw_from(v4, &query, Duration::from_secs(5))
-        })
-        .expect("an answer");
-    assert_eq!(reply.rcode(), OptRcode::NOERROR);
-    let text = metrics(&bed, admin);
-    assert_eq!(
-        metric(&text, "dnslb_queries_received_total{transport=\"xdp\"}"),
-        1
-    );
-    served.signal("TERM");
-    let (status, log) = served.exit();
-    assert!(status.success(), "{status}: {log}");
-    assert!(!bed.attached());
+    answers_once_over_xdp_then_stops_clean(&bed, served, admin);
 }
