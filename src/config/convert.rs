@@ -383,7 +383,7 @@ fn domain_name(text: &str) -> Result<Name<Bytes>, String> {
 #[cfg(test)]
 mod tests {
     use crate::config::LoadErrors;
-    use crate::config::test_support::rejected;
+    use crate::config::test_support::{keys_and_lines, rejected};
 
     #[test]
     fn all_conversion_errors_are_collected() {
@@ -398,12 +398,8 @@ mod tests {
                     [[zone]]\n\
                     file = \"\"\n";
         let errors = rejected(text);
-        let found: Vec<(&str, Option<usize>)> = errors
-            .iter()
-            .map(|error| (error.key.as_str(), error.line))
-            .collect();
         assert_eq!(
-            found,
+            keys_and_lines(&errors),
             vec![
                 ("server.listen", Some(2)),
                 ("server.listen", Some(2)),

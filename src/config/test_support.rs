@@ -42,6 +42,15 @@ pub(super) fn rejected(text: &str) -> Vec<LoadError> {
     }
 }
 
+/// Each error's key and line, in order: what a test of many problems at once
+/// compares.
+pub(super) fn keys_and_lines(errors: &[LoadError]) -> Vec<(&str, Option<usize>)> {
+    errors
+        .iter()
+        .map(|error| (error.key.as_str(), error.line))
+        .collect()
+}
+
 /// Asserts `text` is rejected with exactly one error, naming `key` at
 /// `line`, and returns it.
 pub(super) fn rejected_once(text: &str, key: &str, line: usize) -> LoadError {

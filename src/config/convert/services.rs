@@ -307,8 +307,8 @@ mod tests {
     use std::net::IpAddr;
 
     use crate::config::test_support::{
-        accepted, address, name, regions_with, rejected, rejected_once, service, service_keys,
-        zone_with,
+        accepted, address, keys_and_lines, name, regions_with, rejected, rejected_once, service,
+        service_keys, zone_with,
     };
     use crate::config::{
         ANSWERS_DEFAULT, ANSWERS_MAX, ANSWERS_MIN, BackendConfig, FALLBACK_MAX,
@@ -613,12 +613,8 @@ mod tests {
              { address = \"192.0.2.1\", region = \"mars\" },\n]",
         );
         let errors = rejected(&text);
-        let found: Vec<(&str, Option<usize>)> = errors
-            .iter()
-            .map(|error| (error.key.as_str(), error.line))
-            .collect();
         assert_eq!(
-            found,
+            keys_and_lines(&errors),
             vec![
                 ("service[0].name", Some(11)),
                 ("service[0].answers", Some(13)),

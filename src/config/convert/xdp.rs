@@ -244,7 +244,9 @@ fn refused_in_interface_name(byte: u8) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use crate::config::test_support::{accepted, rejected, rejected_once, server_with};
+    use crate::config::test_support::{
+        accepted, keys_and_lines, rejected, rejected_once, server_with,
+    };
     use crate::config::{
         XDP_FRAME_SIZE_DEFAULT, XDP_QUEUE_MAX, XDP_RING_SIZE_DEFAULT, XDP_RING_SIZE_MAX,
         XDP_RING_SIZE_MIN, XdpConfig, XdpQueues, ZeroCopy,
@@ -458,12 +460,8 @@ mod tests {
             "interface = \"eth/0\"\nqueues = []\nzero_copy = \"maybe\"\n\
              frame_size = 1000\nring_size = 3",
         ));
-        let found: Vec<(&str, Option<usize>)> = errors
-            .iter()
-            .map(|error| (error.key.as_str(), error.line))
-            .collect();
         assert_eq!(
-            found,
+            keys_and_lines(&errors),
             vec![
                 ("xdp.interface", Some(4)),
                 ("xdp.queues", Some(5)),
