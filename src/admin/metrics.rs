@@ -9,7 +9,7 @@ use std::fmt::Write;
 use std::sync::atomic::Ordering;
 
 use crate::control::{BackendStatus, Control};
-use crate::stats::{CloseReason, Stats, XdpDrop};
+use crate::stats::{CloseReason, FrameCounters, Stats, XdpDrop};
 use crate::wire::answer::Transport;
 use crate::wire::{DropReason, Rcode};
 
@@ -359,31 +359,25 @@ fn xdp_queues(out: &mut String, stats: &Stats) {
         .iter()
         .map(|queue| (queue.queue, queue.read_frames()))
         .collect();
-    family(
-        out,
-        "dnslb_xdp_rx_frames_total",
-        "counter",
-        "Frames an XDP worker took from its AF_XDP receive ring, by NIC queue.",
-    );
-    for (queue, counters) in &frames {
-        let _ = writeln!(
-            out,
-            "dnslb_xdp_rx_frames_total{{queue=\"{queue}\"}} {}",
-            counters.rx
-        );
-    }
-    family(
-        out,
-        "dnslb_xdp_tx_frames_total",
-        "counter",
-        "Reply frames an XDP worker put on its AF_XDP transmit ring, by NIC queue.",
-    );
-    for (queue, counters) in &frames {
-        let _ = writeln!(
-            out,
-            "dnslb_xdp_tx_frames_total{{queue=\"{queue}\"}} {}",
-            counters.tx
-        );
+    /// A queue's value of one frame counter.
+    type Count = fn(&FrameCounters) -> u64;
+    let totals: [(&str, &str, Count); 2] = [
+        (
+            "dnslb_xdp_rx_frames_total",
+            "Frames an XDP worker took from its AF_XDP receive ring, by NIC queue.",
+            |counters| counters.rx,
+        ),
+        (
+            "dnslb_xdp_tx_frames_total",
+            "Reply frames an XDP worker put on its AF_XDP transmit ring, by NIC queue.",
+            |counters| counters.tx,
+        ),
+    ];
+    for (name, help, value) in totals {
+        family(out, name, "counter", help);
+        for (queue, counters) in &frames {
+            let _ = writeln!(out, "{name}{{queue=\"{queue}\"}} {}", value(counters));
+        }
     }
     family(
         out,
