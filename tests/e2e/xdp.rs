@@ -41,15 +41,22 @@ const CLIENT_V6: Ipv6Addr = Ipv6Addr::new(0xfd00, 0x198, 0x18, 0, 0, 0, 0, 2);
 /// Ethernet MTU.
 const MANY: usize = 120;
 
+/// The values of the line `field:` of `/proc/PROCESS/status` (`self` or a
+/// pid), split at whitespace; empty when there is no such line.
+fn process_status(process: &str, field: &str) -> Vec<String> {
+    let status = std::fs::read_to_string(format!("/proc/{process}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
+        .map(|values| values.split_whitespace().map(str::to_owned).collect())
+        .unwrap_or_default()
+}
+
 /// Whether this process may make namespaces and attach XDP programs; says
 /// why not, loudly, when it may not.
 pub(crate) fn can_run(test: &str) -> bool {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let root = status
-        .lines()
-        .find(|line| line.starts_with("Uid:"))
-        .and_then(|line| line.split_whitespace().nth(2))
-        == Some("0");
+    // Uid: real, effective, saved, filesystem.
+    let root = process_status("self", "Uid").get(1).map(String::as_str) == Some("0");
     if !root {
         eprintln!("SKIPPED {test}: the XDP tests need root (namespaces, BPF, AF_XDP); NOT RUN");
         return false;
@@ -270,6 +277,16 @@ file = "big.test.zone"
     path
 }
 
+/// A bed with `server_queues` queues on the server side (as many on the
+/// client's), MTU 1500, and a config for it on port 53 with no more
+/// `[xdp]` keys than `interface`, in a temporary directory kept with it.
+fn bed_and_config(server_queues: u32) -> (Bed, tempfile::TempDir, PathBuf) {
+    let bed = Bed::up(server_queues, server_queues, 1500);
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let config = write_config(dir.path(), &bed, 53, "");
+    (bed, dir, config)
+}
+
 /// `dnslb serve` with `config` in the server namespace, run by `prefix`
 /// there too (such as `setpriv ...`).
 fn serve(bed: &Bed, config: &Path, prefix: &[&str]) -> Served {
@@ -328,9 +345,7 @@ fn xdp_answers_v4_and_v6_truncates_to_the_mtu_keeps_ping_and_detaches() {
     if !can_run("xdp_answers_v4_and_v6_truncates_to_the_mtu_keeps_ping_and_detaches") {
         return;
     }
-    let bed = Bed::up(1, 1, 1500);
-    let dir = tempfile::tempdir().expect("temporary directory");
-    let config = write_config(dir.path(), &bed, 53, "");
+    let (bed, _dir, config) = bed_and_config(1);
     let mut served = serve(&bed, &config, &[]);
     let admin = admin_address(&mut served);
     assert!(bed.attached(), "no XDP program on the server interface");
@@ -558,23 +573,17 @@ fn xdp_is_set_up_before_switching_to_server_user_and_keeps_answering() {
     if !can_run("xdp_is_set_up_before_switching_to_server_user_and_keeps_answering") {
         return;
     }
-    let bed = Bed::up(1, 1, 1500);
-    let dir = tempfile::tempdir().expect("temporary directory");
-    let config = write_config(dir.path(), &bed, 53, "");
+    let (bed, _dir, config) = bed_and_config(1);
     let text = std::fs::read_to_string(&config).expect("read config");
     let text = text.replace("workers = 1\n", "workers = 1\nuser = \"nobody\"\n");
     std::fs::write(&config, text).expect("write config");
     let mut served = serve(&bed, &config, &[]);
     let admin = admin_address(&mut served);
     // Running as nobody, with the AF_XDP sockets made as root.
-    let status = std::fs::read_to_string(format!("/proc/{}/status", served.pid())).expect("status");
-    let uid = status
-        .lines()
-        .find(|line| line.starts_with("Uid:"))
-        .expect("a Uid line");
+    let uid = process_status(&served.pid().to_string(), "Uid");
     assert!(
-        uid.split_whitespace().skip(1).all(|id| id == "65534"),
-        "{uid}"
+        !uid.is_empty() && uid.iter().all(|id| id == "65534"),
+        "{uid:?}"
     );
     answers_once_over_xdp_then_stops_clean(&bed, served, admin);
 }
@@ -585,9 +594,7 @@ fn xdp_runs_one_worker_per_queue_and_counts_services_and_rate_limits_as_sockets_
         return;
     }
     // Two receive queues on the server side: two XDP workers.
-    let bed = Bed::up(2, 2, 1500);
-    let dir = tempfile::tempdir().expect("temporary directory");
-    let config = write_config(dir.path(), &bed, 53, "");
+    let (bed, _dir, config) = bed_and_config(2);
     let mut text = std::fs::read_to_string(&config).expect("read config");
     text.push_str(
         r#"
@@ -663,9 +670,7 @@ fn xdp_runs_unprivileged_with_capabilities_and_gives_them_up() {
     if !can_run("xdp_runs_unprivileged_with_capabilities_and_gives_them_up") {
         return;
     }
-    let bed = Bed::up(1, 1, 1500);
-    let dir = tempfile::tempdir().expect("temporary directory");
-    let config = write_config(dir.path(), &bed, 53, "");
+    let (bed, _dir, config) = bed_and_config(1);
     // As nobody, with only the capabilities the packaging grants.
     let caps = "+net_bind_service,+net_admin,+bpf,+net_raw";
     let inheritable = format!("--inh-caps={caps}");
@@ -680,15 +685,12 @@ fn xdp_runs_unprivileged_with_capabilities_and_gives_them_up() {
     ];
     let mut served = serve(&bed, &config, &prefix);
     let admin = admin_address(&mut served);
-    let status = std::fs::read_to_string(format!("/proc/{}/status", served.pid())).expect("status");
-    for set in ["CapInh:", "CapPrm:", "CapEff:", "CapAmb:"] {
-        let line = status
-            .lines()
-            .find(|line| line.starts_with(set))
-            .expect("a capability line");
-        assert!(
-            line.ends_with("0000000000000000"),
-            "capabilities kept after start-up: {line}"
+    for set in ["CapInh", "CapPrm", "CapEff", "CapAmb"] {
+        let value = process_status(&served.pid().to_string(), set);
+        assert_eq!(
+            value,
+            ["0000000000000000"],
+            "{set}: capabilities kept after start-up"
         );
     }
     answers_once_over_xdp_then_stops_clean(&bed, served, admin);
