@@ -627,6 +627,21 @@ mod tests {
         send_time: Duration,
     }
 
+    impl Loopback {
+        /// Answers every query (a room of `room` per send), each send taking
+        /// `send_time`.
+        fn new(room: usize, send_time: Duration) -> Loopback {
+            Loopback {
+                pending: Vec::new(),
+                ready: Vec::new(),
+                staged: vec![Vec::new(); room],
+                drop_odd: false,
+                extra: Vec::new(),
+                send_time,
+            }
+        }
+    }
+
     impl Transport for Loopback {
         fn sockets(&self) -> usize {
             1
@@ -684,18 +699,13 @@ mod tests {
     #[test]
     fn closed_loop_matches_drops_and_bad_replies() {
         let packets = packets();
+        let mut stray = packets.packet(0).to_vec();
+        stray[0] = 0xff;
+        stray[2] |= 0x80;
         let mut transport = Loopback {
-            pending: Vec::new(),
-            ready: Vec::new(),
-            staged: vec![Vec::new(); 8],
             drop_odd: true,
-            extra: vec![vec![0; 5], {
-                let mut stray = packets.packet(0).to_vec();
-                stray[0] = 0xff;
-                stray[2] |= 0x80;
-                stray
-            }],
-            send_time: Duration::ZERO,
+            extra: vec![vec![0; 5], stray],
+            ..Loopback::new(8, Duration::ZERO)
         };
         let plan = Plan {
             pacing: Pacing::Closed { window: 16 },
@@ -724,14 +734,7 @@ mod tests {
     #[test]
     fn open_loop_sends_the_schedule() {
         let packets = packets();
-        let mut transport = Loopback {
-            pending: Vec::new(),
-            ready: Vec::new(),
-            staged: vec![Vec::new(); 4],
-            drop_odd: false,
-            extra: Vec::new(),
-            send_time: Duration::ZERO,
-        };
+        let mut transport = Loopback::new(4, Duration::ZERO);
         let plan = Plan {
             pacing: Pacing::Open {
                 rate: 1000,
@@ -756,14 +759,7 @@ mod tests {
         // against a schedule of a million. Every query is answered at once, long
         // after it was due but within the timeout of its send.
         let packets = packets();
-        let mut transport = Loopback {
-            pending: Vec::new(),
-            ready: Vec::new(),
-            staged: vec![Vec::new(); 4],
-            drop_odd: false,
-            extra: Vec::new(),
-            send_time: Duration::from_millis(1),
-        };
+        let mut transport = Loopback::new(4, Duration::from_millis(1));
         let plan = Plan {
             pacing: Pacing::Open {
                 rate: 1_000_000,
