@@ -338,86 +338,25 @@ mod tests {
     fn buckets_are_per_prefix_class_and_name() {
         let limiter = RateLimiter::new(settings(5, 0), 1, Instant::now());
         let mut seen = 0;
-        assert_eq!(
-            run(
-                &limiter,
-                CLIENT,
-                ResponseClass::Positive,
-                5,
-                1,
-                10,
-                &mut seen
-            )[0],
-            5
-        );
+        // Of 10 responses at second 1, how many are sent.
+        let mut sent =
+            |client, class, name| run(&limiter, client, class, name, 1, 10, &mut seen)[0];
+        assert_eq!(sent(CLIENT, ResponseClass::Positive, 5), 5);
         // Same /24: the same bucket.
         let neighbour = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 200));
-        assert_eq!(
-            run(
-                &limiter,
-                neighbour,
-                ResponseClass::Positive,
-                5,
-                1,
-                10,
-                &mut seen
-            )[0],
-            0
-        );
+        assert_eq!(sent(neighbour, ResponseClass::Positive, 5), 0);
         // Another /24, another class, another name: fresh buckets.
         let other = IpAddr::V4(Ipv4Addr::new(192, 0, 3, 7));
-        assert_eq!(
-            run(
-                &limiter,
-                other,
-                ResponseClass::Positive,
-                5,
-                1,
-                10,
-                &mut seen
-            )[0],
-            5
-        );
-        assert_eq!(
-            run(
-                &limiter,
-                CLIENT,
-                ResponseClass::Nxdomain,
-                5,
-                1,
-                10,
-                &mut seen
-            )[0],
-            5
-        );
-        assert_eq!(
-            run(
-                &limiter,
-                CLIENT,
-                ResponseClass::Positive,
-                6,
-                1,
-                10,
-                &mut seen
-            )[0],
-            5
-        );
+        assert_eq!(sent(other, ResponseClass::Positive, 5), 5);
+        assert_eq!(sent(CLIENT, ResponseClass::Nxdomain, 5), 5);
+        assert_eq!(sent(CLIENT, ResponseClass::Positive, 6), 5);
         // IPv6 by /56.
         let a = IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0x12, 1, 2, 3, 4));
         let b = IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0x34, 9, 9, 9, 9));
         let c = IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0x100, 1, 2, 3, 4));
-        assert_eq!(
-            run(&limiter, a, ResponseClass::Positive, 5, 1, 10, &mut seen)[0],
-            5
-        );
-        assert_eq!(
-            run(&limiter, b, ResponseClass::Positive, 5, 1, 10, &mut seen)[0],
-            0
-        );
-        assert_eq!(
-            run(&limiter, c, ResponseClass::Positive, 5, 1, 10, &mut seen)[0],
-            5
-        );
+        assert_eq!(sent(a, ResponseClass::Positive, 5), 5);
+        assert_eq!(sent(b, ResponseClass::Positive, 5), 0);
+        assert_eq!(sent(c, ResponseClass::Positive, 5), 5);
     }
 
     #[test]
