@@ -591,16 +591,25 @@ mod tests {
 
     const SOURCE: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(192, 0, 2, 200));
 
-    fn run(snapshot: &Snapshot, packet: &[u8], transport: Transport) -> Outcome {
-        let mut out = vec![0u8; 65535];
+    /// Answers `packet` from [`SOURCE`] into `out` over `transport`.
+    fn answer_into(
+        snapshot: &Snapshot,
+        packet: &[u8],
+        out: &mut [u8],
+        transport: Transport,
+    ) -> Outcome {
         handle(
             snapshot,
             packet,
-            &mut out,
+            out,
             transport,
             SOURCE,
             &mut WorkerState::new(1),
         )
+    }
+
+    fn run(snapshot: &Snapshot, packet: &[u8], transport: Transport) -> Outcome {
+        answer_into(snapshot, packet, &mut vec![0u8; 65535], transport)
     }
 
     #[test]
@@ -625,14 +634,7 @@ mod tests {
             let mut out = vec![0u8; 1232];
             let Outcome::Reply {
                 len, rcode: got, ..
-            } = handle(
-                &snapshot,
-                &packet,
-                &mut out,
-                Transport::Udp,
-                SOURCE,
-                &mut WorkerState::new(1),
-            )
+            } = answer_into(&snapshot, &packet, &mut out, Transport::Udp)
             else {
                 panic!("{name}: dropped");
             };
@@ -648,14 +650,8 @@ mod tests {
         let snapshot = snapshot();
         let packet = query(9, "CHAIN.example.COM", 1, None);
         let mut out = vec![0u8; 512];
-        let Outcome::Reply { len, .. } = handle(
-            &snapshot,
-            &packet,
-            &mut out,
-            Transport::Udp,
-            SOURCE,
-            &mut WorkerState::new(1),
-        ) else {
+        let Outcome::Reply { len, .. } = answer_into(&snapshot, &packet, &mut out, Transport::Udp)
+        else {
             panic!("dropped");
         };
         let message = check_reply(&packet, &out[..len], 512);
@@ -744,14 +740,9 @@ mod tests {
         for &(name, qtype, class, counted) in cases {
             let packet = query(7, name, qtype, Some(1232));
             let mut out = vec![0u8; 1232];
-            let Outcome::Reply { len, rate_key, .. } = handle(
-                &snapshot,
-                &packet,
-                &mut out,
-                Transport::Udp,
-                SOURCE,
-                &mut WorkerState::new(1),
-            ) else {
+            let Outcome::Reply { len, rate_key, .. } =
+                answer_into(&snapshot, &packet, &mut out, Transport::Udp)
+            else {
                 panic!("{name}: dropped");
             };
             assert_eq!(rate_key.class(), class, "{name}");
@@ -832,14 +823,9 @@ mod tests {
                 packet
             };
             for transport in [Transport::Udp, Transport::Tcp] {
-                if let Outcome::Reply { len, .. } = handle(
-                    &snapshot,
-                    &packet,
-                    &mut out,
-                    transport,
-                    SOURCE,
-                    &mut WorkerState::new(1),
-                ) {
+                if let Outcome::Reply { len, .. } =
+                    answer_into(&snapshot, &packet, &mut out, transport)
+                {
                     let limit = if transport == Transport::Tcp {
                         65535
                     } else {
