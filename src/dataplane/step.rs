@@ -16,6 +16,7 @@ use crate::balancer::WorkerState;
 use crate::dataplane::handler::{self, Outcome};
 use crate::rrl::{self, Verdict};
 use crate::snapshot::Snapshot;
+use crate::stats::Counters;
 use crate::wire::answer::Transport;
 use crate::wire::{DropReason, Rcode};
 
@@ -53,6 +54,31 @@ pub enum Action {
     },
     /// Send nothing.
     Drop(DropReason),
+}
+
+impl Action {
+    /// Counts this outcome into a worker's batch `counters` (a reply by
+    /// rcode, truncation and slip, or a drop by reason) and returns the
+    /// reply's length when there is one to send.
+    #[inline]
+    pub fn count(self, counters: &mut Counters) -> Option<usize> {
+        match self {
+            Action::Send {
+                len,
+                rcode,
+                truncated,
+                slipped,
+            } => {
+                counters.rate_limit_slipped += u64::from(slipped);
+                counters.reply(rcode, truncated);
+                Some(len)
+            }
+            Action::Drop(reason) => {
+                counters.drop(reason);
+                None
+            }
+        }
+    }
 }
 
 /// Answers one datagram from `peer` that arrived on `local`, writing any

@@ -19,7 +19,7 @@ use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
 
 use crate::balancer::WorkerState;
-use crate::dataplane::step::{self, Action, UdpState};
+use crate::dataplane::step::{self, UdpState};
 use crate::snapshot::{SharedSnapshot, Snapshot};
 use crate::stats::{Counters, Stats};
 use crate::wire::DropReason;
@@ -141,18 +141,9 @@ impl Worker {
             }
             let peer = datagram.peer;
             let (query, reply) = self.batch.slot_mut(slot);
-            match step::udp(&snapshot, query, peer, local, reply, &mut self.state, now) {
-                Action::Send {
-                    len,
-                    rcode,
-                    truncated,
-                    slipped,
-                } => {
-                    counters.rate_limit_slipped += u64::from(slipped);
-                    counters.reply(rcode, truncated);
-                    self.batch.queue_reply(slot, len);
-                }
-                Action::Drop(reason) => counters.drop(reason),
+            let action = step::udp(&snapshot, query, peer, local, reply, &mut self.state, now);
+            if let Some(len) = action.count(&mut counters) {
+                self.batch.queue_reply(slot, len);
             }
         }
         drop(snapshot);

@@ -26,7 +26,7 @@ use dnslb_io::xdp::frame::{self, FrameError, IPV4_HLEN, IPV6_HLEN, UDP_HLEN};
 use dnslb_io::xdp::socket::{Desc, XdpSocket};
 
 use crate::balancer::WorkerState;
-use crate::dataplane::step::{self, Action, UdpState};
+use crate::dataplane::step::{self, UdpState};
 use crate::dataplane::udp::{BATCH_WIDTH, WAKE_INTERVAL, batch_second};
 use crate::snapshot::SharedSnapshot;
 use crate::stats::{Counters, FrameCounters, Stats, XdpDrop};
@@ -153,7 +153,7 @@ impl XdpWorker {
                         let room = (data.len() - header)
                             .min(self.mtu.saturating_sub(ip_header + UDP_HLEN));
                         let reply = &mut data[header..header + room];
-                        match step::udp(
+                        let action = step::udp(
                             &snapshot,
                             &self.query[..query_len],
                             parsed.source,
@@ -161,22 +161,10 @@ impl XdpWorker {
                             reply,
                             &mut self.state,
                             now,
-                        ) {
-                            Action::Send {
-                                len,
-                                rcode,
-                                truncated,
-                                slipped,
-                            } => {
-                                counters.rate_limit_slipped += u64::from(slipped);
-                                counters.reply(rcode, truncated);
-                                let frame_len = frame::turn_around(data, &parsed, len);
-                                Fate::Send(frame_len as u32)
-                            }
-                            Action::Drop(reason) => {
-                                counters.drop(reason);
-                                Fate::Drop
-                            }
+                        );
+                        match action.count(&mut counters) {
+                            Some(len) => Fate::Send(frame::turn_around(data, &parsed, len) as u32),
+                            None => Fate::Drop,
                         }
                     }
                 }
