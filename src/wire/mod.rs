@@ -18,6 +18,7 @@ pub mod answer;
 pub mod fragment;
 pub mod name;
 pub mod query;
+pub mod tsig;
 
 /// Record types the server treats specially (IANA DNS parameters).
 pub mod rtype {
