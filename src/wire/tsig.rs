@@ -231,6 +231,22 @@ impl Mac {
     }
 }
 
+/// Equal when the lengths and bytes are; the bytes are compared without an
+/// early exit.
+impl PartialEq for Mac {
+    fn eq(&self, other: &Mac) -> bool {
+        self.len == other.len
+            && self
+                .as_slice()
+                .iter()
+                .zip(other.as_slice())
+                .fold(0u8, |difference, (a, b)| difference | (a ^ b))
+                == 0
+    }
+}
+
+impl Eq for Mac {}
+
 impl fmt::Debug for Mac {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Mac(")?;
@@ -1076,5 +1092,609 @@ impl fmt::Debug for ResponseVerifier {
             .field("unsigned", &self.unsigned)
             .field("failed", &self.failed)
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: u64 = 1_700_000_000;
+    const KEY_NAME: &[u8] = b"\x07xfr-key\x00";
+
+    fn key(algorithm: Algorithm) -> Key {
+        Key::new(KEY_NAME, algorithm, b"0123456789abcdef0123456789abcdef")
+    }
+
+    /// A query for `example.com` SOA with message ID `id`, in a roomy buffer,
+    /// and its length.
+    fn query(id: u16) -> (Vec<u8>, usize) {
+        let mut message = vec![0u8; 1024];
+        let mut bytes = Vec::new();
+        bytes.extend_from_slice(&id.to_be_bytes());
+        bytes.extend_from_slice(&[0, 0, 0, 1, 0, 0, 0, 0, 0, 0]);
+        bytes.extend_from_slice(b"\x07example\x03com\x00");
+        bytes.extend_from_slice(&[0, 6, 0, 1]);
+        message[..bytes.len()].copy_from_slice(&bytes);
+        (message, bytes.len())
+    }
+
+    /// A response to `query(id)` carrying `records` A records for
+    /// `example.com` (owner compressed), in a roomy buffer, and its length.
+    fn response(id: u16, records: u16, seed: u8) -> (Vec<u8>, usize) {
+        let (mut message, len) = query(id);
+        message[2] = 0x84;
+        message[6..8].copy_from_slice(&records.to_be_bytes());
+        let mut pos = len;
+        for index in 0..records {
+            let record = [
+                0xc0,
+                12,
+                0,
+                1,
+                0,
+                1,
+                0,
+                0,
+                14,
+                16,
+                0,
+                4,
+                192,
+                0,
+                seed,
+                index as u8,
+            ];
+            message[pos..pos + record.len()].copy_from_slice(&record);
+            pos += record.len();
+        }
+        (message, pos)
+    }
+
+    fn signed_query(key: &Key, id: u16, now: u64) -> (Vec<u8>, Mac) {
+        let (mut buf, len) = query(id);
+        let (end, mac) = sign(&mut buf, len, key, now, None).expect("signs");
+        buf.truncate(end);
+        (buf, mac)
+    }
+
+    #[test]
+    fn algorithm_wire_names_round_trip() {
+        for algorithm in Algorithm::ALL {
+            let wire = algorithm.wire_name();
+            assert_eq!(usize::from(wire[0]), algorithm.name().len());
+            assert_eq!(&wire[1..wire.len() - 1], algorithm.name().as_bytes());
+            assert_eq!(
+                Algorithm::from_wire_name(&wire.to_ascii_uppercase()),
+                Some(algorithm)
+            );
+        }
+        assert_eq!(Algorithm::HmacSha256.min_mac_len(), 16);
+        assert_eq!(Algorithm::HmacSha512.min_mac_len(), 32);
+    }
+
+    #[test]
+    fn request_digest_matches_rfc_8945_layout() {
+        // The MAC computed independently from the digest layout of RFC 8945
+        // section 4.3: the message, then the key name, class ANY, TTL 0, the
+        // algorithm name, 48-bit time, fudge, error, other length.
+        let key = key(Algorithm::HmacSha256);
+        let (message, len) = query(0x1234);
+        let mut digest = message[..len].to_vec();
+        digest.extend_from_slice(KEY_NAME);
+        digest.extend_from_slice(&[0, 255, 0, 0, 0, 0]);
+        digest.extend_from_slice(b"\x0bhmac-sha256\x00");
+        digest.extend_from_slice(&NOW.to_be_bytes()[2..]);
+        digest.extend_from_slice(&FUDGE.to_be_bytes());
+        digest.extend_from_slice(&[0, 0, 0, 0]);
+        let mut hmac: Hmac<Sha256> = keyed(b"0123456789abcdef0123456789abcdef");
+        hmac.update(&digest);
+        let expected = hmac.finalize().into_bytes();
+
+        let (signed, mac) = signed_query(&key, 0x1234, NOW);
+        assert_eq!(mac.as_slice(), expected.as_slice());
+        let signature = find(&signed).expect("parses").expect("has TSIG");
+        assert_eq!(signature.key_name, KEY_NAME);
+        assert_eq!(signature.algorithm, b"\x0bhmac-sha256\x00");
+        assert_eq!(signature.time_signed, NOW);
+        assert_eq!(signature.fudge, FUDGE);
+        assert_eq!(signature.mac, expected.as_slice());
+        assert_eq!(signature.original_id, 0x1234);
+        assert_eq!(signature.error, 0);
+        assert_eq!(signature.other, b"");
+        assert_eq!(signature.start, len);
+        assert_eq!(&signed[10..12], &[0, 1], "ARCOUNT counts the TSIG record");
+    }
+
+    #[test]
+    fn sign_then_verify_round_trips_for_every_algorithm() {
+        for algorithm in Algorithm::ALL {
+            let keys = [
+                Key::new(b"\x05other\x00", algorithm, b"secret"),
+                key(algorithm),
+            ];
+            let (request, mac) = signed_query(&keys[1], 7, NOW);
+            assert_eq!(mac.as_slice().len(), algorithm.mac_len());
+            let (index, request_mac) = verify_request(&request, &keys, NOW + 10)
+                .expect("verifies")
+                .expect("signed");
+            assert_eq!(index, 1, "{algorithm:?}");
+            assert_eq!(request_mac.as_slice(), mac.as_slice());
+
+            // The response, signed with the request MAC, checks as a
+            // one-message response.
+            let (mut buf, len) = response(7, 1, 0);
+            let (end, _) = sign(&mut buf, len, &keys[1], NOW, Some(mac.as_slice())).unwrap();
+            let mut verifier = ResponseVerifier::new(&keys[1], &request_mac);
+            verifier
+                .message(&buf[..end], NOW)
+                .expect("response verifies");
+            verifier.finish().expect("complete");
+
+            // Another request MAC does not verify it.
+            let mut wrong = mac.as_slice().to_vec();
+            wrong[0] ^= 1;
+            let mut verifier = ResponseVerifier::new(&keys[1], &Mac::new(&wrong).unwrap());
+            assert_eq!(verifier.message(&buf[..end], NOW), Err(TsigError::BadSig));
+        }
+    }
+
+    #[test]
+    fn key_names_compare_without_case() {
+        let keys = [Key::new(
+            b"\x07XFR-Key\x00",
+            Algorithm::HmacSha384,
+            b"0123456789abcdef0123456789abcdef",
+        )];
+        assert_eq!(keys[0].name(), KEY_NAME);
+        let (request, _) = signed_query(&key(Algorithm::HmacSha384), 1, NOW);
+        let mut shouting = request.clone();
+        // The owner name as received in capitals: still the same key, and the
+        // digest covers the lowercase name.
+        let start = find(&request).unwrap().unwrap().start;
+        shouting[start..start + KEY_NAME.len()].copy_from_slice(b"\x07XFR-KEY\x00");
+        assert!(matches!(
+            verify_request(&shouting, &keys, NOW),
+            Ok(Some((0, _)))
+        ));
+    }
+
+    #[test]
+    fn any_tampered_byte_fails_with_badsig() {
+        let keys = [key(Algorithm::HmacSha256)];
+        let (request, _) = signed_query(&keys[0], 9, NOW);
+        let start = find(&request).unwrap().unwrap().start;
+        // Every byte of the message before the TSIG record but the ID (which
+        // the original ID replaces in the digest) and ARCOUNT (which changes
+        // the structure).
+        for index in 2..start {
+            if index == 10 || index == 11 {
+                continue;
+            }
+            let mut tampered = request.clone();
+            tampered[index] ^= 0x20;
+            match verify_request(&tampered, &keys, NOW) {
+                Err((TsigError::BadSig, Some(0))) | Err((TsigError::Malformed, None)) => {}
+                other => panic!("byte {index}: {other:?}"),
+            }
+        }
+        // A flipped bit in the question's type is well formed: BADSIG.
+        let mut tampered = request.clone();
+        tampered[start - 3] ^= 1;
+        assert_eq!(
+            verify_request(&tampered, &keys, NOW),
+            Err((TsigError::BadSig, Some(0)))
+        );
+        // A flipped bit in the MAC itself.
+        let mut tampered = request.clone();
+        let last_mac_byte = request.len() - 7;
+        tampered[last_mac_byte] ^= 1;
+        assert_eq!(
+            verify_request(&tampered, &keys, NOW),
+            Err((TsigError::BadSig, Some(0)))
+        );
+        // A changed time signed (inside the fudge) breaks the MAC too.
+        let mut tampered = request.clone();
+        let time_low = start + KEY_NAME.len() + 10 + 13 + 5;
+        tampered[time_low] ^= 1;
+        assert_eq!(find(&tampered).unwrap().unwrap().time_signed, NOW ^ 1);
+        assert_eq!(
+            verify_request(&tampered, &keys, NOW),
+            Err((TsigError::BadSig, Some(0)))
+        );
+        // The ID may change (a forwarder's), the original ID is what counts.
+        let mut forwarded = request.clone();
+        forwarded[0] ^= 0xff;
+        assert!(verify_request(&forwarded, &keys, NOW).unwrap().is_some());
+    }
+
+    #[test]
+    fn unknown_key_or_algorithm_fails_with_badkey() {
+        let signer = key(Algorithm::HmacSha256);
+        let (request, _) = signed_query(&signer, 3, NOW);
+        let other_name = [Key::new(
+            b"\x07xfr-kez\x00",
+            Algorithm::HmacSha256,
+            b"0123456789abcdef0123456789abcdef",
+        )];
+        assert_eq!(
+            verify_request(&request, &other_name, NOW),
+            Err((TsigError::BadKey, None))
+        );
+        let other_algorithm = [key(Algorithm::HmacSha512)];
+        assert_eq!(
+            verify_request(&request, &other_algorithm, NOW),
+            Err((TsigError::BadKey, None))
+        );
+        // Same name and algorithm, another secret: the MAC fails.
+        let other_secret = [Key::new(KEY_NAME, Algorithm::HmacSha256, b"another secret")];
+        assert_eq!(
+            verify_request(&request, &other_secret, NOW),
+            Err((TsigError::BadSig, Some(0)))
+        );
+        assert_eq!(
+            verify_request(&request, &[], NOW),
+            Err((TsigError::BadKey, None))
+        );
+    }
+
+    #[test]
+    fn time_outside_the_fudge_fails_with_badtime() {
+        let keys = [key(Algorithm::HmacSha256)];
+        let (request, _) = signed_query(&keys[0], 3, NOW);
+        let fudge = u64::from(FUDGE);
+        for now in [NOW - fudge, NOW + fudge] {
+            assert!(verify_request(&request, &keys, now).unwrap().is_some());
+        }
+        for now in [NOW - fudge - 1, NOW + fudge + 1, 0] {
+            assert_eq!(
+                verify_request(&request, &keys, now),
+                Err((TsigError::BadTime, Some(0))),
+                "{now}"
+            );
+        }
+    }
+
+    /// `message` with its TSIG record rewritten to carry `mac`.
+    fn with_mac(message: &[u8], mac: &[u8]) -> Vec<u8> {
+        let signature = find(message).unwrap().unwrap();
+        let mut buf = vec![0u8; 1024];
+        buf[..signature.start].copy_from_slice(&message[..signature.start]);
+        let arcount = u16_at(&buf, 10).unwrap() - 1;
+        buf[10..12].copy_from_slice(&arcount.to_be_bytes());
+        let record = Record {
+            key_name: signature.key_name,
+            algorithm: signature.algorithm,
+            time_signed: signature.time_signed,
+            mac,
+            original_id: signature.original_id,
+            error: signature.error,
+            other: signature.other,
+        };
+        let end = append_record(&mut buf, signature.start, &record).unwrap();
+        buf.truncate(end);
+        buf
+    }
+
+    #[test]
+    fn truncated_macs_are_accepted_down_to_the_minimum() {
+        for algorithm in Algorithm::ALL {
+            let keys = [key(algorithm)];
+            let (request, mac) = signed_query(&keys[0], 5, NOW);
+            let mac = mac.as_slice();
+            let shortest = algorithm.min_mac_len();
+            let (_, returned) = verify_request(&with_mac(&request, &mac[..shortest]), &keys, NOW)
+                .expect("truncated to the minimum verifies")
+                .unwrap();
+            assert_eq!(returned.as_slice(), &mac[..shortest]);
+            assert_eq!(
+                verify_request(&with_mac(&request, &mac[..shortest - 1]), &keys, NOW),
+                Err((TsigError::BadTrunc, Some(0)))
+            );
+            assert_eq!(
+                verify_request(&with_mac(&request, &[]), &keys, NOW),
+                Err((TsigError::BadTrunc, Some(0)))
+            );
+            // A wrong truncated MAC is still BADSIG.
+            let mut wrong = mac[..shortest].to_vec();
+            wrong[shortest - 1] ^= 1;
+            assert_eq!(
+                verify_request(&with_mac(&request, &wrong), &keys, NOW),
+                Err((TsigError::BadSig, Some(0)))
+            );
+            // Longer than the hash: FORMERR.
+            let mut long = mac.to_vec();
+            long.push(0);
+            assert_eq!(
+                verify_request(&with_mac(&request, &long), &keys, NOW),
+                Err((TsigError::Malformed, Some(0)))
+            );
+        }
+    }
+
+    #[test]
+    fn tsig_anywhere_but_last_is_malformed() {
+        let keys = [key(Algorithm::HmacSha256)];
+        let (request, _) = signed_query(&keys[0], 5, NOW);
+        // An OPT record after the TSIG record.
+        let mut after = request.clone();
+        after.extend_from_slice(&[0, 0, 41, 4, 208, 0, 0, 0, 0, 0, 0]);
+        after[11] += 1;
+        assert_eq!(find(&after), Err(TsigError::Malformed));
+        assert_eq!(
+            verify_request(&after, &keys, NOW),
+            Err((TsigError::Malformed, None))
+        );
+        // The same TSIG record counted in the answer section.
+        let mut answer = request.clone();
+        answer[7] = 1;
+        answer[11] = 0;
+        assert_eq!(find(&answer), Err(TsigError::Malformed));
+        // Two TSIG records.
+        let (first, _) = signed_query(&keys[0], 5, NOW);
+        let mut buf = first.clone();
+        buf.resize(1024, 0);
+        let (end, _) = sign(&mut buf, first.len(), &keys[0], NOW, None).unwrap();
+        assert_eq!(find(&buf[..end]), Err(TsigError::Malformed));
+        // Trailing bytes, a truncated record, a short header.
+        let mut trailing = request.clone();
+        trailing.push(0);
+        assert_eq!(find(&trailing), Err(TsigError::Malformed));
+        for cut in 0..request.len() {
+            assert!(
+                find(&request[..cut]).is_err() || cut == find(&request).unwrap().unwrap().start
+            );
+        }
+        // An unsigned message has no signature and verifies as unsigned.
+        let (unsigned, len) = query(5);
+        assert_eq!(find(&unsigned[..len]), Ok(None));
+        assert_eq!(verify_request(&unsigned[..len], &keys, NOW), Ok(None));
+    }
+
+    #[test]
+    fn sign_needs_room_and_leaves_the_message_alone_without() {
+        let key = key(Algorithm::HmacSha512);
+        let (mut buf, len) = query(1);
+        let needed = KEY_NAME.len() + 10 + 13 + 16 + 64;
+        buf.truncate(len + needed - 1);
+        let before = buf.clone();
+        assert_eq!(
+            sign(&mut buf, len, &key, NOW, None).err(),
+            Some(TsigError::NoRoom)
+        );
+        assert_eq!(buf, before);
+        buf.push(0);
+        assert_eq!(
+            sign(&mut buf, len, &key, NOW, None).unwrap().0,
+            len + needed
+        );
+        assert_eq!(
+            sign(&mut buf, 11, &key, NOW, None).err(),
+            Some(TsigError::Malformed)
+        );
+    }
+
+    #[test]
+    fn error_replies_carry_the_error() {
+        let keys = [key(Algorithm::HmacSha256)];
+        let (request, request_mac) = signed_query(&keys[0], 0x4242, NOW);
+        let signature = find(&request).unwrap().unwrap();
+
+        // Unsigned BADKEY/BADSIG reply: empty MAC, the request's names.
+        let (mut buf, len) = response(0x4242, 0, 0);
+        let end = append_error(
+            &mut buf,
+            len,
+            signature.key_name,
+            signature.algorithm,
+            NOW,
+            signature.original_id,
+            TsigError::BadSig.error_code(),
+        )
+        .unwrap();
+        let reply = find(&buf[..end]).unwrap().unwrap();
+        assert_eq!(reply.error, BADSIG);
+        assert_eq!(reply.mac, b"");
+        assert_eq!(reply.key_name, KEY_NAME);
+        assert_eq!(reply.original_id, 0x4242);
+        let mut verifier = ResponseVerifier::new(&keys[0], &request_mac);
+        assert_eq!(verifier.message(&buf[..end], NOW), Err(TsigError::BadSig));
+        assert_eq!(verifier.finish(), Err(TsigError::BadSig));
+
+        // Signed BADTIME reply: our time in the other data.
+        let (mut buf, len) = response(0x4242, 0, 0);
+        let later = NOW + 1000;
+        let (end, _) = sign_error(
+            &mut buf,
+            len,
+            &keys[0],
+            later,
+            request_mac.as_slice(),
+            BADTIME,
+        )
+        .unwrap();
+        let reply = find(&buf[..end]).unwrap().unwrap();
+        assert_eq!(reply.error, BADTIME);
+        assert_eq!(reply.other, &later.to_be_bytes()[2..]);
+        let mut verifier = ResponseVerifier::new(&keys[0], &request_mac);
+        assert_eq!(
+            verifier.message(&buf[..end], later),
+            Err(TsigError::BadTime)
+        );
+
+        assert_eq!(TsigError::BadKey.error_code(), 17);
+        assert_eq!(TsigError::BadTrunc.error_code(), 22);
+        assert_eq!(TsigError::Malformed.error_code(), 0);
+    }
+
+    /// The messages of a response signed as `plan` says (`true`: signed),
+    /// each with a few records.
+    fn sequence(key: &Key, request_mac: &Mac, plan: &[bool]) -> Vec<Vec<u8>> {
+        let mut signer = ResponseSigner::new(key, request_mac);
+        plan.iter()
+            .enumerate()
+            .map(|(index, &signed)| {
+                let (mut buf, len) = response(77, 3, index as u8);
+                if signed {
+                    let (end, _) = signer.sign(&mut buf, len, NOW + index as u64).unwrap();
+                    buf.truncate(end);
+                } else {
+                    buf.truncate(len);
+                    signer.skip(&buf).unwrap();
+                }
+                buf
+            })
+            .collect()
+    }
+
+    fn verify_sequence(
+        key: &Key,
+        request_mac: &Mac,
+        messages: &[Vec<u8>],
+    ) -> Result<(), TsigError> {
+        let mut verifier = ResponseVerifier::new(key, request_mac);
+        for message in messages {
+            verifier.message(message, NOW)?;
+        }
+        verifier.finish()
+    }
+
+    #[test]
+    fn multi_message_responses_verify_with_unsigned_messages_between() {
+        for algorithm in Algorithm::ALL {
+            let key = key(algorithm);
+            let (_, request_mac) = signed_query(&key, 77, NOW);
+            let plan = [true, false, false, false, true, true, false, false, true];
+            let messages = sequence(&key, &request_mac, &plan);
+            assert_eq!(verify_sequence(&key, &request_mac, &messages), Ok(()));
+            for (index, message) in messages.iter().enumerate() {
+                assert_eq!(find(message).unwrap().is_some(), plan[index]);
+            }
+
+            // A tampered byte in an unsigned message fails the next signed one.
+            let mut tampered = messages.clone();
+            let last = tampered[2].len() - 1;
+            tampered[2][last] ^= 1;
+            let mut verifier = ResponseVerifier::new(&key, &request_mac);
+            for message in &tampered[..4] {
+                verifier.message(message, NOW).unwrap();
+            }
+            assert_eq!(verifier.message(&tampered[4], NOW), Err(TsigError::BadSig));
+            assert_eq!(verifier.message(&tampered[5], NOW), Err(TsigError::BadSig));
+            assert_eq!(verifier.finish(), Err(TsigError::BadSig));
+
+            // A tampered signed message.
+            let mut tampered = messages.clone();
+            tampered[5][14] ^= 1;
+            assert_eq!(
+                verify_sequence(&key, &request_mac, &tampered),
+                Err(TsigError::BadSig)
+            );
+
+            // A dropped or reordered unsigned message.
+            let mut dropped = messages.clone();
+            dropped.remove(2);
+            assert_eq!(
+                verify_sequence(&key, &request_mac, &dropped),
+                Err(TsigError::BadSig)
+            );
+            let mut swapped = messages.clone();
+            swapped.swap(1, 2);
+            assert_eq!(
+                verify_sequence(&key, &request_mac, &swapped),
+                Err(TsigError::BadSig)
+            );
+
+            // Ending unsigned, starting unsigned, no messages.
+            assert_eq!(
+                verify_sequence(&key, &request_mac, &messages[..7]),
+                Err(TsigError::Unsigned)
+            );
+            assert_eq!(
+                verify_sequence(&key, &request_mac, &messages[1..]),
+                Err(TsigError::Unsigned)
+            );
+            assert_eq!(
+                verify_sequence(&key, &request_mac, &[]),
+                Err(TsigError::Unsigned)
+            );
+
+            // A later message signed as a first one (full variables) fails:
+            // later digests cover only the timers.
+            let mut resigned = messages.clone();
+            let signature = find(&messages[4]).unwrap().unwrap();
+            let mut buf = messages[4][..signature.start].to_vec();
+            buf[11] -= 1;
+            let len = buf.len();
+            buf.resize(1024, 0);
+            let mut hasher = key.keyed.clone();
+            hasher
+                .update_prior_mac(find(&messages[0]).unwrap().unwrap().mac)
+                .unwrap();
+            for message in &messages[1..4] {
+                hasher.update(message);
+            }
+            let variables = Covered::Variables {
+                error: 0,
+                other: &[],
+            };
+            let (end, _) =
+                sign_with(&mut buf, len, &key.key_name(), hasher, NOW, variables).unwrap();
+            buf.truncate(end);
+            resigned[4] = buf;
+            assert_eq!(
+                verify_sequence(&key, &request_mac, &resigned),
+                Err(TsigError::BadSig)
+            );
+        }
+    }
+
+    #[test]
+    fn at_most_99_unsigned_messages_in_a_row() {
+        let key = key(Algorithm::HmacSha256);
+        let (_, request_mac) = signed_query(&key, 77, NOW);
+        let mut plan = vec![true];
+        plan.extend(std::iter::repeat_n(false, 99));
+        plan.push(true);
+        let messages = sequence(&key, &request_mac, &plan);
+        assert_eq!(verify_sequence(&key, &request_mac, &messages), Ok(()));
+
+        // A 100th unsigned message in a row fails.
+        let mut too_many = messages.clone();
+        too_many.insert(1, messages[1].clone());
+        let mut verifier = ResponseVerifier::new(&key, &request_mac);
+        for message in &too_many[..100] {
+            verifier.message(message, NOW).unwrap();
+        }
+        assert_eq!(
+            verifier.message(&too_many[100], NOW),
+            Err(TsigError::Unsigned)
+        );
+
+        // The signer refuses to skip a 100th one, or the first.
+        let mut signer = ResponseSigner::new(&key, &request_mac);
+        assert_eq!(signer.skip(&messages[1]), Err(TsigError::Unsigned));
+        let (mut buf, len) = response(77, 1, 0);
+        signer.sign(&mut buf, len, NOW).unwrap();
+        for _ in 0..99 {
+            signer.skip(&messages[1]).unwrap();
+        }
+        assert_eq!(signer.skip(&messages[1]), Err(TsigError::Unsigned));
+    }
+
+    #[test]
+    fn responses_from_another_key_fail_with_badkey() {
+        let key = key(Algorithm::HmacSha256);
+        let (_, request_mac) = signed_query(&key, 77, NOW);
+        let other = Key::new(
+            b"\x05other\x00",
+            Algorithm::HmacSha256,
+            b"0123456789abcdef0123456789abcdef",
+        );
+        let messages = sequence(&other, &request_mac, &[true]);
+        assert_eq!(
+            verify_sequence(&key, &request_mac, &messages),
+            Err(TsigError::BadKey)
+        );
     }
 }
