@@ -29,6 +29,7 @@ mod server;
 mod services;
 mod tcp;
 mod tcp_limits;
+mod tsig;
 mod worker;
 mod xdp;
 
