@@ -10,6 +10,8 @@
 //!   and question, fragments and an OPT record, cutting at an RRset boundary
 //!   with TC set when the reply would exceed the size limit.
 //! - [`name`]: small helpers over uncompressed wire-format names.
+//! - [`tsig`]: TSIG (RFC 8945) signing and verifying of requests, responses
+//!   and multi-message transfers, over bytes, without allocating.
 //!
 //! The DNS constants the server needs (record types in [`rtype`], classes,
 //! sizes, rcodes) live here, for every module to share.

@@ -6,6 +6,7 @@
 //! plane answers without allocating, measured by the counting global
 //! allocator defined here. `process` runs the `dnslb` binary itself:
 //! `--version`, JSON logs, systemd notification and the switch from root.
+//! `tsig` checks TSIG signing and verifying against `kdig` and `knotd`.
 //!
 //! Every test starts its own server on ephemeral ports, so tests run in
 //! parallel; each ends by checking that its server still answers.
