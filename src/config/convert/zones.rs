@@ -1,10 +1,14 @@
-//! Converts the `[[zone]]` entries into [`ZoneConfig`]s; the zone files
-//! themselves are read later, through [`Config::source`](super::super::Config::source).
+//! Converts the `[[zone]]` entries into [`ZoneConfig`]s (zones served from
+//! a file, read later through
+//! [`Config::source`](super::super::Config::source)) and
+//! [`SecondaryZoneConfig`]s (zones transferred from their `primaries`).
 //!
 //! Checks: `name` is required and a domain name (made absolute and
 //! lowercase; `"."` is the root, empty is rejected), distinct among zones;
-//! `file` is required and non-empty, a relative path resolved against the
-//! config file's directory.
+//! a zone has exactly one of `file` and `primaries`; `file` is non-empty, a
+//! relative path resolved against the config file's directory; a secondary's
+//! transfer keys are checked in `transfer`, and on a file zone they are
+//! errors.
 
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -13,35 +17,85 @@ use bytes::Bytes;
 use domain::base::Name;
 use toml::Spanned;
 
-use super::super::ZoneConfig;
 use super::super::raw::RawZone;
+use super::super::{SecondaryZoneConfig, ZoneConfig};
 use super::{Checker, absolute, domain_name};
 
+/// The `[[zone]]` entries, converted.
+pub(super) struct Zones {
+    /// The zones with `file`, without errors.
+    pub(super) files: Vec<ZoneConfig>,
+    /// The zones with `primaries`, without errors.
+    pub(super) secondaries: Vec<SecondaryZoneConfig>,
+    /// Every valid name of an entry that is not a secondary (services must
+    /// be inside one), even of entries with other errors.
+    pub(super) file_names: Vec<Name<Bytes>>,
+    /// Every valid name with its line, even of entries with other errors
+    /// (catalog names must differ from them).
+    pub(super) names: Vec<(Name<Bytes>, usize)>,
+}
+
 impl Checker<'_> {
-    /// Converts every `[[zone]]` entry, keeping those without errors; also
-    /// returns every valid zone name, even of entries with other errors.
+    /// Converts every `[[zone]]` entry, keeping those without errors;
+    /// `tsig_names` are the `[[tsig]]` names, in order.
     pub(super) fn zones(
         &mut self,
         raw: Vec<Spanned<RawZone>>,
-    ) -> (Vec<ZoneConfig>, Vec<Name<Bytes>>) {
+        tsig_names: &[Name<Bytes>],
+    ) -> Zones {
         let config_directory = self.path.parent().unwrap_or_else(|| Path::new(""));
-        let mut zones: Vec<ZoneConfig> = Vec::with_capacity(raw.len());
-        // Every valid name so far with its line, even from entries with
-        // other errors, so that duplicates are all reported.
-        let mut names: Vec<(Name<Bytes>, usize)> = Vec::with_capacity(raw.len());
+        let mut zones = Zones {
+            files: Vec::with_capacity(raw.len()),
+            secondaries: Vec::new(),
+            file_names: Vec::with_capacity(raw.len()),
+            // Every valid name so far with its line, even from entries with
+            // other errors, so that duplicates are all reported.
+            names: Vec::with_capacity(raw.len()),
+        };
         for (index, entry) in raw.into_iter().enumerate() {
             let header = entry.span();
-            let entry = entry.into_inner();
-            let name = self.zone_name(index, &header, entry.name, &names);
+            let mut entry = entry.into_inner();
+            let prefix = format!("zone[{index}]");
+            let name = self.zone_name(index, &header, entry.name.take(), &zones.names);
             if let Some(name) = &name {
-                names.push(name.clone());
+                zones.names.push(name.clone());
             }
-            let file = self.zone_file(index, &header, entry.file, config_directory);
-            if let (Some((name, line)), Some(file)) = (name, file) {
-                zones.push(ZoneConfig { name, file, line });
+            let transfer = entry.transfer();
+            match (entry.file, &transfer.primaries) {
+                (Some(file), Some(primaries)) => {
+                    self.error(
+                        Some(&primaries.span()),
+                        &format!("{prefix}.primaries"),
+                        format!(
+                            "a zone has either file (served from a zone file, line {}) or                              primaries (transferred from them), not both",
+                            self.line(&file.span())
+                        ),
+                    );
+                    zones.file_names.extend(name.map(|(name, _)| name));
+                }
+                (file, None) => {
+                    self.no_transfer_keys(&prefix, &transfer);
+                    let file = self.zone_file(index, &header, file, config_directory);
+                    if let Some((name, _)) = &name {
+                        zones.file_names.push(name.clone());
+                    }
+                    if let (Some((name, line)), Some(file)) = (name, file) {
+                        zones.files.push(ZoneConfig { name, file, line });
+                    }
+                }
+                (None, Some(_)) => {
+                    let transfer = self.transfer(&prefix, &header, transfer, tsig_names);
+                    if let (Some((name, line)), Some(transfer)) = (name, transfer) {
+                        zones.secondaries.push(SecondaryZoneConfig {
+                            name,
+                            transfer,
+                            line,
+                        });
+                    }
+                }
             }
         }
-        (zones, names.into_iter().map(|(name, _)| name).collect())
+        zones
     }
 
     /// Converts `zone[index].name`: a domain name, made absolute and
@@ -108,7 +162,8 @@ impl Checker<'_> {
             raw,
             Some(header),
             &key,
-            "the zone file's path, relative to this config file's directory",
+            "either file, the zone file's path relative to this config file's directory, \
+             or primaries, the servers to transfer the zone from",
         )?;
         if raw.get_ref().is_empty() {
             self.error(Some(&raw.span()), &key, "must not be empty");
