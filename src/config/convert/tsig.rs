@@ -230,3 +230,248 @@ fn decode_secret(text: &str) -> Result<Vec<u8>, String> {
     }
     Ok(secret)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::{Path, PathBuf};
+    use std::sync::Arc;
+
+    use crate::config::test_support::{
+        PATH, accepted, keys_and_lines, name, rejected, rejected_once, server_with,
+    };
+    use crate::config::{Config, LoadErrors, Source, TSIG_SECRET_MAX_BYTES, parse};
+    use crate::wire::tsig::Algorithm;
+
+    /// The 32 bytes 0, 1, ..., 31 in base64.
+    const SECRET: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+
+    /// A valid `[server]`, then `[[tsig]]` on line 3 and `keys` from line 4
+    /// on.
+    fn tsig(keys: &str) -> String {
+        server_with(&format!("[[tsig]]\n{keys}"))
+    }
+
+    /// As [`tsig`], with `name` (line 4) and `algorithm` (line 5) set and
+    /// `keys` from line 6 on.
+    fn named(keys: &str) -> String {
+        tsig(&format!(
+            "name = \"xfr-key\"\nalgorithm = \"hmac-sha256\"\n{keys}"
+        ))
+    }
+
+    /// Parses `text` with the files `files` (resolved paths) in memory.
+    fn with_files(text: &str, files: &[(&str, &str)]) -> Result<Config, LoadErrors> {
+        let files: Vec<(PathBuf, String)> = files
+            .iter()
+            .map(|(path, contents)| (PathBuf::from(path), (*contents).to_owned()))
+            .collect();
+        parse(text, Path::new(PATH), Source::Memory(Arc::from(files)))
+    }
+
+    #[test]
+    fn tsig_key_with_inline_secret() {
+        let config = accepted(&named(&format!("secret = {SECRET:?}")));
+        assert_eq!(config.tsig_keys.len(), 1);
+        let key = &config.tsig_keys[0];
+        assert_eq!(key.name, name("xfr-key."));
+        assert_eq!(key.algorithm, Algorithm::HmacSha256);
+        assert_eq!(key.secret, (0..32).collect::<Vec<u8>>());
+        assert_eq!(key.line, 4);
+        // The secret stays out of debug output.
+        let debug = format!("{key:?}");
+        assert!(debug.contains("<32 bytes>"), "{debug}");
+        assert!(!debug.contains("[0, 1, 2"), "{debug}");
+        assert!(accepted(&server_with("")).tsig_keys.is_empty());
+    }
+
+    #[test]
+    fn tsig_name_absolute_lowercase_and_distinct() {
+        let config = accepted(&tsig(&format!(
+            "name = \"XFR.Key.\"\nalgorithm = \"hmac-sha256\"\nsecret = {SECRET:?}"
+        )));
+        assert_eq!(config.tsig_keys[0].name, name("xfr.key."));
+        let error = rejected_once(
+            &tsig(&format!("algorithm = \"hmac-sha256\"\nsecret = {SECRET:?}")),
+            "tsig[0].name",
+            3,
+        );
+        assert!(error.message.starts_with("required"), "{error}");
+        let error = rejected_once(
+            &tsig(&format!(
+                "name = \"a..b\"\nalgorithm = \"hmac-sha256\"\nsecret = {SECRET:?}"
+            )),
+            "tsig[0].name",
+            4,
+        );
+        assert!(error.message.contains("not a domain name"), "{error}");
+        rejected_once(
+            &tsig(&format!(
+                "name = \"\"\nalgorithm = \"hmac-sha256\"\nsecret = {SECRET:?}"
+            )),
+            "tsig[0].name",
+            4,
+        );
+        let text = named(&format!(
+            "secret = {SECRET:?}\n[[tsig]]\nname = \"XFR-KEY.\"\nalgorithm = \"hmac-sha512\"\n\
+             secret = {SECRET:?}"
+        ));
+        let error = rejected_once(&text, "tsig[1].name", 8);
+        assert!(
+            error.message.contains("duplicate key xfr-key.") && error.message.contains("line 4"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn tsig_algorithm_one_of_three() {
+        let at = |algorithm: &str| {
+            tsig(&format!(
+                "name = \"k\"\nalgorithm = {algorithm:?}\nsecret = {SECRET:?}"
+            ))
+        };
+        for (written, algorithm) in [
+            ("hmac-sha256", Algorithm::HmacSha256),
+            ("hmac-sha384", Algorithm::HmacSha384),
+            ("HMAC-SHA512", Algorithm::HmacSha512),
+        ] {
+            assert_eq!(accepted(&at(written)).tsig_keys[0].algorithm, algorithm);
+        }
+        for bad in ["hmac-md5", "sha256", ""] {
+            let error = rejected_once(&at(bad), "tsig[0].algorithm", 5);
+            assert!(
+                error
+                    .message
+                    .contains("write one of hmac-sha256, hmac-sha384, hmac-sha512"),
+                "{error}"
+            );
+        }
+        let error = rejected_once(
+            &tsig(&format!("name = \"k\"\nsecret = {SECRET:?}")),
+            "tsig[0].algorithm",
+            3,
+        );
+        assert!(error.message.starts_with("required"), "{error}");
+    }
+
+    #[test]
+    fn tsig_secret_or_secret_file_exactly_one() {
+        let error = rejected_once(&named(""), "tsig[0].secret", 3);
+        assert!(
+            error.message.contains("secret") && error.message.contains("secret_file"),
+            "{error}"
+        );
+        let error = rejected_once(
+            &named(&format!("secret = {SECRET:?}\nsecret_file = \"k.key\"")),
+            "tsig[0].secret_file",
+            7,
+        );
+        assert!(error.message.contains("not both"), "{error}");
+    }
+
+    #[test]
+    fn tsig_secret_must_be_base64_and_not_empty() {
+        let at = |secret: &str| named(&format!("secret = {secret:?}"));
+        let error = rejected_once(&at(""), "tsig[0].secret", 6);
+        assert!(error.message.contains("empty"), "{error}");
+        for bad in ["not base64!", "AAECAwQ", "AAEC AwQF", "AAECAwQF\n"] {
+            let error = rejected_once(&at(bad), "tsig[0].secret", 6);
+            assert!(error.message.contains("not valid base64"), "{error}");
+            // The secret itself is never quoted.
+            assert!(!error.message.contains(bad.trim()), "{error}");
+        }
+        let long = base64_of(TSIG_SECRET_MAX_BYTES + 1);
+        let error = rejected_once(&at(&long), "tsig[0].secret", 6);
+        assert!(error.message.contains("513 bytes"), "{error}");
+        let longest = base64_of(TSIG_SECRET_MAX_BYTES);
+        assert_eq!(
+            accepted(&at(&longest)).tsig_keys[0].secret.len(),
+            TSIG_SECRET_MAX_BYTES
+        );
+    }
+
+    /// `length` zero bytes in base64.
+    fn base64_of(length: usize) -> String {
+        use base64::Engine as _;
+        base64::engine::general_purpose::STANDARD.encode(vec![0u8; length])
+    }
+
+    #[test]
+    fn tsig_secret_file_read_relative_to_the_config() {
+        let text = named("secret_file = \"keys/xfr.key\"");
+        let config = with_files(
+            &text,
+            &[("/etc/dnslb/keys/xfr.key", &format!("\n  {SECRET}\n"))],
+        );
+        let config = config.unwrap_or_else(|errors| panic!("{errors}"));
+        assert_eq!(config.tsig_keys[0].secret, (0..32).collect::<Vec<u8>>());
+        let text = named("secret_file = \"/var/lib/dnslb/xfr.key\"");
+        let config = with_files(&text, &[("/var/lib/dnslb/xfr.key", SECRET)]);
+        assert!(config.is_ok(), "{config:?}");
+    }
+
+    #[test]
+    fn tsig_secret_file_problems() {
+        let text = named("secret_file = \"xfr.key\"");
+        let errors = |files: &[(&str, &str)]| match with_files(&text, files) {
+            Ok(config) => panic!("accepted {config:?}"),
+            Err(LoadErrors(errors)) => errors,
+        };
+        let missing = errors(&[]);
+        assert_eq!(
+            keys_and_lines(&missing),
+            vec![("tsig[0].secret_file", Some(6))]
+        );
+        assert!(
+            missing[0]
+                .message
+                .starts_with("cannot read /etc/dnslb/xfr.key"),
+            "{}",
+            missing[0]
+        );
+        let empty = errors(&[("/etc/dnslb/xfr.key", " \n")]);
+        assert_eq!(
+            keys_and_lines(&empty),
+            vec![("tsig[0].secret_file", Some(6))]
+        );
+        assert_eq!(empty[0].message, "/etc/dnslb/xfr.key: the secret is empty");
+        let knot = errors(&[(
+            "/etc/dnslb/xfr.key",
+            &format!("key:\n  - id: xfr-key\n    algorithm: hmac-sha256\n    secret: {SECRET}\n"),
+        )]);
+        assert_eq!(
+            keys_and_lines(&knot),
+            vec![("tsig[0].secret_file", Some(6))]
+        );
+        assert!(
+            knot[0].message.contains("not valid base64")
+                && knot[0].message.contains("`secret:` line"),
+            "{}",
+            knot[0]
+        );
+        assert!(!knot[0].message.contains(SECRET), "{}", knot[0]);
+        rejected_once(&named("secret_file = \"\""), "tsig[0].secret_file", 6);
+    }
+
+    #[test]
+    fn tsig_problems_are_all_reported() {
+        let errors = rejected(&tsig(
+            "name = \"a..b\"\nalgorithm = \"md5\"\nsecret = \"!\"\n\
+             [[tsig]]\nsecrt = \"x\"",
+        ));
+        assert_eq!(keys_and_lines(&errors), vec![("tsig[1].secrt", Some(8))]);
+        let errors = rejected(&tsig(
+            "name = \"a..b\"\nalgorithm = \"md5\"\nsecret = \"!\"\n[[tsig]]",
+        ));
+        assert_eq!(
+            keys_and_lines(&errors),
+            vec![
+                ("tsig[0].name", Some(4)),
+                ("tsig[0].algorithm", Some(5)),
+                ("tsig[0].secret", Some(6)),
+                ("tsig[1].name", Some(7)),
+                ("tsig[1].algorithm", Some(7)),
+                ("tsig[1].secret", Some(7)),
+            ]
+        );
+    }
+}
