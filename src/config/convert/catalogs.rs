@@ -104,3 +104,132 @@ impl Checker<'_> {
         Some((name, self.line(&raw.span())))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use crate::config::test_support::{
+        accepted, keys_and_lines, name, rejected, rejected_once, server_with,
+    };
+
+    /// A valid `[server]`, then `[[catalog]]` on line 3 and `keys` from
+    /// line 4 on.
+    fn catalog(keys: &str) -> String {
+        server_with(&format!("[[catalog]]\n{keys}"))
+    }
+
+    /// As [`catalog`], with `name = "catalog.example"` on line 4,
+    /// `primaries = ["192.0.2.53"]` on line 5, and `keys` from line 6 on.
+    fn named(keys: &str) -> String {
+        catalog(&format!(
+            "name = \"catalog.example\"\nprimaries = [\"192.0.2.53\"]\n{keys}"
+        ))
+    }
+
+    #[test]
+    fn catalog_converts_with_defaults() {
+        let config = accepted(&named(""));
+        assert_eq!(config.catalogs.len(), 1);
+        let catalog = &config.catalogs[0];
+        assert_eq!(catalog.name, name("catalog.example."));
+        assert_eq!(catalog.line, 4);
+        assert_eq!(catalog.transfer.tsig, None);
+        assert_eq!(
+            catalog.transfer.notify_from,
+            vec!["192.0.2.53/32".parse().unwrap_or_else(|_| unreachable!())]
+        );
+        assert!(config.zones.is_empty() && config.secondaries.is_empty());
+        assert!(accepted(&server_with("")).catalogs.is_empty());
+    }
+
+    #[test]
+    fn catalog_needs_name_and_primaries() {
+        let error = rejected_once(
+            &catalog("primaries = [\"192.0.2.53\"]"),
+            "catalog[0].name",
+            3,
+        );
+        assert!(error.message.starts_with("required"), "{error}");
+        rejected_once(
+            &catalog("name = \"a..b\"\nprimaries = [\"192.0.2.53\"]"),
+            "catalog[0].name",
+            4,
+        );
+        let error = rejected_once(&catalog("name = \"c.example\""), "catalog[0].primaries", 3);
+        assert!(error.message.starts_with("required"), "{error}");
+        rejected_once(
+            &catalog("name = \"c.example\"\nprimaries = []"),
+            "catalog[0].primaries",
+            5,
+        );
+        rejected_once(&named("file = \"c.zone\""), "catalog[0].file", 6);
+    }
+
+    #[test]
+    fn catalog_names_distinct_from_zones_and_catalogs() {
+        let text = server_with(
+            "[[zone]]\nname = \"example.com\"\nfile = \"a.zone\"\n\
+             [[zone]]\nname = \"example.net\"\nprimaries = [\"192.0.2.53\"]\n\
+             [[catalog]]\nname = \"Example.COM\"\nprimaries = [\"192.0.2.53\"]\n\
+             [[catalog]]\nname = \"example.net.\"\nprimaries = [\"192.0.2.53\"]\n\
+             [[catalog]]\nname = \"catalog.example\"\nprimaries = [\"192.0.2.53\"]\n\
+             [[catalog]]\nname = \"CATALOG.example\"\nprimaries = [\"192.0.2.53\"]",
+        );
+        let errors = rejected(&text);
+        assert_eq!(
+            keys_and_lines(&errors),
+            vec![
+                ("catalog[0].name", Some(10)),
+                ("catalog[1].name", Some(13)),
+                ("catalog[3].name", Some(19)),
+            ]
+        );
+        assert!(
+            errors[0]
+                .message
+                .contains("example.com. is already a [[zone]] (line 4)"),
+            "{}",
+            errors[0]
+        );
+        assert!(
+            errors[1]
+                .message
+                .contains("example.net. is already a [[zone]] (line 7)"),
+            "{}",
+            errors[1]
+        );
+        assert!(
+            errors[2]
+                .message
+                .contains("duplicate catalog catalog.example. (already defined on line 16)"),
+            "{}",
+            errors[2]
+        );
+    }
+
+    #[test]
+    fn catalog_transfer_keys_are_checked_under_its_own_key() {
+        let config = accepted(&named("retry_min = \"1m\"\nexpire_min = \"1w\""));
+        let timers = config.catalogs[0].transfer.timers;
+        assert_eq!(timers.retry_min, Duration::from_secs(60));
+        assert_eq!(timers.expire_min, Duration::from_secs(7 * 86_400));
+        let errors = rejected(&named(
+            "tsig = \"k\"\nnotify_from = [\"x\"]\nrefresh_min = \"2d\"\nexpire_min = \"0s\"",
+        ));
+        assert_eq!(
+            keys_and_lines(&errors),
+            vec![
+                ("catalog[0].tsig", Some(6)),
+                ("catalog[0].notify_from", Some(7)),
+                ("catalog[0].refresh_min", Some(8)),
+                ("catalog[0].expire_min", Some(9)),
+            ]
+        );
+        assert!(
+            errors[2].message.contains("catalog[0].refresh_max (1day)"),
+            "{}",
+            errors[2]
+        );
+    }
+}

@@ -267,6 +267,7 @@ impl Checker<'_> {
 mod tests {
     use std::net::SocketAddr;
     use std::num::NonZeroUsize;
+    use std::path::Path;
     use std::time::Duration;
 
     use crate::config::test_support::{accepted, rejected, rejected_once, server_with};
@@ -580,5 +581,24 @@ mod tests {
         let error = rejected_once(&server_with("ecs = \"yes\""), "server.ecs", 3);
         assert!(error.message.contains("invalid type"), "{error}");
         rejected_once(&server_with("ecs = 1"), "server.ecs", 3);
+    }
+
+    // ----- server.state_dir
+
+    #[test]
+    fn state_dir_resolved_against_the_config_directory() {
+        let at = |value: &str| server_with(&format!("state_dir = {value:?}"));
+        assert_eq!(accepted(&server_with("")).server.state_dir, None);
+        assert_eq!(
+            accepted(&at("state")).server.state_dir.as_deref(),
+            Some(Path::new("/etc/dnslb/state"))
+        );
+        assert_eq!(
+            accepted(&at("/var/lib/dnslb")).server.state_dir.as_deref(),
+            Some(Path::new("/var/lib/dnslb"))
+        );
+        let error = rejected_once(&at(""), "server.state_dir", 3);
+        assert_eq!(error.message, "must not be empty");
+        rejected_once(&server_with("state_dir = 1"), "server.state_dir", 3);
     }
 }

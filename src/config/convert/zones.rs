@@ -177,7 +177,9 @@ impl Checker<'_> {
 mod tests {
     use std::path::{Path, PathBuf};
 
-    use crate::config::test_support::{accepted, rejected, rejected_once, server_with, zone_text};
+    use crate::config::test_support::{
+        accepted, keys_and_lines, rejected, rejected_once, server_with, zone_text,
+    };
     use crate::config::{Source, parse};
 
     #[test]
@@ -290,6 +292,91 @@ mod tests {
             "zone = [{ name = \"a.\", file = \"a\" }, { name = \"a.\", fil = \"b\" }]\n",
             "zone[1].fil",
             1,
+        );
+    }
+
+    /// A valid `[server]` and a zone `example.net` (header on line 3, name
+    /// on 4) with `keys` from line 5 on.
+    fn zone_keys(keys: &str) -> String {
+        server_with(&format!("[[zone]]\nname = \"example.net\"\n{keys}"))
+    }
+
+    #[test]
+    fn zone_has_file_or_primaries() {
+        let config = accepted(&zone_keys("primaries = [\"192.0.2.53\"]"));
+        assert!(config.zones.is_empty());
+        assert_eq!(config.secondaries.len(), 1);
+        assert_eq!(config.secondaries[0].line, 4);
+        assert!(accepted(&server_with("")).secondaries.is_empty());
+        let error = rejected_once(
+            &zone_keys("file = \"a.zone\"\nprimaries = [\"192.0.2.53\"]"),
+            "zone[0].primaries",
+            6,
+        );
+        assert!(
+            error.message.contains("either file")
+                && error.message.contains("line 5")
+                && error.message.contains("not both"),
+            "{error}"
+        );
+        let error = rejected_once(&zone_keys(""), "zone[0].file", 3);
+        assert!(
+            error.message.starts_with("required: either file")
+                && error.message.contains("or primaries"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn transfer_keys_only_on_secondaries() {
+        for (key, value) in [
+            ("tsig", "\"k\""),
+            ("notify_from", "[\"192.0.2.1\"]"),
+            ("refresh_min", "\"5s\""),
+            ("refresh_max", "\"1d\""),
+            ("retry_min", "\"5s\""),
+            ("expire_min", "\"1h\""),
+        ] {
+            let error = rejected_once(
+                &zone_keys(&format!("file = \"a.zone\"\n{key} = {value}")),
+                &format!("zone[0].{key}"),
+                6,
+            );
+            assert!(error.message.contains("secondary zones only"), "{error}");
+        }
+        // Without file either, both problems are named.
+        let errors = rejected(&zone_keys("refresh_min = \"5s\""));
+        assert_eq!(
+            keys_and_lines(&errors),
+            vec![("zone[0].file", Some(3)), ("zone[0].refresh_min", Some(5))]
+        );
+    }
+
+    #[test]
+    fn secondary_and_file_zone_names_are_distinct() {
+        let text = server_with(
+            "[[zone]]\nname = \"example.net\"\nfile = \"a.zone\"\n\
+             [[zone]]\nname = \"Example.Net.\"\nprimaries = [\"192.0.2.53\"]",
+        );
+        let error = rejected_once(&text, "zone[1].name", 7);
+        assert!(
+            error.message.contains("duplicate zone example.net.")
+                && error.message.contains("line 4"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn services_are_not_inside_secondary_zones() {
+        let text = zone_keys(
+            "primaries = [\"192.0.2.53\"]\n\
+             [[service]]\nname = \"www.example.net\"\npolicy = \"round_robin\"\n\
+             backends = [{ address = \"192.0.2.1\" }]",
+        );
+        let error = rejected_once(&text, "service[0].name", 7);
+        assert!(
+            error.message.contains("no [[zone]] with a file is defined"),
+            "{error}"
         );
     }
 }
