@@ -67,7 +67,8 @@ impl Checker<'_> {
                         Some(&primaries.span()),
                         &format!("{prefix}.primaries"),
                         format!(
-                            "a zone has either file (served from a zone file, line {}) or                              primaries (transferred from them), not both",
+                            "a zone has either file (served from a zone file, line {}) or primaries \
+                             (transferred from them), not both",
                             self.line(&file.span())
                         ),
                     );
@@ -313,11 +314,10 @@ mod tests {
             "zone[0].primaries",
             6,
         );
-        assert!(
-            error.message.contains("either file")
-                && error.message.contains("line 5")
-                && error.message.contains("not both"),
-            "{error}"
+        assert_eq!(
+            error.message,
+            "a zone has either file (served from a zone file, line 5) or primaries \
+             (transferred from them), not both"
         );
         let error = rejected_once(&zone_keys(""), "zone[0].file", 3);
         assert!(
