@@ -18,6 +18,18 @@
 //!
 //! `admin.listen`, when present, is not one of `server.listen`.
 //!
+//! Secondary zones and catalogs: `[[zone]]` entries with `primaries` are in
+//! [`Config::secondaries`], those with `file` in [`Config::zones`] (a zone
+//! has exactly one of the two); zone, secondary and catalog names are all
+//! distinct; every `tsig` is an index into [`Config::tsig_keys`], whose
+//! names are absolute, lowercase and distinct and whose secrets are
+//! 1..=[`TSIG_SECRET_MAX_BYTES`] bytes; a [`TransferConfig`] has
+//! 1..=[`PRIMARIES_MAX`] distinct primaries and its timers are within
+//! [`ZONE_TIMER_MIN`]..=[`ZONE_TIMER_MAX`] with `refresh_min <=
+//! refresh_max`. `server.state_dir` is resolved like a zone file's path.
+//! Secret files (`tsig[i].secret_file`), like the topology file, are read
+//! while loading.
+//!
 //! Regions, topology and services: region names are distinct and every
 //! region index (a region's fallback, a backend's region, a topology network,
 //! the default region) is an index into [`Config::regions`]; a region's
