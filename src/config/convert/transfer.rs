@@ -237,7 +237,7 @@ impl Checker<'_> {
 
     /// Resolves a `tsig` key written at `key` to its index among
     /// `tsig_names` (the `[[tsig]]` names, in order).
-    pub(super) fn tsig_reference(
+    fn tsig_reference(
         &mut self,
         key: &str,
         raw: &Spanned<String>,
