@@ -11,8 +11,9 @@
 //! `Checker` that collects the problems, with the helpers every table uses
 //! (integers, durations, choices, address lists, domain names). Each table
 //! is converted in its own submodule: `server` (with `run_as`), `admin`,
-//! `zones`, `regions`, `topology`, `services` (with `backends` and
-//! `health`), `rrl` and `xdp`.
+//! `tsig`, `zones` and `catalogs` (with `transfer`, the keys they share),
+//! `regions`, `topology`, `services` (with `backends` and `health`), `rrl`
+//! and `xdp`.
 
 use std::fmt::Display;
 use std::ops::{Range, RangeInclusive};
@@ -32,6 +33,7 @@ use super::{Config, TopologyConfig};
 
 mod admin;
 mod backends;
+mod catalogs;
 mod health;
 mod regions;
 mod rrl;
@@ -39,6 +41,8 @@ mod run_as;
 mod server;
 mod services;
 mod topology;
+mod transfer;
+mod tsig;
 mod xdp;
 mod zones;
 
@@ -53,6 +57,11 @@ pub use rrl::{
     RRL_RESPONSES_PER_SECOND_MAX, RRL_RESPONSES_PER_SECOND_MIN, RRL_SLIP_DEFAULT, RRL_SLIP_MAX,
     RRL_TABLE_SIZE_DEFAULT, RRL_TABLE_SIZE_MAX, RRL_TABLE_SIZE_MIN,
 };
+pub use transfer::{
+    EXPIRE_MIN_DEFAULT, NOTIFY_FROM_MAX, PRIMARIES_MAX, PRIMARY_PORT_DEFAULT, REFRESH_MAX_DEFAULT,
+    REFRESH_MIN_DEFAULT, RETRY_MIN_DEFAULT, ZONE_TIMER_MAX, ZONE_TIMER_MIN,
+};
+pub use tsig::TSIG_SECRET_MAX_BYTES;
 pub use xdp::{
     XDP_FRAME_SIZE_DEFAULT, XDP_FRAME_SIZE_MAX, XDP_FRAME_SIZE_MIN, XDP_INTERFACE_MAX_BYTES,
     XDP_QUEUE_MAX, XDP_RING_SIZE_DEFAULT, XDP_RING_SIZE_MAX, XDP_RING_SIZE_MIN,
@@ -74,10 +83,12 @@ pub(super) fn convert(
     };
     let server = checker.server(raw.server);
     let admin = checker.admin(raw.admin, server.as_ref());
-    let (zones, zone_names) = checker.zones(raw.zone);
+    let (tsig_keys, tsig_names) = checker.tsig_keys(raw.tsig, &source);
+    let zones = checker.zones(raw.zone, &tsig_names);
+    let catalogs = checker.catalogs(raw.catalog, &zones.names, &tsig_names);
     let (regions, region_names, mut networks) = checker.regions(raw.region);
     let topology = checker.topology(raw.topology, &source, &region_names, &mut networks);
-    let services = checker.services(raw.service, &zone_names, &region_names);
+    let services = checker.services(raw.service, &zones.file_names, &region_names);
     let rrl = checker.rrl(raw.rrl);
     let xdp = checker.xdp(raw.xdp, server.as_ref());
     // Report in file order (stable, so problems on one line keep the order
@@ -96,7 +107,7 @@ pub(super) fn convert(
             path: path.to_path_buf(),
             source,
             server,
-            zones,
+            zones: zones.files,
             admin,
             regions,
             topology: TopologyConfig {
@@ -106,6 +117,9 @@ pub(super) fn convert(
             services,
             rrl: rrl.flatten(),
             xdp: xdp.flatten(),
+            tsig_keys,
+            secondaries: zones.secondaries,
+            catalogs,
         }),
         _ if checker.errors.is_empty() => Err(LoadErrors(vec![LoadError::new(
             path,

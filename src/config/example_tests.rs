@@ -353,10 +353,139 @@ fn example_config_documents_every_key() {
         "zero_copy",
         "frame_size",
         "ring_size",
+        "state_dir",
+        "primaries",
+        "tsig",
+        "notify_from",
+        "refresh_min",
+        "refresh_max",
+        "retry_min",
+        "expire_min",
+        "[[tsig]]",
+        "algorithm",
+        "secret",
+        "secret_file",
+        "[[catalog]]",
     ] {
         assert!(
             EXAMPLE.contains(&format!("\n# {key}: ")),
             "dnslb.example.toml does not document {key}"
         );
     }
+}
+
+#[test]
+fn example_config_leaves_secondaries_off() {
+    for config in [
+        accepted(EXAMPLE),
+        embedded_default().unwrap_or_else(|errors| panic!("{errors}")),
+    ] {
+        assert_eq!(config.server.state_dir, None);
+        assert!(config.tsig_keys.is_empty());
+        assert!(config.secondaries.is_empty());
+        assert!(config.catalogs.is_empty());
+    }
+}
+
+#[test]
+fn example_config_commented_secondaries_parse_with_the_defaults() {
+    // Every commented-out line of the state_dir, secondary [[zone]],
+    // [[tsig]] and [[catalog]] examples but secret_file (the alternative
+    // to secret).
+    let lines = [
+        "state_dir = \"/var/lib/dnslb\"",
+        "[[zone]]",
+        "name = \"example.net\"",
+        "primaries = [\"192.0.2.53:53\", \"2001:db8::53\"]",
+        "tsig = \"xfr-key\"",
+        "notify_from = [\"192.0.2.53\", \"2001:db8::53\"]",
+        "refresh_min = \"5s\"",
+        "refresh_max = \"1d\"",
+        "retry_min = \"5s\"",
+        "expire_min = \"1h\"",
+        "[[tsig]]",
+        "name = \"xfr-key\"",
+        "algorithm = \"hmac-sha256\"",
+        "secret = \"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\"",
+        "[[catalog]]",
+        "name = \"catalog.example\"",
+        "primaries = [\"192.0.2.53:53\"]",
+    ];
+    let mut uncommented_lines = 0;
+    let uncommented: String = EXAMPLE
+        .lines()
+        .map(|line| match line.strip_prefix("# ") {
+            Some(rest) if lines.contains(&rest) => {
+                uncommented_lines += 1;
+                format!("{rest}\n")
+            }
+            _ => format!("{line}\n"),
+        })
+        .collect();
+    // tsig = "xfr-key" is shown twice: in the zone and in the catalog.
+    assert_eq!(uncommented_lines, lines.len() + 1, "{uncommented}");
+    let config = accepted(&uncommented);
+    assert_eq!(
+        config.server.state_dir.as_deref(),
+        Some(Path::new("/var/lib/dnslb"))
+    );
+    assert_eq!(config.zones.len(), 1);
+    assert_eq!(config.tsig_keys.len(), 1);
+    assert_eq!(config.tsig_keys[0].name, name("xfr-key."));
+    assert_eq!(config.tsig_keys[0].secret, (0..32).collect::<Vec<u8>>());
+    assert_eq!(config.secondaries.len(), 1);
+    let secondary = &config.secondaries[0];
+    assert_eq!(secondary.name, name("example.net."));
+    assert_eq!(
+        secondary.transfer.primaries,
+        vec![
+            SocketAddr::from(([192, 0, 2, 53], 53)),
+            SocketAddr::from(([0x2001, 0xdb8, 0, 0, 0, 0, 0, 0x53], 53)),
+        ]
+    );
+    assert_eq!(secondary.transfer.tsig, Some(0));
+    // The values shown are the defaults.
+    assert_eq!(secondary.transfer.timers, ZoneTimers::default());
+    let defaults_only: String = uncommented
+        .lines()
+        .filter(|line| {
+            ![
+                "notify_from =",
+                "refresh_min =",
+                "refresh_max =",
+                "retry_min =",
+                "expire_min =",
+            ]
+            .iter()
+            .any(|key| line.starts_with(key))
+        })
+        .map(|line| format!("{line}\n"))
+        .collect();
+    assert_eq!(accepted(&defaults_only).secondaries, config.secondaries);
+    assert_eq!(config.catalogs.len(), 1);
+    let catalog = &config.catalogs[0];
+    assert_eq!(catalog.name, name("catalog.example."));
+    assert_eq!(
+        catalog.transfer.primaries,
+        vec![SocketAddr::from(([192, 0, 2, 53], 53))]
+    );
+    assert_eq!(catalog.transfer.tsig, Some(0));
+    // secret_file instead of secret, read relative to the config.
+    let with_file = uncommented.replace(
+        "secret = \"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\"",
+        "secret_file = \"keys/xfr-key.secret\"",
+    );
+    let files: Vec<(PathBuf, String)> = vec![
+        (
+            PathBuf::from("/etc/dnslb/zones/example.com.zone"),
+            String::new(),
+        ),
+        (
+            PathBuf::from("/etc/dnslb/keys/xfr-key.secret"),
+            "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\n".to_owned(),
+        ),
+    ];
+    let config = parse(&with_file, Path::new(PATH), Source::Memory(files.into()))
+        .unwrap_or_else(|errors| panic!("{errors}"));
+    assert_eq!(config.tsig_keys[0].secret, (0..32).collect::<Vec<u8>>());
 }

@@ -18,6 +18,18 @@
 //!
 //! `admin.listen`, when present, is not one of `server.listen`.
 //!
+//! Secondary zones and catalogs: `[[zone]]` entries with `primaries` are in
+//! [`Config::secondaries`], those with `file` in [`Config::zones`] (a zone
+//! has exactly one of the two); zone, secondary and catalog names are all
+//! distinct; every `tsig` is an index into [`Config::tsig_keys`], whose
+//! names are absolute, lowercase and distinct and whose secrets are
+//! 1..=[`TSIG_SECRET_MAX_BYTES`] bytes; a [`TransferConfig`] has
+//! 1..=[`PRIMARIES_MAX`] distinct primaries and its timers are within
+//! [`ZONE_TIMER_MIN`]..=[`ZONE_TIMER_MAX`] with `refresh_min <=
+//! refresh_max`. `server.state_dir` is resolved like a zone file's path.
+//! Secret files (`tsig[i].secret_file`), like the topology file, are read
+//! while loading.
+//!
 //! Regions, topology and services: region names are distinct and every
 //! region index (a region's fallback, a backend's region, a topology network,
 //! the default region) is an index into [`Config::regions`]; a region's
@@ -53,6 +65,10 @@ use bytes::Bytes;
 use domain::base::Name;
 use ipnet::IpNet;
 
+pub use convert::{
+    EXPIRE_MIN_DEFAULT, NOTIFY_FROM_MAX, PRIMARIES_MAX, PRIMARY_PORT_DEFAULT, REFRESH_MAX_DEFAULT,
+    REFRESH_MIN_DEFAULT, RETRY_MIN_DEFAULT, TSIG_SECRET_MAX_BYTES, ZONE_TIMER_MAX, ZONE_TIMER_MIN,
+};
 pub use convert::{
     HEALTH_DNS_PORT_DEFAULT, HEALTH_FALL_DEFAULT, HEALTH_HTTP_PORT_DEFAULT,
     HEALTH_INTERVAL_DEFAULT, HEALTH_INTERVAL_MAX, HEALTH_INTERVAL_MIN, HEALTH_RISE_DEFAULT,
@@ -217,6 +233,128 @@ pub struct Config {
     /// `None` (the default, no table) means every query goes through the
     /// kernel's sockets.
     pub xdp: Option<XdpConfig>,
+    /// The `[[tsig]]` entries, in file order; `tsig` keys elsewhere are
+    /// indices into this list.
+    pub tsig_keys: Vec<TsigKeyConfig>,
+    /// The `[[zone]]` entries with `primaries` (secondary zones), in file
+    /// order; [`Config::zones`] holds the others.
+    pub secondaries: Vec<SecondaryZoneConfig>,
+    /// The `[[catalog]]` entries, in file order.
+    pub catalogs: Vec<CatalogConfig>,
+}
+
+/// One `[[tsig]]` entry: a TSIG key (RFC 8945) that signs SOA queries and
+/// transfers to a primary and authenticates its NOTIFY messages.
+#[derive(Clone, PartialEq, Eq)]
+pub struct TsigKeyConfig {
+    /// `tsig[i].name`: the key's name, absolute and lowercase (as it goes
+    /// on the wire); distinct among keys.
+    pub name: Name<Bytes>,
+    /// `tsig[i].algorithm`: the HMAC the key is used with.
+    pub algorithm: crate::wire::tsig::Algorithm,
+    /// The shared secret, decoded from `tsig[i].secret` or the base64 text
+    /// of `tsig[i].secret_file`; 1..=[`TSIG_SECRET_MAX_BYTES`] bytes.
+    pub secret: Vec<u8>,
+    /// The 1-based line of this entry's `name` key in the config file.
+    pub line: usize,
+}
+
+impl std::fmt::Debug for TsigKeyConfig {
+    /// Leaves the secret out (only its length), so that logging a config
+    /// never writes a key.
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("TsigKeyConfig")
+            .field("name", &self.name)
+            .field("algorithm", &self.algorithm)
+            .field("secret", &format_args!("<{} bytes>", self.secret.len()))
+            .field("line", &self.line)
+            .finish()
+    }
+}
+
+/// Where and how a secondary zone or a catalog zone is transferred from:
+/// the keys `primaries`, `tsig`, `notify_from` and the timers, shared by a
+/// secondary `[[zone]]` and a `[[catalog]]` (whose member zones inherit
+/// them).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TransferConfig {
+    /// `primaries`: the servers the zone is transferred from, tried in
+    /// order; 1..=[`PRIMARIES_MAX`] distinct socket addresses, port 53 when
+    /// written without one; never port 0 or an unspecified address.
+    pub primaries: Vec<SocketAddr>,
+    /// `tsig`: the key signing SOA queries and transfers and required on
+    /// NOTIFY, as an index into [`Config::tsig_keys`]; `None` for none.
+    pub tsig: Option<usize>,
+    /// `notify_from`: who may send NOTIFY for the zone; at most
+    /// [`NOTIFY_FROM_MAX`] distinct networks with no host bits set (an
+    /// address is a host prefix). Default: each primary's address as a host
+    /// prefix, each once. Empty: NOTIFY from nobody (the timers alone
+    /// refresh the zone).
+    pub notify_from: Vec<IpNet>,
+    /// The bounds put on the zone's SOA timers.
+    pub timers: ZoneTimers,
+}
+
+/// The bounds a secondary zone's SOA refresh, retry and expire timers are
+/// clamped to (`refresh_min`, `refresh_max`, `retry_min`, `expire_min`);
+/// each is [`ZONE_TIMER_MIN`]..=[`ZONE_TIMER_MAX`], and `refresh_min` is at
+/// most `refresh_max`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ZoneTimers {
+    /// `refresh_min`: the shortest time between two SOA checks, whatever
+    /// the SOA's refresh; default [`REFRESH_MIN_DEFAULT`].
+    pub refresh_min: Duration,
+    /// `refresh_max`: the longest time between two SOA checks, whatever the
+    /// SOA's refresh; default [`REFRESH_MAX_DEFAULT`].
+    pub refresh_max: Duration,
+    /// `retry_min`: the shortest time before retrying a failed check or
+    /// transfer, whatever the SOA's retry; default [`RETRY_MIN_DEFAULT`].
+    pub retry_min: Duration,
+    /// `expire_min`: the shortest time a zone is served without a
+    /// successful check before it expires, whatever the SOA's expire;
+    /// default [`EXPIRE_MIN_DEFAULT`].
+    pub expire_min: Duration,
+}
+
+impl Default for ZoneTimers {
+    /// Every timer at its default.
+    fn default() -> Self {
+        ZoneTimers {
+            refresh_min: REFRESH_MIN_DEFAULT,
+            refresh_max: REFRESH_MAX_DEFAULT,
+            retry_min: RETRY_MIN_DEFAULT,
+            expire_min: EXPIRE_MIN_DEFAULT,
+        }
+    }
+}
+
+/// One `[[zone]]` entry with `primaries`: a zone transferred from its
+/// primaries (AXFR, then IXFR) and served as a secondary.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SecondaryZoneConfig {
+    /// `zone[i].name`: the zone's apex, absolute and lowercase; distinct
+    /// among zones (file or secondary) and catalogs.
+    pub name: Name<Bytes>,
+    /// Where and how it is transferred from.
+    pub transfer: TransferConfig,
+    /// The 1-based line of this entry's `name` key in the config file.
+    pub line: usize,
+}
+
+/// One `[[catalog]]` entry: a catalog zone (RFC 9432) transferred from its
+/// primaries, whose member zones are served as secondaries with the same
+/// transfer settings.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CatalogConfig {
+    /// `catalog[i].name`: the catalog zone's apex, absolute and lowercase;
+    /// distinct among zones (file or secondary) and catalogs.
+    pub name: Name<Bytes>,
+    /// Where and how the catalog, and each of its members, is transferred
+    /// from.
+    pub transfer: TransferConfig,
+    /// The 1-based line of this entry's `name` key in the config file.
+    pub line: usize,
 }
 
 /// The `[xdp]` table: which interface and rx queues get an AF_XDP socket
@@ -310,6 +448,10 @@ pub struct ServerConfig {
     /// `server.ecs`: whether to honour EDNS Client Subnet (RFC 7871) in
     /// queries; default [`ECS_DEFAULT`].
     pub ecs: bool,
+    /// `server.state_dir`: the directory transferred zones are kept in and
+    /// read back from at start, resolved against the config file's
+    /// directory when relative; `None` keeps them in memory only.
+    pub state_dir: Option<PathBuf>,
 }
 
 /// `server.user` and `server.group`, resolved against the user and group

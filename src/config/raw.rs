@@ -45,6 +45,84 @@ pub(super) struct RawConfig {
     pub(super) rrl: Option<Spanned<RawRrl>>,
     /// `[xdp]`: optional; present answers UDP on one interface from AF_XDP.
     pub(super) xdp: Option<Spanned<RawXdp>>,
+    /// `[[tsig]]`: zero or more.
+    #[serde(default)]
+    pub(super) tsig: Vec<Spanned<RawTsig>>,
+    /// `[[catalog]]`: zero or more.
+    #[serde(default)]
+    pub(super) catalog: Vec<Spanned<RawCatalog>>,
+}
+
+/// One `[[tsig]]` entry.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawTsig {
+    /// `name`: the key's name, a domain name.
+    pub(super) name: Option<Spanned<String>>,
+    /// `algorithm`: "hmac-sha256", "hmac-sha384" or "hmac-sha512".
+    pub(super) algorithm: Option<Spanned<String>>,
+    /// `secret`: the key in base64.
+    pub(super) secret: Option<Spanned<String>>,
+    /// `secret_file`: the path of a file holding the key in base64.
+    pub(super) secret_file: Option<Spanned<String>>,
+}
+
+/// One `[[catalog]]` entry.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawCatalog {
+    /// `name`: the catalog zone's apex in presentation format.
+    pub(super) name: Option<Spanned<String>>,
+    /// `primaries`: socket or IP addresses as strings.
+    pub(super) primaries: Option<Spanned<Vec<Spanned<String>>>>,
+    /// `tsig`: a `[[tsig]]` name.
+    pub(super) tsig: Option<Spanned<String>>,
+    /// `notify_from`: IP addresses or CIDR prefixes as strings.
+    pub(super) notify_from: Option<Spanned<Vec<Spanned<String>>>>,
+    /// `refresh_min`: a humantime duration string.
+    pub(super) refresh_min: Option<Spanned<String>>,
+    /// `refresh_max`: a humantime duration string.
+    pub(super) refresh_max: Option<Spanned<String>>,
+    /// `retry_min`: a humantime duration string.
+    pub(super) retry_min: Option<Spanned<String>>,
+    /// `expire_min`: a humantime duration string.
+    pub(super) expire_min: Option<Spanned<String>>,
+}
+
+impl RawCatalog {
+    /// The keys saying where and how the catalog is transferred from.
+    pub(super) fn transfer(&mut self) -> RawTransfer {
+        RawTransfer {
+            primaries: self.primaries.take(),
+            tsig: self.tsig.take(),
+            notify_from: self.notify_from.take(),
+            refresh_min: self.refresh_min.take(),
+            refresh_max: self.refresh_max.take(),
+            retry_min: self.retry_min.take(),
+            expire_min: self.expire_min.take(),
+        }
+    }
+}
+
+/// The keys a secondary `[[zone]]` and a `[[catalog]]` share: where and how
+/// the zone is transferred from. Not deserialized itself: taken out of
+/// [`RawZone`] or [`RawCatalog`].
+#[derive(Debug, Default)]
+pub(super) struct RawTransfer {
+    /// `primaries`: socket or IP addresses as strings.
+    pub(super) primaries: Option<Spanned<Vec<Spanned<String>>>>,
+    /// `tsig`: a `[[tsig]]` name.
+    pub(super) tsig: Option<Spanned<String>>,
+    /// `notify_from`: IP addresses or CIDR prefixes as strings.
+    pub(super) notify_from: Option<Spanned<Vec<Spanned<String>>>>,
+    /// `refresh_min`: a humantime duration string.
+    pub(super) refresh_min: Option<Spanned<String>>,
+    /// `refresh_max`: a humantime duration string.
+    pub(super) refresh_max: Option<Spanned<String>>,
+    /// `retry_min`: a humantime duration string.
+    pub(super) retry_min: Option<Spanned<String>>,
+    /// `expire_min`: a humantime duration string.
+    pub(super) expire_min: Option<Spanned<String>>,
 }
 
 /// The `[xdp]` table.
@@ -109,6 +187,8 @@ pub(super) struct RawServer {
     pub(super) version: Option<Spanned<String>>,
     /// `ecs`: whether to honour EDNS Client Subnet.
     pub(super) ecs: Option<bool>,
+    /// `state_dir`: where transferred zones are kept, as a path.
+    pub(super) state_dir: Option<Spanned<String>>,
 }
 
 /// The `[admin]` table.
@@ -129,6 +209,35 @@ pub(super) struct RawZone {
     pub(super) name: Option<Spanned<String>>,
     /// `file`: the zone file's path.
     pub(super) file: Option<Spanned<String>>,
+    /// `primaries`: socket or IP addresses as strings (a secondary zone).
+    pub(super) primaries: Option<Spanned<Vec<Spanned<String>>>>,
+    /// `tsig`: a `[[tsig]]` name.
+    pub(super) tsig: Option<Spanned<String>>,
+    /// `notify_from`: IP addresses or CIDR prefixes as strings.
+    pub(super) notify_from: Option<Spanned<Vec<Spanned<String>>>>,
+    /// `refresh_min`: a humantime duration string.
+    pub(super) refresh_min: Option<Spanned<String>>,
+    /// `refresh_max`: a humantime duration string.
+    pub(super) refresh_max: Option<Spanned<String>>,
+    /// `retry_min`: a humantime duration string.
+    pub(super) retry_min: Option<Spanned<String>>,
+    /// `expire_min`: a humantime duration string.
+    pub(super) expire_min: Option<Spanned<String>>,
+}
+
+impl RawZone {
+    /// The keys saying where and how a secondary zone is transferred from.
+    pub(super) fn transfer(&mut self) -> RawTransfer {
+        RawTransfer {
+            primaries: self.primaries.take(),
+            tsig: self.tsig.take(),
+            notify_from: self.notify_from.take(),
+            refresh_min: self.refresh_min.take(),
+            refresh_max: self.refresh_max.take(),
+            retry_min: self.retry_min.take(),
+            expire_min: self.expire_min.take(),
+        }
+    }
 }
 
 /// One `[[region]]` entry.

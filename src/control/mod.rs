@@ -625,6 +625,11 @@ impl Control {
                 config.server.tcp_total_timeout != running.server.tcp_total_timeout,
                 "server.tcp_total_timeout",
             ),
+            // Transferred zones are read back from it once, at start.
+            (
+                config.server.state_dir != running.server.state_dir,
+                "server.state_dir",
+            ),
             // The AF_XDP sockets and the filter are made once, before
             // privileges are dropped.
             (config.xdp != running.xdp, "xdp"),
@@ -905,6 +910,19 @@ mod tests {
         text.push_str("\n[xdp]\ninterface = \"eth0\"\n");
         std::fs::write(&path, text).unwrap();
         assert!(matches!(control.reload(), Err(ControlError::NeedsRestart(key)) if key == "xdp"));
+        assert_eq!(control.snapshot().load().generation, before);
+        // So does server.state_dir.
+        let path = write(dir.path(), 30, FOUR, HEALTH);
+        let text = std::fs::read_to_string(&path).unwrap().replacen(
+            "[server]\n",
+            "[server]\nstate_dir = \"state\"\n",
+            1,
+        );
+        assert!(text.contains("state_dir"), "{text}");
+        std::fs::write(&path, text).unwrap();
+        assert!(
+            matches!(control.reload(), Err(ControlError::NeedsRestart(key)) if key == "server.state_dir")
+        );
         assert_eq!(control.snapshot().load().generation, before);
         let status = control.status();
         assert_eq!(status.services[0].backends[1].load, 0.5);

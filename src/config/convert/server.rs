@@ -1,6 +1,6 @@
 //! Converts the `[server]` table into [`ServerConfig`]: listen addresses,
 //! workers and CPUs, the user to run as, the UDP payload size, TCP limits,
-//! CHAOS texts and ECS.
+//! CHAOS texts, ECS and the state directory.
 //!
 //! Checks: `listen` is required and holds 1..=[`LISTEN_MAX`] distinct
 //! socket addresses; `workers` is `"auto"` or within
@@ -8,12 +8,14 @@
 //! `cpus`; `cpus` is non-empty and distinct, each at most [`CPU_INDEX_MAX`];
 //! every other integer and duration is within its bound constants, and
 //! `tcp_total_timeout` is at least `tcp_idle_timeout`; `identity` and
-//! `version` fit one TXT character-string. `user` and `group` are checked in
-//! `run_as`.
+//! `version` fit one TXT character-string; `state_dir` is a non-empty path,
+//! resolved against the config file's directory. `user` and `group` are
+//! checked in `run_as`.
 
 use std::net::SocketAddr;
 use std::num::NonZeroUsize;
 use std::ops::Range;
+use std::path::{Path, PathBuf};
 
 use toml::Spanned;
 
@@ -126,6 +128,7 @@ impl Checker<'_> {
         let identity = self.chaos_text("server.identity", raw.identity);
         let version = self.chaos_text("server.version", raw.version);
         let ecs = raw.ecs.unwrap_or(ECS_DEFAULT);
+        let state_dir = self.state_dir(raw.state_dir);
 
         Some(ServerConfig {
             listen: listen?,
@@ -140,7 +143,23 @@ impl Checker<'_> {
             identity: identity?,
             version: version?,
             ecs,
+            state_dir: state_dir?,
         })
+    }
+
+    /// Converts `server.state_dir`: absent, or a non-empty path, resolved
+    /// against the config file's directory when relative. `Some(None)`
+    /// means absent; `None` means invalid.
+    fn state_dir(&mut self, raw: Option<Spanned<String>>) -> Option<Option<PathBuf>> {
+        let Some(raw) = raw else {
+            return Some(None);
+        };
+        if raw.get_ref().is_empty() {
+            self.error(Some(&raw.span()), "server.state_dir", "must not be empty");
+            return None;
+        }
+        let config_directory = self.path.parent().unwrap_or_else(|| Path::new(""));
+        Some(Some(config_directory.join(raw.get_ref())))
     }
 
     /// Converts `server.listen`: required, 1..=[`LISTEN_MAX`] distinct
@@ -248,6 +267,7 @@ impl Checker<'_> {
 mod tests {
     use std::net::SocketAddr;
     use std::num::NonZeroUsize;
+    use std::path::Path;
     use std::time::Duration;
 
     use crate::config::test_support::{accepted, rejected, rejected_once, server_with};
@@ -561,5 +581,24 @@ mod tests {
         let error = rejected_once(&server_with("ecs = \"yes\""), "server.ecs", 3);
         assert!(error.message.contains("invalid type"), "{error}");
         rejected_once(&server_with("ecs = 1"), "server.ecs", 3);
+    }
+
+    // ----- server.state_dir
+
+    #[test]
+    fn state_dir_resolved_against_the_config_directory() {
+        let at = |value: &str| server_with(&format!("state_dir = {value:?}"));
+        assert_eq!(accepted(&server_with("")).server.state_dir, None);
+        assert_eq!(
+            accepted(&at("state")).server.state_dir.as_deref(),
+            Some(Path::new("/etc/dnslb/state"))
+        );
+        assert_eq!(
+            accepted(&at("/var/lib/dnslb")).server.state_dir.as_deref(),
+            Some(Path::new("/var/lib/dnslb"))
+        );
+        let error = rejected_once(&at(""), "server.state_dir", 3);
+        assert_eq!(error.message, "must not be empty");
+        rejected_once(&server_with("state_dir = 1"), "server.state_dir", 3);
     }
 }

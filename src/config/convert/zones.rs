@@ -1,10 +1,14 @@
-//! Converts the `[[zone]]` entries into [`ZoneConfig`]s; the zone files
-//! themselves are read later, through [`Config::source`](super::super::Config::source).
+//! Converts the `[[zone]]` entries into [`ZoneConfig`]s (zones served from
+//! a file, read later through
+//! [`Config::source`](super::super::Config::source)) and
+//! [`SecondaryZoneConfig`]s (zones transferred from their `primaries`).
 //!
 //! Checks: `name` is required and a domain name (made absolute and
 //! lowercase; `"."` is the root, empty is rejected), distinct among zones;
-//! `file` is required and non-empty, a relative path resolved against the
-//! config file's directory.
+//! a zone has exactly one of `file` and `primaries`; `file` is non-empty, a
+//! relative path resolved against the config file's directory; a secondary's
+//! transfer keys are checked in `transfer`, and on a file zone they are
+//! errors.
 
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -13,35 +17,86 @@ use bytes::Bytes;
 use domain::base::Name;
 use toml::Spanned;
 
-use super::super::ZoneConfig;
 use super::super::raw::RawZone;
+use super::super::{SecondaryZoneConfig, ZoneConfig};
 use super::{Checker, absolute, domain_name};
 
+/// The `[[zone]]` entries, converted.
+pub(super) struct Zones {
+    /// The zones with `file`, without errors.
+    pub(super) files: Vec<ZoneConfig>,
+    /// The zones with `primaries`, without errors.
+    pub(super) secondaries: Vec<SecondaryZoneConfig>,
+    /// Every valid name of an entry that is not a secondary (services must
+    /// be inside one), even of entries with other errors.
+    pub(super) file_names: Vec<Name<Bytes>>,
+    /// Every valid name with its line, even of entries with other errors
+    /// (catalog names must differ from them).
+    pub(super) names: Vec<(Name<Bytes>, usize)>,
+}
+
 impl Checker<'_> {
-    /// Converts every `[[zone]]` entry, keeping those without errors; also
-    /// returns every valid zone name, even of entries with other errors.
+    /// Converts every `[[zone]]` entry, keeping those without errors;
+    /// `tsig_names` are the `[[tsig]]` names, in order.
     pub(super) fn zones(
         &mut self,
         raw: Vec<Spanned<RawZone>>,
-    ) -> (Vec<ZoneConfig>, Vec<Name<Bytes>>) {
+        tsig_names: &[Name<Bytes>],
+    ) -> Zones {
         let config_directory = self.path.parent().unwrap_or_else(|| Path::new(""));
-        let mut zones: Vec<ZoneConfig> = Vec::with_capacity(raw.len());
-        // Every valid name so far with its line, even from entries with
-        // other errors, so that duplicates are all reported.
-        let mut names: Vec<(Name<Bytes>, usize)> = Vec::with_capacity(raw.len());
+        let mut zones = Zones {
+            files: Vec::with_capacity(raw.len()),
+            secondaries: Vec::new(),
+            file_names: Vec::with_capacity(raw.len()),
+            // Every valid name so far with its line, even from entries with
+            // other errors, so that duplicates are all reported.
+            names: Vec::with_capacity(raw.len()),
+        };
         for (index, entry) in raw.into_iter().enumerate() {
             let header = entry.span();
-            let entry = entry.into_inner();
-            let name = self.zone_name(index, &header, entry.name, &names);
+            let mut entry = entry.into_inner();
+            let prefix = format!("zone[{index}]");
+            let name = self.zone_name(index, &header, entry.name.take(), &zones.names);
             if let Some(name) = &name {
-                names.push(name.clone());
+                zones.names.push(name.clone());
             }
-            let file = self.zone_file(index, &header, entry.file, config_directory);
-            if let (Some((name, line)), Some(file)) = (name, file) {
-                zones.push(ZoneConfig { name, file, line });
+            let transfer = entry.transfer();
+            match (entry.file, &transfer.primaries) {
+                (Some(file), Some(primaries)) => {
+                    self.error(
+                        Some(&primaries.span()),
+                        &format!("{prefix}.primaries"),
+                        format!(
+                            "a zone has either file (served from a zone file, line {}) or primaries \
+                             (transferred from them), not both",
+                            self.line(&file.span())
+                        ),
+                    );
+                    zones.file_names.extend(name.map(|(name, _)| name));
+                }
+                (file, None) => {
+                    self.no_transfer_keys(&prefix, &transfer);
+                    let file = self.zone_file(index, &header, file, config_directory);
+                    if let Some((name, _)) = &name {
+                        zones.file_names.push(name.clone());
+                    }
+                    if let (Some((name, line)), Some(file)) = (name, file) {
+                        zones.files.push(ZoneConfig { name, file, line });
+                    }
+                }
+                (None, Some(_)) => {
+                    let transfer = self.transfer(&prefix, &header, transfer, tsig_names);
+                    if let (Some((name, line)), Some(transfer)) = (name, transfer) {
+                        zones.secondaries.push(SecondaryZoneConfig {
+                            name,
+                            transfer,
+                            line,
+                        });
+                    }
+                }
             }
         }
-        (zones, names.into_iter().map(|(name, _)| name).collect())
+        zones
     }
 
     /// Converts `zone[index].name`: a domain name, made absolute and
@@ -108,7 +163,8 @@ impl Checker<'_> {
             raw,
             Some(header),
             &key,
-            "the zone file's path, relative to this config file's directory",
+            "either file, the zone file's path relative to this config file's directory, \
+             or primaries, the servers to transfer the zone from",
         )?;
         if raw.get_ref().is_empty() {
             self.error(Some(&raw.span()), &key, "must not be empty");
@@ -122,7 +178,9 @@ impl Checker<'_> {
 mod tests {
     use std::path::{Path, PathBuf};
 
-    use crate::config::test_support::{accepted, rejected, rejected_once, server_with, zone_text};
+    use crate::config::test_support::{
+        accepted, keys_and_lines, rejected, rejected_once, server_with, zone_text,
+    };
     use crate::config::{Source, parse};
 
     #[test]
@@ -235,6 +293,90 @@ mod tests {
             "zone = [{ name = \"a.\", file = \"a\" }, { name = \"a.\", fil = \"b\" }]\n",
             "zone[1].fil",
             1,
+        );
+    }
+
+    /// A valid `[server]` and a zone `example.net` (header on line 3, name
+    /// on 4) with `keys` from line 5 on.
+    fn zone_keys(keys: &str) -> String {
+        server_with(&format!("[[zone]]\nname = \"example.net\"\n{keys}"))
+    }
+
+    #[test]
+    fn zone_has_file_or_primaries() {
+        let config = accepted(&zone_keys("primaries = [\"192.0.2.53\"]"));
+        assert!(config.zones.is_empty());
+        assert_eq!(config.secondaries.len(), 1);
+        assert_eq!(config.secondaries[0].line, 4);
+        assert!(accepted(&server_with("")).secondaries.is_empty());
+        let error = rejected_once(
+            &zone_keys("file = \"a.zone\"\nprimaries = [\"192.0.2.53\"]"),
+            "zone[0].primaries",
+            6,
+        );
+        assert_eq!(
+            error.message,
+            "a zone has either file (served from a zone file, line 5) or primaries \
+             (transferred from them), not both"
+        );
+        let error = rejected_once(&zone_keys(""), "zone[0].file", 3);
+        assert!(
+            error.message.starts_with("required: either file")
+                && error.message.contains("or primaries"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn transfer_keys_only_on_secondaries() {
+        for (key, value) in [
+            ("tsig", "\"k\""),
+            ("notify_from", "[\"192.0.2.1\"]"),
+            ("refresh_min", "\"5s\""),
+            ("refresh_max", "\"1d\""),
+            ("retry_min", "\"5s\""),
+            ("expire_min", "\"1h\""),
+        ] {
+            let error = rejected_once(
+                &zone_keys(&format!("file = \"a.zone\"\n{key} = {value}")),
+                &format!("zone[0].{key}"),
+                6,
+            );
+            assert!(error.message.contains("secondary zones only"), "{error}");
+        }
+        // Without file either, both problems are named.
+        let errors = rejected(&zone_keys("refresh_min = \"5s\""));
+        assert_eq!(
+            keys_and_lines(&errors),
+            vec![("zone[0].file", Some(3)), ("zone[0].refresh_min", Some(5))]
+        );
+    }
+
+    #[test]
+    fn secondary_and_file_zone_names_are_distinct() {
+        let text = server_with(
+            "[[zone]]\nname = \"example.net\"\nfile = \"a.zone\"\n\
+             [[zone]]\nname = \"Example.Net.\"\nprimaries = [\"192.0.2.53\"]",
+        );
+        let error = rejected_once(&text, "zone[1].name", 7);
+        assert!(
+            error.message.contains("duplicate zone example.net.")
+                && error.message.contains("line 4"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn services_are_not_inside_secondary_zones() {
+        let text = zone_keys(
+            "primaries = [\"192.0.2.53\"]\n\
+             [[service]]\nname = \"www.example.net\"\npolicy = \"round_robin\"\n\
+             backends = [{ address = \"192.0.2.1\" }]",
+        );
+        let error = rejected_once(&text, "service[0].name", 7);
+        assert!(
+            error.message.contains("no [[zone]] with a file is defined"),
+            "{error}"
         );
     }
 }
