@@ -11,11 +11,11 @@
 use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
+use domain::base::Record as DomainRecord;
 use domain::base::iana::{Class, Rtype};
 use domain::base::name::{Name, ToName};
 use domain::base::rdata::ComposeRecordData;
 use domain::rdata::ZoneRecordData;
-use domain::base::Record as DomainRecord;
 use domain::zonefile::inplace::{Entry, Zonefile};
 
 use super::{Location, Nodes, Rdata, Record, RecordSet, ZoneData};
@@ -72,7 +72,13 @@ pub fn zone_from_records(
 ) -> Result<(ZoneData, Vec<Warning>), LoadErrors> {
     let mut loader = Loader::new(name::to_lowercase(apex.as_slice()), vec![origin]);
     for (index, record) in records.into_iter().enumerate() {
-        loader.add(&record, Location { file: 0, line: index + 1 });
+        loader.add(
+            &record,
+            Location {
+                file: 0,
+                line: index + 1,
+            },
+        );
     }
     loader.finish()
 }
@@ -103,7 +109,13 @@ pub(super) fn apply_changes(
         touched: Some(Vec::with_capacity(removed.len() + added.len())),
     };
     for (index, record) in removed.iter().enumerate() {
-        loader.remove(record, Location { file, line: index + 1 });
+        loader.remove(
+            record,
+            Location {
+                file,
+                line: index + 1,
+            },
+        );
     }
     for (index, record) in added.iter().enumerate() {
         let line = removed.len() + index + 1;
@@ -620,8 +632,10 @@ impl Loader {
             .iter()
             .filter(|set| !matches!(set.rtype, rtype::CNAME | rtype::RRSIG | rtype::NSEC))
         {
-            let (first, second) = if other.location.file == cname.location.file
-                && other.location.line > cname.location.line
+            // Blame the later one: a later file (an include read later, a
+            // later difference) or a later line.
+            let (first, second) = if (other.location.file, other.location.line)
+                > (cname.location.file, cname.location.line)
             {
                 (cname, other)
             } else {
@@ -1022,5 +1036,311 @@ mod tests {
         };
         assert_eq!(errors[0].file, PathBuf::from("<test>/hosts.inc"));
         assert_eq!(errors[0].line, Some(2));
+    }
+
+    /// The records of `text` (a zone file fragment, origin example.com.,
+    /// TTL 300) as a transfer would hand them over.
+    fn records(text: &str) -> Vec<Record> {
+        use domain::base::name::FlattenInto;
+        let text = format!("$ORIGIN example.com.\n$TTL 300\n{text}");
+        let mut zonefile = Zonefile::from(text.as_str());
+        zonefile.set_default_class(Class::IN);
+        let mut out = Vec::new();
+        while let Some(entry) = zonefile.next_entry().expect("test records parse") {
+            let Entry::Record(record) = entry else {
+                panic!("only records in test text");
+            };
+            out.push(record.try_flatten_into().expect("records flatten"));
+        }
+        out
+    }
+
+    fn apex() -> Name<Bytes> {
+        Name::from_str("example.com.").unwrap()
+    }
+
+    const AXFR: &str = "AXFR of example.com. from 192.0.2.53:53";
+
+    fn transfer(text: &str) -> Result<(ZoneData, Vec<Warning>), LoadErrors> {
+        zone_from_records(&apex(), PathBuf::from(AXFR), records(text))
+    }
+
+    fn transfer_errors(text: &str) -> Vec<LoadError> {
+        match transfer(text) {
+            Ok(_) => panic!("transferred zone loaded but should not have"),
+            Err(LoadErrors(errors)) => errors,
+        }
+    }
+
+    const BODY: &str = "@ SOA ns1 hostmaster 1 7200 900 1209600 60\n@ NS ns1\n@ NS ns2.example.net.\n\
+        ns1 A 192.0.2.53\nwww A 192.0.2.1\nwww A 192.0.2.2\nwww A 192.0.2.1\nwww AAAA 2001:db8::1\n\
+        mail MX 10 mx.example.net.\ntxt TXT \"hello world\" x\n_sip._udp SRV 10 5 5060 sip\n\
+        ptr PTR www\n@ CAA 0 issue \"ca.example\"\nalias CNAME www\n*.wild 60 A 192.0.2.9\n\
+        sub NS ns.sub\nns.sub A 192.0.2.10\nodd TYPE65280 \\# 3 abcdef\n\
+        generic NS \\# 17 03 6e 73 33 07 65 78 61 6d 70 6c 65 03 63 6f 6d 00\n";
+
+    #[test]
+    fn transfer_equals_the_same_zone_file() {
+        let (from_file, file_warnings) = load_text(Box::leak(
+            format!("$ORIGIN example.com.\n$TTL 300\n{BODY}").into_boxed_str(),
+        ))
+        .expect("zone file loads");
+        let (transferred, warnings) = transfer(BODY).expect("transfer loads");
+        assert_eq!(warnings, file_warnings);
+        assert_eq!(
+            super::super::contents(&transferred),
+            super::super::contents(&from_file)
+        );
+        assert_eq!(transferred.record_count, from_file.record_count);
+        assert_eq!(transferred.record_count, 18);
+        assert_eq!(transferred.files, vec![PathBuf::from(AXFR)]);
+        // Lines are ordinals in the transfer.
+        let www = transferred
+            .record_set(b"\x03www\x07example\x03com\x00", rtype::A)
+            .unwrap();
+        assert_eq!(www.location, Location { file: 0, line: 5 });
+        // The generic form of NS is held split, as answers need it.
+        let generic = transferred
+            .record_set(b"\x07generic\x07example\x03com\x00", rtype::NS)
+            .unwrap();
+        assert_eq!(
+            generic.records,
+            vec![Rdata::Name(b"\x03ns3\x07example\x03com\x00".to_vec())]
+        );
+        assert_eq!(
+            transferred.soa(),
+            Some(super::super::SoaTimers {
+                serial: 1,
+                refresh: 7200,
+                retry: 900,
+                expire: 1209600,
+                minimum: 60
+            })
+        );
+    }
+
+    #[test]
+    fn transfer_with_a_record_outside_the_zone_fails() {
+        let errors = transfer_errors(&format!("{BODY}www.example.org. A 192.0.2.1\n"));
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(errors[0].file, PathBuf::from(AXFR));
+        assert_eq!(errors[0].line, Some(20));
+        assert_eq!(errors[0].key, "www.example.org. A");
+        assert!(errors[0].message.contains("outside the zone example.com."));
+    }
+
+    #[test]
+    fn transfer_without_soa_fails() {
+        let errors = transfer_errors("@ NS ns1\nns1 A 192.0.2.53\n");
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(errors[0].file, PathBuf::from(AXFR));
+        assert_eq!(errors[0].key, "example.com. SOA");
+        assert!(errors[0].message.contains("no SOA"));
+        let errors = transfer_errors("@ SOA ns1 hostmaster 1 2 3 4 5\n");
+        assert!(errors[0].message.contains("no NS"), "{errors:?}");
+    }
+
+    #[test]
+    fn transfer_with_cname_beside_data_fails() {
+        let errors = transfer_errors(&format!("{BODY}alias TXT x\n"));
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(errors[0].line, Some(20));
+        assert_eq!(errors[0].key, "alias.example.com. TXT");
+        assert!(
+            errors[0].message.contains(&format!(
+                "CNAME beside other data: CNAME at line 14 of {AXFR}"
+            )),
+            "{}",
+            errors[0]
+        );
+    }
+
+    #[test]
+    fn transfer_refuses_other_classes_and_dname_in_any_form() {
+        let mut all = records(&format!(
+            "{BODY}chaos TXT x\nold DNAME new.example.net.\n\
+             old2 DNAME \\# 3 01 61 00\n"
+        ));
+        // The zone file parser takes one class per file; a transfer may not.
+        let chaos = all[19].clone();
+        all[19] = Record::new(
+            chaos.owner().clone(),
+            Class::CH,
+            chaos.ttl(),
+            chaos.data().clone(),
+        );
+        let Err(LoadErrors(errors)) = zone_from_records(&apex(), PathBuf::from(AXFR), all) else {
+            panic!("class CH and DNAME loaded");
+        };
+        assert_eq!(errors.len(), 3, "{errors:?}");
+        assert_eq!(errors[0].line, Some(20));
+        assert!(errors[0].message.contains("class CH"), "{}", errors[0]);
+        assert_eq!(errors[1].line, Some(21));
+        assert!(errors[1].message.contains("DNAME"));
+        assert_eq!(errors[2].line, Some(22));
+        assert!(errors[2].message.contains("DNAME"));
+        // A malformed generic NS is refused rather than held opaque.
+        let errors = transfer_errors(&format!("{BODY}bad NS \\# 2 0161\n"));
+        assert!(errors[0].message.contains("not a valid NS"), "{errors:?}");
+    }
+
+    fn base_zone() -> ZoneData {
+        transfer(BODY).expect("transfer loads").0
+    }
+
+    fn change(
+        zone: &ZoneData,
+        removed: &str,
+        added: &str,
+    ) -> Result<(ZoneData, Vec<Warning>), LoadErrors> {
+        zone.apply_changes(
+            &records(removed),
+            &records(added),
+            Path::new("IXFR of example.com. from 192.0.2.53:53"),
+        )
+    }
+
+    const OLD_SOA: &str = "@ SOA ns1 hostmaster 1 7200 900 1209600 60\n";
+    const NEW_SOA: &str = "@ SOA ns1 hostmaster 2 3600 600 604800 30\n";
+
+    #[test]
+    fn changes_add_and_remove_records_and_replace_the_soa() {
+        let zone = base_zone();
+        let before = super::super::contents(&zone);
+        let (changed, warnings) = change(
+            &zone,
+            // Names compare without regard to case, TTLs not at all.
+            &format!("{OLD_SOA}WWW 7 A 192.0.2.2\nmail MX 10 MX.Example.NET.\n_sip._udp SRV 10 5 5060 SIP\n\
+              ptr PTR WWW\n*.wild 60 A 192.0.2.9\n"),
+            &format!("{NEW_SOA}www A 192.0.2.3\nnew TXT \"fresh\"\nwww 60 A 192.0.2.4\n"),
+        )
+        .expect("the difference applies");
+        assert_eq!(super::super::contents(&zone), before, "self is untouched");
+        assert_eq!(zone.soa().unwrap().serial, 1);
+        let soa = changed.soa().unwrap();
+        assert_eq!((soa.serial, soa.refresh, soa.minimum), (2, 3600, 30));
+        let www = changed
+            .record_set(b"\x03www\x07example\x03com\x00", rtype::A)
+            .unwrap();
+        assert_eq!(
+            www.records,
+            vec![
+                Rdata::Opaque(vec![192, 0, 2, 1]),
+                Rdata::Opaque(vec![192, 0, 2, 3]),
+                Rdata::Opaque(vec![192, 0, 2, 4])
+            ]
+        );
+        assert_eq!(www.ttl, 60);
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert_eq!(warnings[0].line, Some(10));
+        assert_eq!(
+            warnings[0].file,
+            PathBuf::from("IXFR of example.com. from 192.0.2.53:53")
+        );
+        // Emptied sets and names go.
+        assert!(
+            changed
+                .nodes
+                .get(b"\x04mail\x07example\x03com\x00".as_slice())
+                .is_none()
+        );
+        assert!(
+            changed
+                .nodes
+                .get(b"\x03ptr\x07example\x03com\x00".as_slice())
+                .is_none()
+        );
+        assert!(
+            changed
+                .nodes
+                .get(b"\x01*\x04wild\x07example\x03com\x00".as_slice())
+                .is_none()
+        );
+        assert!(
+            changed
+                .record_set(b"\x04_sip\x04_udp\x07example\x03com\x00", rtype::SRV)
+                .is_none()
+        );
+        assert!(
+            changed
+                .record_set(b"\x03new\x07example\x03com\x00", rtype::TXT)
+                .is_some()
+        );
+        assert_eq!(changed.record_count, zone.record_count - 6 + 4);
+        // The next difference builds on this one; the origin is not repeated.
+        let (again, _) = change(
+            &changed,
+            NEW_SOA,
+            "@ SOA ns1 hostmaster 3 3600 600 604800 30\n",
+        )
+        .expect("a second difference applies");
+        assert_eq!(again.soa().unwrap().serial, 3);
+        assert_eq!(again.files.len(), 2);
+    }
+
+    #[test]
+    fn removing_an_absent_record_is_an_error_naming_it() {
+        let zone = base_zone();
+        let Err(LoadErrors(errors)) = change(
+            &zone,
+            &format!("{OLD_SOA}www A 192.0.2.99\nnowhere TXT x\n"),
+            NEW_SOA,
+        ) else {
+            panic!("removing absent records applied");
+        };
+        assert_eq!(errors.len(), 2, "{errors:?}");
+        assert_eq!(errors[0].key, "www.example.com. A");
+        assert_eq!(errors[0].line, Some(2));
+        assert!(errors[0].message.contains("192.0.2.99"), "{}", errors[0]);
+        assert_eq!(errors[1].key, "nowhere.example.com. TXT");
+        assert_eq!(zone.soa().unwrap().serial, 1);
+    }
+
+    #[test]
+    fn changes_that_break_a_check_fail_and_leave_the_zone() {
+        let zone = base_zone();
+        let before = super::super::contents(&zone);
+        let Err(LoadErrors(errors)) =
+            change(&zone, OLD_SOA, &format!("{NEW_SOA}alias A 192.0.2.7\n"))
+        else {
+            panic!("a CNAME beside data applied");
+        };
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(errors[0].key, "alias.example.com. A");
+        assert!(
+            errors[0].message.contains("CNAME beside other data"),
+            "{}",
+            errors[0]
+        );
+        // Removing the SOA without a new one, or every apex NS, fails too.
+        let Err(LoadErrors(errors)) = change(&zone, OLD_SOA, "") else {
+            panic!("a zone without SOA applied");
+        };
+        assert!(errors[0].message.contains("no SOA"), "{errors:?}");
+        let Err(LoadErrors(errors)) = change(
+            &zone,
+            &format!("{OLD_SOA}@ NS ns1\n@ NS ns2.example.net.\n"),
+            NEW_SOA,
+        ) else {
+            panic!("a zone without NS applied");
+        };
+        assert!(errors[0].message.contains("no NS"), "{errors:?}");
+        // Two SOAs (the old one left in) and an added record outside the zone.
+        let Err(LoadErrors(errors)) = change(&zone, "", NEW_SOA) else {
+            panic!("two SOAs applied");
+        };
+        assert!(
+            errors[0].message.contains("more than one SOA"),
+            "{errors:?}"
+        );
+        let Err(LoadErrors(errors)) = change(
+            &zone,
+            OLD_SOA,
+            &format!("{NEW_SOA}x.example.org. A 192.0.2.1\n"),
+        ) else {
+            panic!("an out-of-zone record applied");
+        };
+        assert!(errors[0].message.contains("outside the zone"), "{errors:?}");
+        assert_eq!(super::super::contents(&zone), before, "self is untouched");
     }
 }

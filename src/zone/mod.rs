@@ -164,3 +164,19 @@ impl ZoneData {
         load::apply_changes(self, removed, added, origin)
     }
 }
+
+/// What two zones are compared by in tests: every set's owner, type, TTL
+/// and records, in a fixed order (locations and the order read left out).
+#[cfg(test)]
+pub(crate) fn contents(zone: &ZoneData) -> Vec<(Vec<u8>, u16, u32, Vec<Rdata>)> {
+    let mut out: Vec<_> = zone
+        .nodes
+        .iter()
+        .flat_map(|(owner, sets)| {
+            sets.iter()
+                .map(|set| (owner.clone(), set.rtype, set.ttl, set.records.clone()))
+        })
+        .collect();
+    out.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
+    out
+}
