@@ -3,7 +3,8 @@
 //! same zone: the same names, sets, TTLs and record data.
 //!
 //! No `$ORIGIN` or `$TTL`: every owner is absolute and every record carries
-//! its TTL and class, one record per line, the apex SOA first. NS, CNAME,
+//! its TTL and class, one record per line, the apex SOA first, then the
+//! rest of the apex, then the other names in the zone's order. NS, CNAME,
 //! PTR, MX, SOA, A, AAAA, TXT and SRV are written in their usual form;
 //! other types in the generic form of RFC 3597 (`TYPE65280 \# 3 abcdef`,
 //! `CAA \# 15 ...`), which the zone file parser reads into the same bytes.
@@ -26,15 +27,21 @@ use crate::wire::{name, rtype};
 /// zone (same names, sets, TTLs, record data).
 pub fn write_zone(zone: &ZoneData, out: &mut impl Write) -> io::Result<()> {
     let mut line = String::new();
-    let soa = zone.record_set(&zone.apex, rtype::SOA);
-    if let Some(set) = soa {
+    let apex = zone.nodes.get(&zone.apex).map_or(&[][..], Vec::as_slice);
+    // The apex SOA, the rest of the apex, then every other name: read back,
+    // the apex is the first name, so writing that zone gives the same text.
+    let soa_first = apex
+        .iter()
+        .filter(|set| set.rtype == rtype::SOA)
+        .chain(apex.iter().filter(|set| set.rtype != rtype::SOA));
+    for set in soa_first {
         write_set(&zone.apex, set, &mut line, out)?;
     }
     for (owner, sets) in &zone.nodes {
+        if *owner == zone.apex {
+            continue;
+        }
         for set in sets {
-            if set.rtype == rtype::SOA && *owner == zone.apex {
-                continue;
-            }
             write_set(owner, set, &mut line, out)?;
         }
     }
@@ -224,4 +231,131 @@ fn quote(string: &[u8], line: &mut String) {
         }
     }
     line.push('"');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Source, ZoneConfig};
+    use crate::zone::{contents, load_zone};
+    use bytes::Bytes;
+    use domain::base::Name;
+    use std::path::PathBuf;
+    use std::str::FromStr;
+
+    fn load(text: String) -> ZoneData {
+        let files: &'static [(&'static str, &'static str)] = Box::leak(
+            vec![("<test>/zone.db", &*Box::leak(text.into_boxed_str()))].into_boxed_slice(),
+        );
+        let config = ZoneConfig {
+            name: Name::<Bytes>::from_str("example.com.").unwrap(),
+            file: PathBuf::from("<test>/zone.db"),
+            line: 1,
+        };
+        match load_zone(&config, &Source::Embedded(files)) {
+            Ok((zone, _)) => zone,
+            Err(errors) => panic!("zone does not load: {errors:?}"),
+        }
+    }
+
+    fn written(zone: &ZoneData) -> String {
+        let mut out = Vec::new();
+        write_zone(zone, &mut out).unwrap();
+        String::from_utf8(out).expect("master format is ASCII")
+    }
+
+    /// Every kind of record the writer renders, natively or generically.
+    const ZONE: &str = r#"$ORIGIN example.com.
+$TTL 300
+www A 192.0.2.1
+@ SOA ns1 Hostmaster.Example.com. 2024010101 7200 900 1209600 60
+@ NS ns1
+@ NS ns2.example.net.
+@ 3600 MX 10 Mail.Example.NET.
+ns1 A 192.0.2.53
+WWW A 192.0.2.2
+www AAAA 2001:db8::1
+v4mapped AAAA ::ffff:192.0.2.1
+txt TXT "hello world" "with \"quotes\"" back\\slash "semi;colon" "tab\009and\255high" ""
+txt TXT "(parens)" "$dollar" "@at"
+long TXT "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" "b"
+_sip._udp SRV 10 5 5060 Sip
+_xmpp._tcp SRV 0 0 0 .
+@ CAA 0 issue "ca.example; account=1"
+@ CAA 128 iodef "mailto:security@example.com"
+alias CNAME www
+ptr PTR www
+*.wild 60 A 192.0.2.9
+*.wild TXT "wild card"
+sub NS ns.sub
+sub NS ns.elsewhere.example.
+ns.sub A 192.0.2.10
+ns.sub AAAA 2001:db8::10
+odd TYPE65280 \# 3 abcdef
+empty TYPE65281 \# 0
+hinfo HINFO "PC Intel" "Linux 6"
+ds DS 12345 13 2 ( 0123456789abcdef0123456789abcdef
+                   0123456789abcdef0123456789abcdef )
+sshfp SSHFP 4 2 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
+naptr NAPTR 100 10 "S" "SIP+D2U" "" _sip._udp.example.com.
+rp RP admin.example.com. txt.example.com.
+a\.dotted A 192.0.2.11
+sp\032ace A 192.0.2.12
+esc\@\$ TXT x
+"#;
+
+    #[test]
+    fn written_zone_loads_back_equal() {
+        let zone = load(ZONE.to_owned());
+        let text = written(&zone);
+        assert!(
+            text.starts_with("example.com. 300 IN SOA ns1.example.com. Hostmaster.Example.com. 2024010101 7200 900 1209600 60\n"),
+            "{text}"
+        );
+        assert!(!text.contains("$ORIGIN"), "{text}");
+        assert_eq!(text.lines().count(), zone.record_count, "{text}");
+        // The usual forms for the usual types.
+        for line in [
+            "www.example.com. 300 IN A 192.0.2.1\n",
+            "www.example.com. 300 IN AAAA 2001:db8::1\n",
+            "example.com. 3600 IN MX 10 Mail.Example.NET.\n",
+            "alias.example.com. 300 IN CNAME www.example.com.\n",
+            "_sip._udp.example.com. 300 IN SRV 10 5 5060 Sip.example.com.\n",
+            "txt.example.com. 300 IN TXT \"hello world\" \"with \\\"quotes\\\"\" \"back\\\\slash\" \"semi;colon\" \"tab\\009and\\255high\" \"\"\n",
+            "odd.example.com. 300 IN TYPE65280 \\# 3 abcdef\n",
+            "empty.example.com. 300 IN TYPE65281 \\# 0\n",
+        ] {
+            assert!(text.contains(line), "{line:?} missing from\n{text}");
+        }
+        let again = load(text.clone());
+        assert_eq!(contents(&again), contents(&zone), "{text}");
+        assert_eq!(again.record_count, zone.record_count);
+        // Writing what was read back gives the same text.
+        assert_eq!(written(&again), text);
+    }
+
+    #[test]
+    fn saved_zone_replaces_the_file_and_loads_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("example.com.zone");
+        fs::write(&path, "old contents\n").unwrap();
+        let zone = load(ZONE.to_owned());
+        save_zone(&zone, &path).unwrap();
+        let text = fs::read_to_string(&path).unwrap();
+        assert_eq!(text, written(&zone));
+        assert_eq!(contents(&load(text)), contents(&zone));
+        let names: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name())
+            .collect();
+        assert_eq!(
+            names,
+            vec![OsString::from("example.com.zone")],
+            "no temporary file left"
+        );
+        // A directory that does not exist fails and leaves nothing.
+        let missing = dir.path().join("missing").join("zone");
+        assert!(save_zone(&zone, &missing).is_err());
+        assert!(!missing.exists());
+    }
 }
