@@ -11,13 +11,14 @@
 use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
+use domain::base::Record as DomainRecord;
 use domain::base::iana::{Class, Rtype};
 use domain::base::name::{Name, ToName};
 use domain::base::rdata::ComposeRecordData;
 use domain::rdata::ZoneRecordData;
-use domain::zonefile::inplace::{Entry, ScannedRecord, Zonefile};
+use domain::zonefile::inplace::{Entry, Zonefile};
 
-use super::{Location, Nodes, Rdata, RecordSet, ZoneData};
+use super::{Location, Nodes, Rdata, Record, RecordSet, ZoneData};
 use crate::config::{LoadError, LoadErrors, Source, ZoneConfig};
 use crate::wire::name;
 use crate::wire::rtype;
@@ -48,35 +49,83 @@ pub fn load_zone(
     config: &ZoneConfig,
     source: &Source,
 ) -> Result<(ZoneData, Vec<Warning>), LoadErrors> {
-    let apex = name::to_lowercase(config.name.as_slice());
-    let mut loader = Loader {
-        source,
-        apex,
-        files: Vec::new(),
-        nodes: Nodes::default(),
-        record_count: 0,
-        errors: Vec::new(),
-        warnings: Vec::new(),
-    };
+    let mut loader = Loader::new(name::to_lowercase(config.name.as_slice()), Vec::new());
     let origin: Name<Bytes> = config.name.clone();
-    loader.read_file(&config.file, origin, 0);
-    if loader.errors.is_empty() {
-        loader.check();
-    }
-    if !loader.errors.is_empty() {
-        return Err(LoadErrors(loader.errors));
-    }
-    let zone = ZoneData {
-        apex: loader.apex,
-        files: loader.files,
-        nodes: loader.nodes,
-        record_count: loader.record_count,
-    };
-    Ok((zone, loader.warnings))
+    loader.read_file(source, &config.file, origin, 0);
+    loader.finish()
 }
 
-struct Loader<'a> {
-    source: &'a Source,
+/// Builds a zone from records that arrived some other way than a file (a
+/// zone transfer), with every check a zone file gets: records outside the
+/// zone, exactly one SOA and some NS at the apex, CNAME beside other data,
+/// class IN only, DNAME refused; duplicates merge and an RRset whose TTLs
+/// disagree takes the smallest with a warning.
+///
+/// `origin` names the source in errors and warnings (`AXFR of example.net.
+/// from 192.0.2.53:53`) and becomes `ZoneData::files[0]`; a record's
+/// location is line = its 1-based ordinal in `records`. The closing SOA of
+/// an AXFR may be left in: it merges with the first as a duplicate.
+pub fn zone_from_records(
+    apex: &Name<Bytes>,
+    origin: PathBuf,
+    records: impl IntoIterator<Item = Record>,
+) -> Result<(ZoneData, Vec<Warning>), LoadErrors> {
+    let mut loader = Loader::new(name::to_lowercase(apex.as_slice()), vec![origin]);
+    for (index, record) in records.into_iter().enumerate() {
+        loader.add(
+            &record,
+            Location {
+                file: 0,
+                line: index + 1,
+            },
+        );
+    }
+    loader.finish()
+}
+
+/// Applies one IXFR difference to a copy of `zone`; see
+/// [`ZoneData::apply_changes`].
+pub(super) fn apply_changes(
+    zone: &ZoneData,
+    removed: &[Record],
+    added: &[Record],
+    origin: &Path,
+) -> Result<(ZoneData, Vec<Warning>), LoadErrors> {
+    let mut files = zone.files.clone();
+    let file = match files.iter().position(|file| file == origin) {
+        Some(file) => file,
+        None => {
+            files.push(origin.to_path_buf());
+            files.len() - 1
+        }
+    };
+    let mut loader = Loader {
+        apex: zone.apex.clone(),
+        files,
+        nodes: zone.nodes.clone(),
+        record_count: zone.record_count,
+        errors: Vec::new(),
+        warnings: Vec::new(),
+        touched: Some(Vec::with_capacity(removed.len() + added.len())),
+    };
+    for (index, record) in removed.iter().enumerate() {
+        loader.remove(
+            record,
+            Location {
+                file,
+                line: index + 1,
+            },
+        );
+    }
+    for (index, record) in added.iter().enumerate() {
+        let line = removed.len() + index + 1;
+        loader.add(record, Location { file, line });
+    }
+    loader.finish()
+}
+
+/// A zone being built from records, and what was found wrong with it.
+struct Loader {
     apex: Vec<u8>,
     files: Vec<PathBuf>,
     /// Record sets by lowercase owner.
@@ -84,6 +133,10 @@ struct Loader<'a> {
     record_count: usize,
     errors: Vec<LoadError>,
     warnings: Vec<Warning>,
+    /// The owners added to or removed from, when the loader started from a
+    /// zone already checked: only these names need checking again. `None`:
+    /// check every name.
+    touched: Option<Vec<Vec<u8>>>,
 }
 
 /// `www.example.com. CNAME`: how errors name a record.
@@ -163,7 +216,7 @@ fn unclosed_parenthesis(text: &[u8]) -> Option<usize> {
     (depth > 0).then_some(opened_on)
 }
 
-impl Loader<'_> {
+impl Loader {
     fn error(&mut self, location: Option<Location>, key: String, message: String) {
         let (file, line) = match location {
             Some(location) => (self.files[location.file].clone(), Some(location.line)),
@@ -177,8 +230,8 @@ impl Loader<'_> {
         });
     }
 
-    fn read_file(&mut self, path: &Path, origin: Name<Bytes>, depth: usize) {
-        let text = match self.source.read_to_string(path) {
+    fn read_file(&mut self, source: &Source, path: &Path, origin: Name<Bytes>, depth: usize) {
+        let text = match source.read_to_string(path) {
             Ok(text) => text,
             Err(error) => {
                 self.errors.push(LoadError {
@@ -222,7 +275,7 @@ impl Loader<'_> {
         // Any other panic in the parser is this file's error, not the
         // server's end (a reload must not take the control plane down).
         let scanned = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            self.scan(&mut zonefile, &mut lines, file, path, depth)
+            self.scan(source, &mut zonefile, &mut lines, file, path, depth)
         }));
         if scanned.is_err() {
             self.error(
@@ -241,6 +294,7 @@ impl Loader<'_> {
     /// Reads every entry of `zonefile` (file number `file`, at `path`).
     fn scan(
         &mut self,
+        source: &Source,
         zonefile: &mut Zonefile,
         lines: &mut LineCounter<'_>,
         file: usize,
@@ -253,7 +307,7 @@ impl Loader<'_> {
             let location = Location { file, line };
             match entry {
                 Ok(None) => break,
-                Ok(Some(Entry::Record(record))) => self.add(record, location),
+                Ok(Some(Entry::Record(record))) => self.add(&record, location),
                 Ok(Some(Entry::Include {
                     path: include,
                     origin,
@@ -277,7 +331,7 @@ impl Loader<'_> {
                         .parent()
                         .unwrap_or_else(|| Path::new(""))
                         .join(Path::new(&*include));
-                    self.read_file(&included, origin, depth + 1);
+                    self.read_file(source, &included, origin, depth + 1);
                 }
                 Err(error) => {
                     // domain prints "LINE:COLUMN: message". An error found
@@ -304,7 +358,50 @@ impl Loader<'_> {
         }
     }
 
-    fn add(&mut self, record: ScannedRecord, location: Location) {
+    fn new(apex: Vec<u8>, files: Vec<PathBuf>) -> Self {
+        Loader {
+            apex,
+            files,
+            nodes: Nodes::default(),
+            record_count: 0,
+            errors: Vec::new(),
+            warnings: Vec::new(),
+            touched: None,
+        }
+    }
+
+    /// Runs the whole-zone checks (when every record went in cleanly) and
+    /// hands over the zone, or every error found.
+    fn finish(mut self) -> Result<(ZoneData, Vec<Warning>), LoadErrors> {
+        if self.errors.is_empty() {
+            self.check();
+        }
+        if !self.errors.is_empty() {
+            return Err(LoadErrors(self.errors));
+        }
+        let zone = ZoneData {
+            apex: self.apex,
+            files: self.files,
+            nodes: self.nodes,
+            record_count: self.record_count,
+        };
+        Ok((zone, self.warnings))
+    }
+
+    fn touch(&mut self, owner: &[u8]) {
+        if let Some(touched) = &mut self.touched {
+            touched.push(owner.to_vec());
+        }
+    }
+
+    /// The checks one record gets on its own, shared by [`Self::add`] and
+    /// [`Self::remove`]: the record as the zone holds it (lowercase owner,
+    /// type, split data), or `None` once the reason is recorded.
+    fn convert<N: ToName, M: ToName + std::fmt::Display>(
+        &mut self,
+        record: &AnyRecord<N, M>,
+        location: Location,
+    ) -> Option<(Vec<u8>, u16, Rdata)> {
         let mut owner = wire_name(record.owner());
         owner.make_ascii_lowercase();
         let record_type = record.rtype().to_int();
@@ -317,7 +414,7 @@ impl Loader<'_> {
                 key(),
                 format!("record is outside the zone {}", name::display(&self.apex)),
             );
-            return;
+            return None;
         }
         if record.class() != Class::IN {
             self.error(
@@ -325,52 +422,28 @@ impl Loader<'_> {
                 key(),
                 format!("class {} is not served; only IN", record.class()),
             );
+            return None;
+        }
+        match rdata_of(record_type, record.data()) {
+            Ok(rdata) => Some((owner, record_type, rdata)),
+            Err(message) => {
+                self.error(Some(location), key(), message);
+                None
+            }
+        }
+    }
+
+    /// Adds one record read at `location`; a record the set already holds
+    /// (as DNS compares records, [`same_rdata`]) is dropped.
+    fn add<N: ToName, M: ToName + std::fmt::Display>(
+        &mut self,
+        record: &AnyRecord<N, M>,
+        location: Location,
+    ) {
+        let Some((owner, record_type, rdata)) = self.convert(record, location) else {
             return;
-        }
-        let rdata = match record.data() {
-            ZoneRecordData::Ns(ns) => Rdata::Name(wire_name(ns.nsdname())),
-            ZoneRecordData::Cname(cname) => Rdata::Name(wire_name(cname.cname())),
-            ZoneRecordData::Ptr(ptr) => Rdata::Name(wire_name(ptr.ptrdname())),
-            ZoneRecordData::Mx(mx) => Rdata::Mx {
-                preference: mx.preference(),
-                exchange: wire_name(mx.exchange()),
-            },
-            ZoneRecordData::Soa(soa) => Rdata::Soa {
-                mname: wire_name(soa.mname()),
-                rname: wire_name(soa.rname()),
-                serial: soa.serial().into_int(),
-                refresh: soa.refresh().as_secs(),
-                retry: soa.retry().as_secs(),
-                expire: soa.expire().as_secs(),
-                minimum: soa.minimum().as_secs(),
-            },
-            ZoneRecordData::Dname(_) => {
-                self.error(
-                    Some(location),
-                    key(),
-                    "DNAME is not supported (its answers need name substitution)".into(),
-                );
-                return;
-            }
-            other => {
-                let mut bytes = Vec::new();
-                if other.compose_rdata(&mut bytes).is_err() {
-                    self.error(Some(location), key(), "record data does not compose".into());
-                    return;
-                }
-                Rdata::Opaque(bytes)
-            }
         };
-        if let Rdata::Opaque(bytes) = &rdata {
-            if bytes.len() > usize::from(u16::MAX) {
-                self.error(
-                    Some(location),
-                    key(),
-                    "record data longer than 65535 bytes".into(),
-                );
-                return;
-            }
-        }
+        self.touch(&owner);
         let ttl = record.ttl().as_secs();
         let Some(sets) = self.nodes.get_mut(&owner) else {
             let set = RecordSet {
@@ -385,7 +458,11 @@ impl Loader<'_> {
         };
         match sets.iter_mut().find(|set| set.rtype == record_type) {
             Some(set) => {
-                if set.records.contains(&rdata) {
+                if set
+                    .records
+                    .iter()
+                    .any(|held| same_rdata(record_type, held, &rdata))
+                {
                     return; // RFC 2181 section 5: duplicates are one record.
                 }
                 if set.ttl != ttl {
@@ -394,7 +471,7 @@ impl Loader<'_> {
                         line: Some(location.line),
                         message: format!(
                             "{}: TTL {ttl} differs from {} earlier in the RRset; using the smaller",
-                            key(),
+                            record_key(&owner, record_type),
                             set.ttl
                         ),
                     });
@@ -415,80 +492,76 @@ impl Loader<'_> {
         self.record_count += 1;
     }
 
-    /// Whole-zone rules, checked once every record is in.
-    fn check(&mut self) {
-        let apex = self.apex.clone();
-        let mut problems: Vec<(Option<Location>, String, String)> = Vec::new();
-        match self
-            .nodes
-            .get(&apex)
-            .and_then(|sets| sets.iter().find(|set| set.rtype == rtype::SOA))
-        {
-            None => problems.push((
-                None,
-                record_key(&apex, rtype::SOA),
-                "the zone has no SOA record at its apex".into(),
-            )),
-            Some(set) if set.records.len() > 1 => problems.push((
-                Some(set.location),
-                record_key(&apex, rtype::SOA),
-                "the zone has more than one SOA record".into(),
-            )),
-            Some(_) => {}
-        }
-        if self
-            .nodes
-            .get(&apex)
-            .is_none_or(|sets| !sets.iter().any(|set| set.rtype == rtype::NS))
-        {
-            problems.push((
-                None,
-                record_key(&apex, rtype::NS),
-                "the zone has no NS records at its apex".into(),
-            ));
-        }
-        for (owner, sets) in &self.nodes {
-            for set in sets {
-                if set.rtype == rtype::SOA && *owner != apex {
-                    problems.push((
-                        Some(set.location),
-                        record_key(owner, rtype::SOA),
-                        "SOA record is not at the zone apex".into(),
-                    ));
+    /// Removes one record (matched as DNS compares records; its TTL is not
+    /// compared), dropping its set and its name when they empty; a record
+    /// the zone does not hold is an error. Costs a hash lookup plus a walk
+    /// of the name's sets and of the set's records.
+    fn remove<N: ToName, M: ToName + std::fmt::Display>(
+        &mut self,
+        record: &AnyRecord<N, M>,
+        location: Location,
+    ) {
+        let Some((owner, record_type, rdata)) = self.convert(record, location) else {
+            return;
+        };
+        self.touch(&owner);
+        let mut found = false;
+        let mut name_emptied = false;
+        if let Some(sets) = self.nodes.get_mut(&owner) {
+            if let Some(set_index) = sets.iter().position(|set| set.rtype == record_type) {
+                let set = &mut sets[set_index];
+                if let Some(index) = set
+                    .records
+                    .iter()
+                    .position(|held| same_rdata(record_type, held, &rdata))
+                {
+                    found = true;
+                    set.records.remove(index);
+                    if set.records.is_empty() {
+                        sets.remove(set_index);
+                    }
+                    name_emptied = sets.is_empty();
                 }
             }
-            let Some(cname) = sets.iter().find(|set| set.rtype == rtype::CNAME) else {
-                continue;
-            };
-            if cname.records.len() > 1 {
-                problems.push((
-                    Some(cname.location),
-                    record_key(owner, rtype::CNAME),
-                    "more than one CNAME record at this name".into(),
-                ));
+        }
+        if name_emptied {
+            // O(1); the order of names carries no meaning.
+            self.nodes.swap_remove(&owner);
+        }
+        if found {
+            self.record_count -= 1;
+        } else {
+            self.error(
+                Some(location),
+                record_key(&owner, record_type),
+                format!(
+                    "cannot remove a record the zone does not hold: {}",
+                    record.data()
+                ),
+            );
+        }
+    }
+
+    /// Whole-zone rules, checked once every record is in: the apex always,
+    /// then every name, or only the names changed when the loader started
+    /// from a zone already checked.
+    fn check(&mut self) {
+        let mut problems: Vec<Problem> = Vec::new();
+        self.check_apex(&mut problems);
+        match self.touched.take() {
+            None => {
+                for (owner, sets) in &self.nodes {
+                    self.check_name(owner, sets, &mut problems);
+                }
             }
-            // RFC 1034 section 3.6.2 (RRSIG and NSEC may stand beside it, RFC 4035).
-            for other in sets
-                .iter()
-                .filter(|set| !matches!(set.rtype, rtype::CNAME | rtype::RRSIG | rtype::NSEC))
-            {
-                let (first, second) = if other.location.file == cname.location.file
-                    && other.location.line > cname.location.line
-                {
-                    (cname, other)
-                } else {
-                    (other, cname)
-                };
-                problems.push((
-                    Some(second.location),
-                    record_key(owner, second.rtype),
-                    format!(
-                        "CNAME beside other data: {} at line {} of {}",
-                        Rtype::from_int(first.rtype),
-                        first.location.line,
-                        self.files[first.location.file].display()
-                    ),
-                ));
+            Some(mut touched) => {
+                touched.sort_unstable();
+                touched.dedup();
+                for owner in &touched {
+                    if let Some(sets) = self.nodes.get(owner) {
+                        self.check_name(owner, sets, &mut problems);
+                    }
+                }
             }
         }
         // In file order, whatever order the names are held in.
@@ -498,6 +571,297 @@ impl Loader<'_> {
             self.error(location, key, message);
         }
     }
+
+    /// Exactly one SOA and some NS at the apex.
+    fn check_apex(&self, problems: &mut Vec<Problem>) {
+        let apex = &self.apex;
+        match self
+            .nodes
+            .get(apex)
+            .and_then(|sets| sets.iter().find(|set| set.rtype == rtype::SOA))
+        {
+            None => problems.push((
+                None,
+                record_key(apex, rtype::SOA),
+                "the zone has no SOA record at its apex".into(),
+            )),
+            Some(set) if set.records.len() > 1 => problems.push((
+                Some(set.location),
+                record_key(apex, rtype::SOA),
+                "the zone has more than one SOA record".into(),
+            )),
+            Some(_) => {}
+        }
+        if self
+            .nodes
+            .get(apex)
+            .is_none_or(|sets| !sets.iter().any(|set| set.rtype == rtype::NS))
+        {
+            problems.push((
+                None,
+                record_key(apex, rtype::NS),
+                "the zone has no NS records at its apex".into(),
+            ));
+        }
+    }
+
+    /// The rules for the record sets of one name: SOA only at the apex, at
+    /// most one CNAME and nothing beside it.
+    fn check_name(&self, owner: &[u8], sets: &[RecordSet], problems: &mut Vec<Problem>) {
+        for set in sets {
+            if set.rtype == rtype::SOA && *owner != *self.apex {
+                problems.push((
+                    Some(set.location),
+                    record_key(owner, rtype::SOA),
+                    "SOA record is not at the zone apex".into(),
+                ));
+            }
+        }
+        let Some(cname) = sets.iter().find(|set| set.rtype == rtype::CNAME) else {
+            return;
+        };
+        if cname.records.len() > 1 {
+            problems.push((
+                Some(cname.location),
+                record_key(owner, rtype::CNAME),
+                "more than one CNAME record at this name".into(),
+            ));
+        }
+        // RFC 1034 section 3.6.2 (RRSIG and NSEC may stand beside it, RFC 4035).
+        for other in sets
+            .iter()
+            .filter(|set| !matches!(set.rtype, rtype::CNAME | rtype::RRSIG | rtype::NSEC))
+        {
+            // Blame the later one: a later file (an include read later, a
+            // later difference) or a later line.
+            let (first, second) = if (other.location.file, other.location.line)
+                > (cname.location.file, cname.location.line)
+            {
+                (cname, other)
+            } else {
+                (other, cname)
+            };
+            problems.push((
+                Some(second.location),
+                record_key(owner, second.rtype),
+                format!(
+                    "CNAME beside other data: {} at line {} of {}",
+                    Rtype::from_int(first.rtype),
+                    first.location.line,
+                    self.files[first.location.file].display()
+                ),
+            ));
+        }
+    }
+}
+
+/// A record as a file's parser or a transfer gives it: the owner and the
+/// names in the data are absolute names of any form.
+type AnyRecord<N, M> = DomainRecord<N, ZoneRecordData<Bytes, M>>;
+
+/// A problem the whole-zone checks found: where, the record, what.
+type Problem = (Option<Location>, String, String);
+
+/// PTR's type code (RFC 1035).
+const PTR: u16 = 12;
+
+/// The data of one record as the zone holds it, or why it cannot be held.
+fn rdata_of<M: ToName>(record_type: u16, data: &ZoneRecordData<Bytes, M>) -> Result<Rdata, String> {
+    // By type, not by parsed form: the RFC 3597 form (`DNAME \# ...`) is
+    // refused too.
+    if record_type == rtype::DNAME {
+        return Err("DNAME is not supported (its answers need name substitution)".into());
+    }
+    let rdata = match data {
+        ZoneRecordData::Ns(ns) => Rdata::Name(wire_name(ns.nsdname())),
+        ZoneRecordData::Cname(cname) => Rdata::Name(wire_name(cname.cname())),
+        ZoneRecordData::Ptr(ptr) => Rdata::Name(wire_name(ptr.ptrdname())),
+        ZoneRecordData::Mx(mx) => Rdata::Mx {
+            preference: mx.preference(),
+            exchange: wire_name(mx.exchange()),
+        },
+        ZoneRecordData::Soa(soa) => Rdata::Soa {
+            mname: wire_name(soa.mname()),
+            rname: wire_name(soa.rname()),
+            serial: soa.serial().into_int(),
+            refresh: soa.refresh().as_secs(),
+            retry: soa.retry().as_secs(),
+            expire: soa.expire().as_secs(),
+            minimum: soa.minimum().as_secs(),
+        },
+        other => {
+            let mut bytes = Vec::new();
+            if other.compose_rdata(&mut bytes).is_err() {
+                return Err("record data does not compose".into());
+            }
+            if matches!(
+                record_type,
+                rtype::NS | rtype::CNAME | PTR | rtype::MX | rtype::SOA
+            ) {
+                // Given in the RFC 3597 form (`NS \# 6 ...`): held split
+                // like any other, since answers compress these names.
+                return split_generic(record_type, &bytes).ok_or_else(|| {
+                    format!(
+                        "record data is not a valid {}",
+                        Rtype::from_int(record_type)
+                    )
+                });
+            }
+            if bytes.len() > usize::from(u16::MAX) {
+                return Err("record data longer than 65535 bytes".into());
+            }
+            Rdata::Opaque(bytes)
+        }
+    };
+    Ok(rdata)
+}
+
+/// An uncompressed wire name at the start of `bytes` and what follows it,
+/// or `None` when there is no well-formed one there.
+pub(super) fn read_name(bytes: &[u8]) -> Option<(&[u8], &[u8])> {
+    let mut at = 0;
+    loop {
+        let len = usize::from(*bytes.get(at)?);
+        if len > 63 {
+            return None; // A compression pointer or a reserved label type.
+        }
+        at += 1 + len;
+        if at > name::MAX_NAME_LEN || at > bytes.len() {
+            return None;
+        }
+        if len == 0 {
+            return Some(bytes.split_at(at));
+        }
+    }
+}
+
+/// NS, CNAME, PTR, MX or SOA data in wire form, split as the zone holds it.
+fn split_generic(record_type: u16, bytes: &[u8]) -> Option<Rdata> {
+    match record_type {
+        rtype::MX => {
+            let (preference, rest) = bytes.split_first_chunk::<2>()?;
+            let (exchange, rest) = read_name(rest)?;
+            rest.is_empty().then(|| Rdata::Mx {
+                preference: u16::from_be_bytes(*preference),
+                exchange: exchange.to_vec(),
+            })
+        }
+        rtype::SOA => {
+            let (mname, rest) = read_name(bytes)?;
+            let (rname, rest) = read_name(rest)?;
+            let numbers: &[u8; 20] = rest.try_into().ok()?;
+            let number = |at: usize| {
+                u32::from_be_bytes([
+                    numbers[at],
+                    numbers[at + 1],
+                    numbers[at + 2],
+                    numbers[at + 3],
+                ])
+            };
+            Some(Rdata::Soa {
+                mname: mname.to_vec(),
+                rname: rname.to_vec(),
+                serial: number(0),
+                refresh: number(4),
+                retry: number(8),
+                expire: number(12),
+                minimum: number(16),
+            })
+        }
+        _ => {
+            let (target, rest) = read_name(bytes)?;
+            rest.is_empty().then(|| Rdata::Name(target.to_vec()))
+        }
+    }
+}
+
+/// Whether `a` and `b`, two records of `record_type`, are the same record
+/// as DNS compares them: byte for byte in canonical form (RFC 4034 section
+/// 6.2 as RFC 6840 section 5.1 amends it), where the names inside the data
+/// of the types listed there are lowercased.
+fn same_rdata(record_type: u16, a: &Rdata, b: &Rdata) -> bool {
+    match (a, b) {
+        (Rdata::Opaque(a), Rdata::Opaque(b)) => {
+            a == b
+                || (a.len() == b.len()
+                    && canonical_opaque(record_type, a)
+                        .is_some_and(|a| canonical_opaque(record_type, b).is_some_and(|b| a == b)))
+        }
+        (Rdata::Name(a), Rdata::Name(b)) => a.eq_ignore_ascii_case(b),
+        (
+            Rdata::Mx {
+                preference: a_preference,
+                exchange: a_exchange,
+            },
+            Rdata::Mx {
+                preference: b_preference,
+                exchange: b_exchange,
+            },
+        ) => a_preference == b_preference && a_exchange.eq_ignore_ascii_case(b_exchange),
+        (
+            Rdata::Soa {
+                mname: a_mname,
+                rname: a_rname,
+                serial: a_serial,
+                refresh: a_refresh,
+                retry: a_retry,
+                expire: a_expire,
+                minimum: a_minimum,
+            },
+            Rdata::Soa {
+                mname: b_mname,
+                rname: b_rname,
+                serial: b_serial,
+                refresh: b_refresh,
+                retry: b_retry,
+                expire: b_expire,
+                minimum: b_minimum,
+            },
+        ) => {
+            a_mname.eq_ignore_ascii_case(b_mname)
+                && a_rname.eq_ignore_ascii_case(b_rname)
+                && (a_serial, a_refresh, a_retry, a_expire, a_minimum)
+                    == (b_serial, b_refresh, b_retry, b_expire, b_minimum)
+        }
+        _ => false,
+    }
+}
+
+/// The data of a type held opaque with its names lowercased, for the types
+/// whose canonical form lowercases them; `None` for other types and for
+/// data that does not hold the names its type says.
+fn canonical_opaque(record_type: u16, bytes: &[u8]) -> Option<Vec<u8>> {
+    // (bytes before the first name, names in a row)
+    let (prefix, names) = match record_type {
+        // MD, MF, MB, MG, MR
+        3 | 4 | 7..=9 => (0, 1),
+        // MINFO, RP
+        14 | 17 => (0, 2),
+        // AFSDB, RT, KX
+        18 | 21 | 36 => (2, 1),
+        // PX
+        26 => (2, 2),
+        rtype::SRV => (6, 1),
+        // NAPTR: order, preference, then flags, services and regexp.
+        35 => {
+            let mut at = 4;
+            for _ in 0..3 {
+                at += 1 + usize::from(*bytes.get(at)?);
+            }
+            (at, 1)
+        }
+        // SIG, RRSIG: the signer's name after 18 bytes of fields.
+        24 | rtype::RRSIG => (18, 1),
+        _ => return None,
+    };
+    let mut out = bytes.to_vec();
+    let mut at = prefix;
+    for _ in 0..names {
+        let (found, _) = read_name(bytes.get(at..)?)?;
+        out[at..at + found.len()].make_ascii_lowercase();
+        at += found.len();
+    }
+    Some(out)
 }
 
 #[cfg(test)]
@@ -672,5 +1036,311 @@ mod tests {
         };
         assert_eq!(errors[0].file, PathBuf::from("<test>/hosts.inc"));
         assert_eq!(errors[0].line, Some(2));
+    }
+
+    /// The records of `text` (a zone file fragment, origin example.com.,
+    /// TTL 300) as a transfer would hand them over.
+    fn records(text: &str) -> Vec<Record> {
+        use domain::base::name::FlattenInto;
+        let text = format!("$ORIGIN example.com.\n$TTL 300\n{text}");
+        let mut zonefile = Zonefile::from(text.as_str());
+        zonefile.set_default_class(Class::IN);
+        let mut out = Vec::new();
+        while let Some(entry) = zonefile.next_entry().expect("test records parse") {
+            let Entry::Record(record) = entry else {
+                panic!("only records in test text");
+            };
+            out.push(record.try_flatten_into().expect("records flatten"));
+        }
+        out
+    }
+
+    fn apex() -> Name<Bytes> {
+        Name::from_str("example.com.").unwrap()
+    }
+
+    const AXFR: &str = "AXFR of example.com. from 192.0.2.53:53";
+
+    fn transfer(text: &str) -> Result<(ZoneData, Vec<Warning>), LoadErrors> {
+        zone_from_records(&apex(), PathBuf::from(AXFR), records(text))
+    }
+
+    fn transfer_errors(text: &str) -> Vec<LoadError> {
+        match transfer(text) {
+            Ok(_) => panic!("transferred zone loaded but should not have"),
+            Err(LoadErrors(errors)) => errors,
+        }
+    }
+
+    const BODY: &str = "@ SOA ns1 hostmaster 1 7200 900 1209600 60\n@ NS ns1\n@ NS ns2.example.net.\n\
+        ns1 A 192.0.2.53\nwww A 192.0.2.1\nwww A 192.0.2.2\nwww A 192.0.2.1\nwww AAAA 2001:db8::1\n\
+        mail MX 10 mx.example.net.\ntxt TXT \"hello world\" x\n_sip._udp SRV 10 5 5060 sip\n\
+        ptr PTR www\n@ CAA 0 issue \"ca.example\"\nalias CNAME www\n*.wild 60 A 192.0.2.9\n\
+        sub NS ns.sub\nns.sub A 192.0.2.10\nodd TYPE65280 \\# 3 abcdef\n\
+        generic NS \\# 17 03 6e 73 33 07 65 78 61 6d 70 6c 65 03 63 6f 6d 00\n";
+
+    #[test]
+    fn transfer_equals_the_same_zone_file() {
+        let (from_file, file_warnings) = load_text(Box::leak(
+            format!("$ORIGIN example.com.\n$TTL 300\n{BODY}").into_boxed_str(),
+        ))
+        .expect("zone file loads");
+        let (transferred, warnings) = transfer(BODY).expect("transfer loads");
+        assert_eq!(warnings, file_warnings);
+        assert_eq!(
+            super::super::contents(&transferred),
+            super::super::contents(&from_file)
+        );
+        assert_eq!(transferred.record_count, from_file.record_count);
+        assert_eq!(transferred.record_count, 18);
+        assert_eq!(transferred.files, vec![PathBuf::from(AXFR)]);
+        // Lines are ordinals in the transfer.
+        let www = transferred
+            .record_set(b"\x03www\x07example\x03com\x00", rtype::A)
+            .unwrap();
+        assert_eq!(www.location, Location { file: 0, line: 5 });
+        // The generic form of NS is held split, as answers need it.
+        let generic = transferred
+            .record_set(b"\x07generic\x07example\x03com\x00", rtype::NS)
+            .unwrap();
+        assert_eq!(
+            generic.records,
+            vec![Rdata::Name(b"\x03ns3\x07example\x03com\x00".to_vec())]
+        );
+        assert_eq!(
+            transferred.soa(),
+            Some(super::super::SoaTimers {
+                serial: 1,
+                refresh: 7200,
+                retry: 900,
+                expire: 1209600,
+                minimum: 60
+            })
+        );
+    }
+
+    #[test]
+    fn transfer_with_a_record_outside_the_zone_fails() {
+        let errors = transfer_errors(&format!("{BODY}www.example.org. A 192.0.2.1\n"));
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(errors[0].file, PathBuf::from(AXFR));
+        assert_eq!(errors[0].line, Some(20));
+        assert_eq!(errors[0].key, "www.example.org. A");
+        assert!(errors[0].message.contains("outside the zone example.com."));
+    }
+
+    #[test]
+    fn transfer_without_soa_fails() {
+        let errors = transfer_errors("@ NS ns1\nns1 A 192.0.2.53\n");
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(errors[0].file, PathBuf::from(AXFR));
+        assert_eq!(errors[0].key, "example.com. SOA");
+        assert!(errors[0].message.contains("no SOA"));
+        let errors = transfer_errors("@ SOA ns1 hostmaster 1 2 3 4 5\n");
+        assert!(errors[0].message.contains("no NS"), "{errors:?}");
+    }
+
+    #[test]
+    fn transfer_with_cname_beside_data_fails() {
+        let errors = transfer_errors(&format!("{BODY}alias TXT x\n"));
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(errors[0].line, Some(20));
+        assert_eq!(errors[0].key, "alias.example.com. TXT");
+        assert!(
+            errors[0].message.contains(&format!(
+                "CNAME beside other data: CNAME at line 14 of {AXFR}"
+            )),
+            "{}",
+            errors[0]
+        );
+    }
+
+    #[test]
+    fn transfer_refuses_other_classes_and_dname_in_any_form() {
+        let mut all = records(&format!(
+            "{BODY}chaos TXT x\nold DNAME new.example.net.\n\
+             old2 DNAME \\# 3 01 61 00\n"
+        ));
+        // The zone file parser takes one class per file; a transfer may not.
+        let chaos = all[19].clone();
+        all[19] = Record::new(
+            chaos.owner().clone(),
+            Class::CH,
+            chaos.ttl(),
+            chaos.data().clone(),
+        );
+        let Err(LoadErrors(errors)) = zone_from_records(&apex(), PathBuf::from(AXFR), all) else {
+            panic!("class CH and DNAME loaded");
+        };
+        assert_eq!(errors.len(), 3, "{errors:?}");
+        assert_eq!(errors[0].line, Some(20));
+        assert!(errors[0].message.contains("class CH"), "{}", errors[0]);
+        assert_eq!(errors[1].line, Some(21));
+        assert!(errors[1].message.contains("DNAME"));
+        assert_eq!(errors[2].line, Some(22));
+        assert!(errors[2].message.contains("DNAME"));
+        // A malformed generic NS is refused rather than held opaque.
+        let errors = transfer_errors(&format!("{BODY}bad NS \\# 2 0161\n"));
+        assert!(errors[0].message.contains("not a valid NS"), "{errors:?}");
+    }
+
+    fn base_zone() -> ZoneData {
+        transfer(BODY).expect("transfer loads").0
+    }
+
+    fn change(
+        zone: &ZoneData,
+        removed: &str,
+        added: &str,
+    ) -> Result<(ZoneData, Vec<Warning>), LoadErrors> {
+        zone.apply_changes(
+            &records(removed),
+            &records(added),
+            Path::new("IXFR of example.com. from 192.0.2.53:53"),
+        )
+    }
+
+    const OLD_SOA: &str = "@ SOA ns1 hostmaster 1 7200 900 1209600 60\n";
+    const NEW_SOA: &str = "@ SOA ns1 hostmaster 2 3600 600 604800 30\n";
+
+    #[test]
+    fn changes_add_and_remove_records_and_replace_the_soa() {
+        let zone = base_zone();
+        let before = super::super::contents(&zone);
+        let (changed, warnings) = change(
+            &zone,
+            // Names compare without regard to case, TTLs not at all.
+            &format!("{OLD_SOA}WWW 7 A 192.0.2.2\nmail MX 10 MX.Example.NET.\n_sip._udp SRV 10 5 5060 SIP\n\
+              ptr PTR WWW\n*.wild 60 A 192.0.2.9\n"),
+            &format!("{NEW_SOA}www A 192.0.2.3\nnew TXT \"fresh\"\nwww 60 A 192.0.2.4\n"),
+        )
+        .expect("the difference applies");
+        assert_eq!(super::super::contents(&zone), before, "self is untouched");
+        assert_eq!(zone.soa().unwrap().serial, 1);
+        let soa = changed.soa().unwrap();
+        assert_eq!((soa.serial, soa.refresh, soa.minimum), (2, 3600, 30));
+        let www = changed
+            .record_set(b"\x03www\x07example\x03com\x00", rtype::A)
+            .unwrap();
+        assert_eq!(
+            www.records,
+            vec![
+                Rdata::Opaque(vec![192, 0, 2, 1]),
+                Rdata::Opaque(vec![192, 0, 2, 3]),
+                Rdata::Opaque(vec![192, 0, 2, 4])
+            ]
+        );
+        assert_eq!(www.ttl, 60);
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert_eq!(warnings[0].line, Some(10));
+        assert_eq!(
+            warnings[0].file,
+            PathBuf::from("IXFR of example.com. from 192.0.2.53:53")
+        );
+        // Emptied sets and names go.
+        assert!(
+            changed
+                .nodes
+                .get(b"\x04mail\x07example\x03com\x00".as_slice())
+                .is_none()
+        );
+        assert!(
+            changed
+                .nodes
+                .get(b"\x03ptr\x07example\x03com\x00".as_slice())
+                .is_none()
+        );
+        assert!(
+            changed
+                .nodes
+                .get(b"\x01*\x04wild\x07example\x03com\x00".as_slice())
+                .is_none()
+        );
+        assert!(
+            changed
+                .record_set(b"\x04_sip\x04_udp\x07example\x03com\x00", rtype::SRV)
+                .is_none()
+        );
+        assert!(
+            changed
+                .record_set(b"\x03new\x07example\x03com\x00", rtype::TXT)
+                .is_some()
+        );
+        assert_eq!(changed.record_count, zone.record_count - 6 + 4);
+        // The next difference builds on this one; the origin is not repeated.
+        let (again, _) = change(
+            &changed,
+            NEW_SOA,
+            "@ SOA ns1 hostmaster 3 3600 600 604800 30\n",
+        )
+        .expect("a second difference applies");
+        assert_eq!(again.soa().unwrap().serial, 3);
+        assert_eq!(again.files.len(), 2);
+    }
+
+    #[test]
+    fn removing_an_absent_record_is_an_error_naming_it() {
+        let zone = base_zone();
+        let Err(LoadErrors(errors)) = change(
+            &zone,
+            &format!("{OLD_SOA}www A 192.0.2.99\nnowhere TXT x\n"),
+            NEW_SOA,
+        ) else {
+            panic!("removing absent records applied");
+        };
+        assert_eq!(errors.len(), 2, "{errors:?}");
+        assert_eq!(errors[0].key, "www.example.com. A");
+        assert_eq!(errors[0].line, Some(2));
+        assert!(errors[0].message.contains("192.0.2.99"), "{}", errors[0]);
+        assert_eq!(errors[1].key, "nowhere.example.com. TXT");
+        assert_eq!(zone.soa().unwrap().serial, 1);
+    }
+
+    #[test]
+    fn changes_that_break_a_check_fail_and_leave_the_zone() {
+        let zone = base_zone();
+        let before = super::super::contents(&zone);
+        let Err(LoadErrors(errors)) =
+            change(&zone, OLD_SOA, &format!("{NEW_SOA}alias A 192.0.2.7\n"))
+        else {
+            panic!("a CNAME beside data applied");
+        };
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert_eq!(errors[0].key, "alias.example.com. A");
+        assert!(
+            errors[0].message.contains("CNAME beside other data"),
+            "{}",
+            errors[0]
+        );
+        // Removing the SOA without a new one, or every apex NS, fails too.
+        let Err(LoadErrors(errors)) = change(&zone, OLD_SOA, "") else {
+            panic!("a zone without SOA applied");
+        };
+        assert!(errors[0].message.contains("no SOA"), "{errors:?}");
+        let Err(LoadErrors(errors)) = change(
+            &zone,
+            &format!("{OLD_SOA}@ NS ns1\n@ NS ns2.example.net.\n"),
+            NEW_SOA,
+        ) else {
+            panic!("a zone without NS applied");
+        };
+        assert!(errors[0].message.contains("no NS"), "{errors:?}");
+        // Two SOAs (the old one left in) and an added record outside the zone.
+        let Err(LoadErrors(errors)) = change(&zone, "", NEW_SOA) else {
+            panic!("two SOAs applied");
+        };
+        assert!(
+            errors[0].message.contains("more than one SOA"),
+            "{errors:?}"
+        );
+        let Err(LoadErrors(errors)) = change(
+            &zone,
+            OLD_SOA,
+            &format!("{NEW_SOA}x.example.org. A 192.0.2.1\n"),
+        ) else {
+            panic!("an out-of-zone record applied");
+        };
+        assert!(errors[0].message.contains("outside the zone"), "{errors:?}");
+        assert_eq!(super::super::contents(&zone), before, "self is untouched");
     }
 }
