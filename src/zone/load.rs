@@ -1,12 +1,17 @@
 //! Reads a zone file (RFC 1035 master format: `$ORIGIN`, `$TTL`,
-//! `$INCLUDE`) with `domain`'s zonefile parser and checks it.
+//! `$INCLUDE`) with `domain`'s zonefile parser and checks it; takes the
+//! records of a zone transfer ([`zone_from_records`]) or of an IXFR
+//! difference ([`ZoneData::apply_changes`]) through the same checks.
 //!
 //! Errors name the file, the line and the record (`www.example.com. CNAME`):
 //! a record outside the zone, a zone without exactly one SOA at its apex or
 //! without NS there, a CNAME beside other data or two CNAMEs at one name,
 //! a class other than IN, and record types we cannot serve correctly
-//! (DNAME). Duplicate records are merged; an RRset whose records disagree
-//! on TTL takes the smallest and gets a warning (RFC 2181 section 5.2).
+//! (DNAME). Duplicate records (compared as DNS compares them: the names in
+//! NS, MX, SRV and the like without regard to case) are merged; an RRset
+//! whose records disagree on TTL takes the smallest and gets a warning
+//! (RFC 2181 section 5.2). A transfer's errors name its origin and the
+//! record's ordinal in place of a file and line.
 
 use std::path::{Path, PathBuf};
 
