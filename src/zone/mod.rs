@@ -3,7 +3,7 @@
 //! name table the data plane answers from ([`table`]), with every RRset
 //! pre-rendered in wire form. Zones that arrive by transfer go through the
 //! same checks ([`load::zone_from_records`], [`ZoneData::apply_changes`])
-//! and are kept on disk in master format ([`write`]).
+//! and are kept on disk in master format ([`write`](mod@write)).
 //!
 //! Names here are uncompressed wire format. Owner names are lowercased when
 //! loaded; names inside record data keep the case the file gave them.
