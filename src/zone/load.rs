@@ -1348,4 +1348,29 @@ mod tests {
         assert!(errors[0].message.contains("outside the zone"), "{errors:?}");
         assert_eq!(super::super::contents(&zone), before, "self is untouched");
     }
+
+    /// RFC 2181 section 5 with RFC 4034 section 6.2: records whose data
+    /// differ only in the case of names that compare without case are one
+    /// record; other data keeps its case.
+    #[test]
+    fn duplicates_compare_names_in_data_without_case() {
+        let (zone, _) = transfer(
+            "@ SOA ns1 hostmaster 1 2 3 4 5\n@ NS ns1\n@ NS NS1\n\
+             srv SRV 1 2 3 Target\nsrv SRV 1 2 3 tARGET\n\
+             rp RP Admin.example.com. txt.example.com.\nrp RP admin.example.com. TXT.example.com.\n\
+             naptr NAPTR 1 2 \"S\" \"SIP+D2U\" \"\" Sip.example.com.\n\
+             naptr NAPTR 1 2 \"S\" \"SIP+D2U\" \"\" sIP.example.com.\n\
+             naptr NAPTR 1 2 \"s\" \"SIP+D2U\" \"\" sip.example.com.\n\
+             txt TXT Abc\ntxt TXT abc\n",
+        )
+        .expect("zone loads");
+        let count = |owner: &[u8], rtype: u16| zone.record_set(owner, rtype).unwrap().records.len();
+        assert_eq!(count(b"\x07example\x03com\x00", rtype::NS), 1);
+        assert_eq!(count(b"\x03srv\x07example\x03com\x00", rtype::SRV), 1);
+        assert_eq!(count(b"\x02rp\x07example\x03com\x00", 17), 1);
+        // The flags are a character string: their case counts.
+        assert_eq!(count(b"\x05naptr\x07example\x03com\x00", 35), 2);
+        assert_eq!(count(b"\x03txt\x07example\x03com\x00", rtype::TXT), 2);
+        assert_eq!(zone.record_count, 8);
+    }
 }
