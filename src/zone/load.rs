@@ -1,12 +1,17 @@
 //! Reads a zone file (RFC 1035 master format: `$ORIGIN`, `$TTL`,
-//! `$INCLUDE`) with `domain`'s zonefile parser and checks it.
+//! `$INCLUDE`) with `domain`'s zonefile parser and checks it; takes the
+//! records of a zone transfer ([`zone_from_records`]) or of an IXFR
+//! difference ([`ZoneData::apply_changes`]) through the same checks.
 //!
 //! Errors name the file, the line and the record (`www.example.com. CNAME`):
 //! a record outside the zone, a zone without exactly one SOA at its apex or
 //! without NS there, a CNAME beside other data or two CNAMEs at one name,
 //! a class other than IN, and record types we cannot serve correctly
-//! (DNAME). Duplicate records are merged; an RRset whose records disagree
-//! on TTL takes the smallest and gets a warning (RFC 2181 section 5.2).
+//! (DNAME). Duplicate records (compared as DNS compares them: the names in
+//! NS, MX, SRV and the like without regard to case) are merged; an RRset
+//! whose records disagree on TTL takes the smallest and gets a warning
+//! (RFC 2181 section 5.2). A transfer's errors name its origin and the
+//! record's ordinal in place of a file and line.
 
 use std::path::{Path, PathBuf};
 
@@ -1342,5 +1347,30 @@ mod tests {
         };
         assert!(errors[0].message.contains("outside the zone"), "{errors:?}");
         assert_eq!(super::super::contents(&zone), before, "self is untouched");
+    }
+
+    /// RFC 2181 section 5 with RFC 4034 section 6.2: records whose data
+    /// differ only in the case of names that compare without case are one
+    /// record; other data keeps its case.
+    #[test]
+    fn duplicates_compare_names_in_data_without_case() {
+        let (zone, _) = transfer(
+            "@ SOA ns1 hostmaster 1 2 3 4 5\n@ NS ns1\n@ NS NS1\n\
+             srv SRV 1 2 3 Target\nsrv SRV 1 2 3 tARGET\n\
+             rp RP Admin.example.com. txt.example.com.\nrp RP admin.example.com. TXT.example.com.\n\
+             naptr NAPTR 1 2 \"S\" \"SIP+D2U\" \"\" Sip.example.com.\n\
+             naptr NAPTR 1 2 \"S\" \"SIP+D2U\" \"\" sIP.example.com.\n\
+             naptr NAPTR 1 2 \"s\" \"SIP+D2U\" \"\" sip.example.com.\n\
+             txt TXT Abc\ntxt TXT abc\n",
+        )
+        .expect("zone loads");
+        let count = |owner: &[u8], rtype: u16| zone.record_set(owner, rtype).unwrap().records.len();
+        assert_eq!(count(b"\x07example\x03com\x00", rtype::NS), 1);
+        assert_eq!(count(b"\x03srv\x07example\x03com\x00", rtype::SRV), 1);
+        assert_eq!(count(b"\x02rp\x07example\x03com\x00", 17), 1);
+        // The flags are a character string: their case counts.
+        assert_eq!(count(b"\x05naptr\x07example\x03com\x00", 35), 2);
+        assert_eq!(count(b"\x03txt\x07example\x03com\x00", rtype::TXT), 2);
+        assert_eq!(zone.record_count, 8);
     }
 }
