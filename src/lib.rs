@@ -19,7 +19,8 @@
 //! snapshot, bytes and client in, reply bytes and what to do with them out.
 //! The **control plane** is everything else: config ([`config`]) and zone
 //! ([`zone`]) loading, health checks ([`health`]), the admin API
-//! ([`admin`]), and [`control`], which builds the immutable
+//! ([`admin`]), secondary zones kept in step with their primaries
+//! ([`xfr`]), and [`control`], which builds the immutable
 //! [`snapshot::Snapshot`] and publishes it with one atomic swap.
 //!
 //! `unsafe` lives only in the workspace's I/O crate, [`dnslb_io`] (batch
@@ -45,14 +46,15 @@
 //! | `rrl` | `hash` |
 //! | `health` | `hash` |
 //! | `notify` | `sys` |
-//! | `config` | `balancer` `health` `rrl` `sys` |
+//! | `config` | `balancer` `health` `rrl` `sys` `wire` |
 //! | `zone` | `config` `hash` `wire` |
 //! | `service` | `balancer` `config` `health` `stats` `wire` `zone` |
 //! | `snapshot` | `rrl` `service` `wire` `zone::table` |
 //! | `dataplane` | `balancer` `rrl` `snapshot` `stats` `wire` `zone::table` |
 //! | `control` | `config` `health` `rrl` `service` `snapshot` `stats` `sys` `wire` `zone` |
-//! | `admin` | `balancer` `control` `dataplane` `service` `snapshot` `stats` `sys` `wire` `zone` |
-//! | `runtime` | `admin` `config` `control` `dataplane` `health` `notify` `snapshot` `stats` `sys` `wire` `zone` |
+//! | `xfr` | `config` `control` `sys` `wire` `zone` |
+//! | `admin` | `balancer` `control` `dataplane` `service` `snapshot` `stats` `sys` `wire` `xfr` `zone` |
+//! | `runtime` | `admin` `config` `control` `dataplane` `health` `notify` `snapshot` `stats` `sys` `wire` `xfr` `zone` |
 //! | `fuzzing` | `balancer` `config` `control` `dataplane` `snapshot` `wire` |
 //!
 //! In words: `wire/`, `balancer/` and `rrl` are pure and know nothing of
@@ -81,4 +83,5 @@ pub mod snapshot;
 pub mod stats;
 pub mod sys;
 pub mod wire;
+pub mod xfr;
 pub mod zone;

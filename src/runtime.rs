@@ -133,6 +133,8 @@ pub struct Running {
     pub snapshot: Arc<SharedSnapshot>,
     /// The control plane: health states, drains, loads, reload.
     pub control: Arc<Control>,
+    /// Secondary zones: their status and refresh requests.
+    pub transfers: Arc<crate::xfr::Transfers>,
     /// Warnings from loading the zones.
     pub warnings: Vec<Warning>,
     /// Who the process runs as once started: `name (uid N, gid N)`.
@@ -249,8 +251,10 @@ pub fn start(config: &Config) -> Result<Running, StartError> {
     let xdp_workers = xdp_plan.as_ref().map_or(0, |plan| plan.queues.len());
     // Each UDP worker, each XDP worker and the TCP thread count into their
     // own slots.
-    let (snapshot, warnings) =
-        crate::control::build::snapshot_for_writers(config, 1, cpus.len() + xdp_workers + 1)
+    let (sources, warnings) =
+        crate::control::build::initial_sources(config).map_err(StartError::Config)?;
+    let snapshot =
+        crate::control::build::assemble(config, &sources, 1, cpus.len() + xdp_workers + 1)
             .map_err(StartError::Config)?;
     let summary = snapshot.summary;
     // Loading freed the parser's intermediate records: give them back.
@@ -292,16 +296,21 @@ pub fn start(config: &Config) -> Result<Running, StartError> {
     let (queue_stats, xdp_sockets): (Vec<_>, Vec<_>) = xdp_sockets.into_iter().unzip();
 
     let snapshot = Arc::new(SharedSnapshot::new(snapshot));
-    let control = Arc::new(Control::new(config.clone(), snapshot.clone()));
+    let control = Arc::new(Control::new(config.clone(), snapshot.clone(), sources));
     let stats = Arc::new(Stats::with_xdp(cpus.len(), queue_stats));
+    let (transfers, transfer_requests) = crate::xfr::channel();
     let admin = match &config.admin {
         Some(admin) => Some(
-            AdminServer::bind(admin.listen, control.clone(), stats.clone()).map_err(|error| {
-                StartError::Bind {
-                    address: admin.listen,
-                    transport: "admin http",
-                    error,
-                }
+            AdminServer::bind(
+                admin.listen,
+                control.clone(),
+                stats.clone(),
+                transfers.clone(),
+            )
+            .map_err(|error| StartError::Bind {
+                address: admin.listen,
+                transport: "admin http",
+                error,
             })?,
         ),
         None => None,
@@ -406,6 +415,15 @@ pub fn start(config: &Config) -> Result<Running, StartError> {
             })
             .map_err(StartError::Thread)?;
         threads.push(thread);
+        // Secondary zones: their saved copies are served from here on.
+        let thread = crate::xfr::start(
+            control.clone(),
+            transfers.clone(),
+            transfer_requests,
+            shutdown.clone(),
+        )
+        .map_err(StartError::Thread)?;
+        threads.push(thread);
         let control_health = control.clone();
         let shutdown_health = shutdown.clone();
         let thread = std::thread::Builder::new()
@@ -456,6 +474,7 @@ pub fn start(config: &Config) -> Result<Running, StartError> {
         stats,
         snapshot,
         control,
+        transfers,
         warnings,
         user,
         xdp_queues,

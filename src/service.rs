@@ -126,7 +126,7 @@ impl Services {
     /// backend up and idle, and counters for `writers` data-plane threads.
     pub fn build(
         config: &Config,
-        zones: &[ZoneData],
+        zones: &[&ZoneData],
         writers: usize,
     ) -> Result<Services, Vec<LoadError>> {
         let mut errors = Vec::new();
@@ -285,7 +285,7 @@ fn build_topology(config: &Config) -> Topology {
 fn check_placement(
     service: &ServiceConfig,
     lowercase: &[u8],
-    zones: &[ZoneData],
+    zones: &[&ZoneData],
 ) -> Result<(), String> {
     let display = name::display(lowercase);
     let Some(zone) = zones
@@ -572,7 +572,8 @@ backends = [{ name = "edge1.example.net" }, { name = "edge2.example.net" }]
     #[test]
     fn rotation_slots_are_assigned_at_build_and_kept_across_state_changes() {
         let (config, zones) = config_and_zones();
-        let first = Services::build(&config, &zones, 1).expect("services build");
+        let first =
+            Services::build(&config, &zones.iter().collect::<Vec<_>>(), 1).expect("services build");
         let slots = rotation_slots(&first);
         // In config order, one per round-robin pool: a service's A and AAAA
         // pools, which resolvers query in alternation, never share a
@@ -590,7 +591,8 @@ backends = [{ name = "edge1.example.net" }, { name = "edge2.example.net" }]
         assert_eq!(slots, expected);
         // The same config builds the same slots, however many pools were
         // built before.
-        let second = Services::build(&config, &zones, 1).expect("services build");
+        let second =
+            Services::build(&config, &zones.iter().collect::<Vec<_>>(), 1).expect("services build");
         assert_eq!(rotation_slots(&second), expected);
         // A health change rebuilds the pools on the same slots, so no
         // service's rotation jumps.

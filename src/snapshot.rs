@@ -19,6 +19,7 @@ use arc_swap::{ArcSwap, Guard};
 use crate::rrl::RateLimiter;
 use crate::service::Services;
 use crate::wire::fragment::{FragmentId, FragmentStore};
+use crate::wire::notify::{Intake, NotifyRules};
 use crate::zone::table::NameTable;
 
 /// Answers to CHAOS-class TXT queries (`version.bind`, `id.server`), when
@@ -73,6 +74,10 @@ pub struct Snapshot {
     /// buckets are shared by every snapshot until a reload changes the
     /// table.
     pub rrl: Option<Arc<RateLimiter>>,
+    /// Which zones take NOTIFY, from where and with which key.
+    pub notify_rules: Arc<NotifyRules>,
+    /// Where accepted NOTIFYs go: the same for the server's life.
+    pub notify_intake: Arc<Intake>,
     pub summary: BuildSummary,
 }
 

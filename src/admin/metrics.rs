@@ -11,7 +11,74 @@ use std::sync::atomic::Ordering;
 use crate::control::{BackendStatus, Control};
 use crate::stats::{CloseReason, FrameCounters, Stats, XdpDrop};
 use crate::wire::answer::Transport;
+use crate::wire::notify::NotifyResult;
 use crate::wire::{DropReason, Rcode};
+use crate::xfr::Transfers;
+
+/// Secondary zones, transfers and NOTIFYs.
+fn zones(out: &mut String, control: &Control, transfers: &Transfers) {
+    let statuses = transfers.statuses();
+    family(
+        out,
+        "dnslb_zone_serial",
+        "gauge",
+        "The serial of each secondary and catalog zone's copy (absent without one).",
+    );
+    for status in &statuses {
+        if let Some(serial) = status.serial {
+            let _ = writeln!(
+                out,
+                "dnslb_zone_serial{{zone=\"{}\"}} {serial}",
+                escape(&status.name)
+            );
+        }
+    }
+    family(
+        out,
+        "dnslb_zone_expires_seconds",
+        "gauge",
+        "Seconds until each secondary zone's copy expires without a refresh (0: expired).",
+    );
+    for status in &statuses {
+        if let Some(seconds) = status.expires_in_seconds {
+            let _ = writeln!(
+                out,
+                "dnslb_zone_expires_seconds{{zone=\"{}\"}} {seconds:.0}",
+                escape(&status.name)
+            );
+        }
+    }
+    family(
+        out,
+        "dnslb_transfers_total",
+        "counter",
+        "Zone transfers, by zone, kind (axfr, ixfr) and result (success, failure).",
+    );
+    for (zone, kind, success, count) in transfers.counts() {
+        let _ = writeln!(
+            out,
+            "dnslb_transfers_total{{zone=\"{}\",kind=\"{}\",result=\"{}\"}} {count}",
+            escape(&zone),
+            kind.name(),
+            if success { "success" } else { "failure" }
+        );
+    }
+    family(
+        out,
+        "dnslb_notify_total",
+        "counter",
+        "NOTIFY messages received, by result (accepted, dropped: queue full, refused, notauth, formerr).",
+    );
+    let intake = control.notify_intake();
+    for result in NotifyResult::ALL {
+        let _ = writeln!(
+            out,
+            "dnslb_notify_total{{result=\"{}\"}} {}",
+            result.name(),
+            intake.results(result)
+        );
+    }
+}
 
 /// Writes `# HELP` and `# TYPE` for one family.
 fn family(out: &mut String, name: &str, kind: &str, help: &str) {
@@ -28,8 +95,9 @@ fn escape(value: &str) -> String {
 }
 
 /// Renders every metric.
-pub fn render(control: &Control, stats: &Stats) -> String {
+pub fn render(control: &Control, stats: &Stats, transfers: &Transfers) -> String {
     let mut out = String::with_capacity(8192);
+    zones(&mut out, control, transfers);
     let xdp_total = (!stats.xdp_queues().is_empty()).then(|| stats.xdp_total());
     let mut totals = vec![("udp", stats.total(Transport::Udp))];
     // The XDP workers' queries, beside the socket workers', with `[xdp]`.

@@ -4,7 +4,8 @@
 //! Endpoints:
 //! - `GET /metrics`: Prometheus text format (see [`metrics`]).
 //! - `GET /status`: JSON of services, backends, health states, drains,
-//!   loads and last probes.
+//!   loads and last probes, and of secondary zones (`zones`: serial,
+//!   state, last transfer, next refresh, expiry).
 //! - `GET /explain?name=NAME&type=TYPE&client=ADDRESS[&ecs=CIDR]`: how the
 //!   server answers that question for that client, and why (see
 //!   [`explain`]).
@@ -13,6 +14,9 @@
 //!   drain survives reloads.
 //! - `POST /backends/{service}/{backend}/load?value=0.0-1.0`: sets the load
 //!   figure a backend reports (for `least_loaded`).
+//! - `POST /zones/{zone}/refresh`: checks a secondary or catalog zone
+//!   against its primaries now (202; the refresh runs on the transfer
+//!   thread, `/status` shows its outcome).
 //! - `POST /reload`: re-reads the config and zones (as SIGHUP does); on any
 //!   error the running config stays and the errors are returned, each with
 //!   file, line and key.
@@ -43,6 +47,7 @@ use mio::{Events, Interest, Poll, Token};
 
 use crate::control::{Control, ControlError};
 use crate::stats::Stats;
+use crate::xfr::Transfers;
 
 /// How often the accept loop looks at the shutdown flag.
 const POLL_INTERVAL: Duration = Duration::from_millis(50);
@@ -58,6 +63,7 @@ pub struct AdminServer {
     listener: TcpListener,
     control: Arc<Control>,
     stats: Arc<Stats>,
+    transfers: Arc<Transfers>,
 }
 
 impl AdminServer {
@@ -68,6 +74,7 @@ impl AdminServer {
         address: SocketAddr,
         control: Arc<Control>,
         stats: Arc<Stats>,
+        transfers: Arc<Transfers>,
     ) -> io::Result<AdminServer> {
         let listener = TcpListener::bind(address)?;
         listener.set_nonblocking(true)?;
@@ -75,6 +82,7 @@ impl AdminServer {
             listener,
             control,
             stats,
+            transfers,
         })
     }
 
@@ -184,12 +192,29 @@ impl AdminServer {
             );
         }
         match (request.method.as_str(), segments.as_slice()) {
-            ("GET", ["metrics"]) => {
-                http::Response::prometheus(metrics::render(&self.control, &self.stats))
-            }
+            ("GET", ["metrics"]) => http::Response::prometheus(metrics::render(
+                &self.control,
+                &self.stats,
+                &self.transfers,
+            )),
             ("GET", ["status"]) => match serde_json::to_value(self.control.status()) {
-                Ok(body) => http::Response::json(200, &body),
+                Ok(mut body) => {
+                    if let Some(object) = body.as_object_mut() {
+                        object.insert(
+                            "zones".to_owned(),
+                            serde_json::to_value(self.transfers.statuses()).unwrap_or_default(),
+                        );
+                    }
+                    http::Response::json(200, &body)
+                }
                 Err(failure) => error(500, &failure.to_string()),
+            },
+            ("POST", ["zones", zone, "refresh"]) => match self.transfers.refresh(zone) {
+                Ok(zone) => http::Response::json(
+                    202,
+                    &serde_json::json!({ "zone": zone, "refresh": "scheduled" }),
+                ),
+                Err(message) => error(404, &message),
             },
             ("GET", ["explain"]) => {
                 let snapshot = self.control.snapshot().load_full();
@@ -224,9 +249,12 @@ impl AdminServer {
                 Err(failure) => control_error(&failure),
             },
             (_, ["metrics" | "status" | "explain"]) => error(405, "use GET"),
-            (_, ["backends", _, _, "drain" | "undrain" | "load"] | ["reload"]) => {
-                error(405, "use POST")
-            }
+            (
+                _,
+                ["backends", _, _, "drain" | "undrain" | "load"]
+                | ["reload"]
+                | ["zones", _, "refresh"],
+            ) => error(405, "use POST"),
             _ => error(404, "no such endpoint"),
         }
     }

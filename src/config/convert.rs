@@ -88,7 +88,14 @@ pub(super) fn convert(
     let catalogs = checker.catalogs(raw.catalog, &zones.names, &tsig_names);
     let (regions, region_names, mut networks) = checker.regions(raw.region);
     let topology = checker.topology(raw.topology, &source, &region_names, &mut networks);
-    let services = checker.services(raw.service, &zones.file_names, &region_names);
+    // Services sit in file zones and secondary zones alike.
+    let service_zones: Vec<_> = zones
+        .file_names
+        .iter()
+        .cloned()
+        .chain(zones.secondaries.iter().map(|zone| zone.name.clone()))
+        .collect();
+    let services = checker.services(raw.service, &service_zones, &region_names);
     let rrl = checker.rrl(raw.rrl);
     let xdp = checker.xdp(raw.xdp, server.as_ref());
     // Report in file order (stable, so problems on one line keep the order

@@ -9,14 +9,136 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::config::{Config, LoadErrors};
+use crate::config::{Config, LoadErrors, TransferConfig};
 use crate::rrl::RateLimiter;
 use crate::service::{BackendStates, Services};
 use crate::snapshot::{BuildSummary, ChaosAnswers, Snapshot};
 use crate::sys::random::random_u64;
 use crate::wire::fragment::{FragmentStore, Owner, RdataPart, Section};
-use crate::wire::{CLASS_CH, rtype};
-use crate::zone::{self, NameTable, Warning};
+use crate::wire::notify::{Intake, NotifyRules, ZoneRule};
+use crate::wire::tsig;
+use crate::wire::{CLASS_CH, name, rtype};
+use crate::zone::table::TableZone;
+use crate::zone::{self, NameTable, Nodes, Warning, ZoneData};
+
+/// A zone not read from the config's files: a secondary or a catalog
+/// member, as the transfer thread last published it.
+#[derive(Clone, Debug)]
+pub struct SecondaryZone {
+    /// Its data; for a zone without a copy yet, an empty zone at its apex.
+    pub data: Arc<ZoneData>,
+    /// False while it has no copy, or after its copy expired: its names
+    /// answer SERVFAIL.
+    pub serving: bool,
+}
+
+impl SecondaryZone {
+    /// A zone at lowercase `apex` with no copy yet.
+    pub fn without_copy(apex: Vec<u8>) -> SecondaryZone {
+        SecondaryZone {
+            data: Arc::new(ZoneData {
+                apex,
+                files: Vec::new(),
+                nodes: Nodes::default(),
+                record_count: 0,
+            }),
+            serving: false,
+        }
+    }
+}
+
+/// Everything a snapshot is built from besides the config.
+#[derive(Clone, Debug)]
+pub struct Sources {
+    /// The zones of the config's files, loaded.
+    pub files: Vec<Arc<ZoneData>>,
+    pub secondaries: Vec<SecondaryZone>,
+    pub notify_rules: Arc<NotifyRules>,
+    pub notify_intake: Arc<Intake>,
+}
+
+/// Loads the zone files `config` names. All errors are collected.
+pub fn load_files(config: &Config) -> Result<(Vec<Arc<ZoneData>>, Vec<Warning>), LoadErrors> {
+    let mut zones = Vec::with_capacity(config.zones.len());
+    let mut warnings = Vec::new();
+    let mut errors = Vec::new();
+    for zone_config in &config.zones {
+        match zone::load_zone(zone_config, &config.source) {
+            Ok((zone, zone_warnings)) => {
+                zones.push(Arc::new(zone));
+                warnings.extend(zone_warnings);
+            }
+            Err(LoadErrors(zone_errors)) => errors.extend(zone_errors),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(LoadErrors(errors));
+    }
+    Ok((zones, warnings))
+}
+
+/// The TSIG keys of `config`, in its order.
+pub fn tsig_keys(config: &Config) -> Vec<tsig::Key> {
+    config
+        .tsig_keys
+        .iter()
+        .map(|key| {
+            tsig::Key::new(
+                &name::to_lowercase(key.name.as_slice()),
+                key.algorithm,
+                &key.secret,
+            )
+        })
+        .collect()
+}
+
+/// Who may NOTIFY each secondary and catalog of `config`, and each of
+/// `members` (catalog members, with their catalog's transfer settings).
+pub fn notify_rules(config: &Config, members: &[(Vec<u8>, &TransferConfig)]) -> NotifyRules {
+    let rule = |transfer: &TransferConfig| ZoneRule {
+        allowed: transfer.notify_from.clone(),
+        key: transfer.tsig,
+    };
+    let configured = config
+        .secondaries
+        .iter()
+        .map(|zone| {
+            (
+                name::to_lowercase(zone.name.as_slice()),
+                rule(&zone.transfer),
+            )
+        })
+        .chain(config.catalogs.iter().map(|catalog| {
+            (
+                name::to_lowercase(catalog.name.as_slice()),
+                rule(&catalog.transfer),
+            )
+        }));
+    let members = members
+        .iter()
+        .map(|(apex, transfer)| (apex.clone(), rule(transfer)));
+    NotifyRules::new(configured.chain(members), tsig_keys(config))
+}
+
+/// The sources of a server starting on `config`: its zone files loaded, its
+/// secondaries without a copy yet, a fresh NOTIFY intake.
+pub fn initial_sources(config: &Config) -> Result<(Sources, Vec<Warning>), LoadErrors> {
+    let (files, warnings) = load_files(config)?;
+    let secondaries = config
+        .secondaries
+        .iter()
+        .map(|zone| SecondaryZone::without_copy(name::to_lowercase(zone.name.as_slice())))
+        .collect();
+    Ok((
+        Sources {
+            files,
+            secondaries,
+            notify_rules: Arc::new(notify_rules(config, &[])),
+            notify_intake: Arc::new(Intake::new()),
+        },
+        warnings,
+    ))
+}
 
 /// Loads every zone the config names and builds a snapshot numbered
 /// `generation`. All zone errors are collected; warnings are returned beside
@@ -34,22 +156,34 @@ pub fn snapshot_for_writers(
     writers: usize,
 ) -> Result<(Snapshot, Vec<Warning>), LoadErrors> {
     let started = Instant::now();
-    let mut zones = Vec::with_capacity(config.zones.len());
-    let mut warnings = Vec::new();
-    let mut errors = Vec::new();
-    for zone_config in &config.zones {
-        match zone::load_zone(zone_config, &config.source) {
-            Ok((zone, zone_warnings)) => {
-                zones.push(zone);
-                warnings.extend(zone_warnings);
-            }
-            Err(LoadErrors(zone_errors)) => errors.extend(zone_errors),
-        }
-    }
-    if !errors.is_empty() {
-        return Err(LoadErrors(errors));
-    }
-    let services = Services::build(config, &zones, writers).map_err(LoadErrors)?;
+    let (sources, warnings) = initial_sources(config)?;
+    let mut snapshot = assemble(config, &sources, generation, writers)?;
+    snapshot.summary.build_time = started.elapsed();
+    Ok((snapshot, warnings))
+}
+
+/// Builds a snapshot numbered `generation` from `config` and `sources`.
+pub fn assemble(
+    config: &Config,
+    sources: &Sources,
+    generation: u64,
+    writers: usize,
+) -> Result<Snapshot, LoadErrors> {
+    let started = Instant::now();
+    let zones: Vec<TableZone<'_>> = sources
+        .files
+        .iter()
+        .map(|zone| TableZone {
+            data: zone,
+            serving: true,
+        })
+        .chain(sources.secondaries.iter().map(|zone| TableZone {
+            data: &zone.data,
+            serving: zone.serving,
+        }))
+        .collect();
+    let datas: Vec<&ZoneData> = zones.iter().map(|zone| zone.data).collect();
+    let services = Services::build(config, &datas, writers).map_err(LoadErrors)?;
     let table = NameTable::build(&zones, &services.names());
     let chaos = chaos_answers(
         config.server.identity.as_deref(),
@@ -58,7 +192,7 @@ pub fn snapshot_for_writers(
     let summary = BuildSummary {
         zones: zones.len(),
         services: services.entries.len(),
-        records: zones.iter().map(|zone| zone.record_count).sum(),
+        records: datas.iter().map(|zone| zone.record_count).sum(),
         names: table.name_count(),
         rendered_bytes: table.fragments().byte_len(),
         build_time: started.elapsed(),
@@ -73,9 +207,11 @@ pub fn snapshot_for_writers(
         rrl: config
             .rrl
             .map(|settings| Arc::new(RateLimiter::new(settings, random_u64(), Instant::now()))),
+        notify_rules: sources.notify_rules.clone(),
+        notify_intake: sources.notify_intake.clone(),
         summary,
     };
-    Ok((snapshot, warnings))
+    Ok(snapshot)
 }
 
 /// A snapshot with `current`'s zones and new backend states (health, drain,
@@ -97,6 +233,8 @@ pub fn with_backend_states(
         services,
         chaos: current.chaos.clone(),
         rrl: current.rrl.clone(),
+        notify_rules: current.notify_rules.clone(),
+        notify_intake: current.notify_intake.clone(),
         summary: BuildSummary {
             build_time: started.elapsed(),
             ..current.summary

@@ -27,12 +27,13 @@ use serde::Serialize;
 
 pub mod build;
 
-use crate::config::{self, BackendTarget, Config, LoadErrors, Source};
+use crate::config::{self, BackendTarget, Config, LoadErrors, Source, TransferConfig};
 use crate::health::engine::{EngineHandle, ProbeOutcome, ProbeTarget};
 use crate::health::{BackendHealth, Health, HealthCheck};
 use crate::service::{BackendState, BackendStates};
 use crate::snapshot::{SharedSnapshot, Snapshot};
 use crate::wire::name;
+use build::{SecondaryZone, Sources};
 
 /// How long a replaced snapshot is kept alive by the control plane. Workers
 /// hold a snapshot for one batch (microseconds); keeping the old one this
@@ -186,8 +187,16 @@ pub struct Status {
     pub services: Vec<ServiceStatus>,
 }
 
+/// A catalog member zone (lowercase wire apex) and its catalog's transfer
+/// settings.
+pub type Member = (Vec<u8>, TransferConfig);
+
 struct State {
     config: Arc<Config>,
+    /// What the running snapshot was built from besides the config.
+    sources: Sources,
+    /// The catalog members among `sources.secondaries`.
+    members: Vec<Member>,
     /// By service index, then backend index, as in `config`.
     backends: Vec<Vec<Tracked>>,
     /// Where each id is now.
@@ -208,7 +217,13 @@ impl fmt::Debug for State {
 impl State {
     /// Tracks every backend of `config`, carrying over what `previous` knew
     /// of the same backends. Returns (kept, added).
-    fn track(config: Arc<Config>, previous: Option<&State>, now: Instant) -> (State, usize, usize) {
+    fn track(
+        config: Arc<Config>,
+        sources: Sources,
+        members: Vec<Member>,
+        previous: Option<&State>,
+        now: Instant,
+    ) -> (State, usize, usize) {
         let mut old: HashMap<&BackendKey, &Tracked> = HashMap::new();
         if let Some(previous) = previous {
             for tracked in previous.backends.iter().flatten() {
@@ -275,6 +290,8 @@ impl State {
         (
             State {
                 config,
+                sources,
+                members,
                 backends,
                 by_id,
                 next_id,
@@ -353,10 +370,11 @@ pub struct Control {
 }
 
 impl Control {
-    /// Takes over `shared`, which must have been built from `config` with
-    /// every backend in the default state.
-    pub fn new(config: Config, shared: Arc<SharedSnapshot>) -> Control {
-        let (state, _, _) = State::track(Arc::new(config), None, Instant::now());
+    /// Takes over `shared`, which must have been built from `config` and
+    /// `sources` with every backend in the default state.
+    pub fn new(config: Config, shared: Arc<SharedSnapshot>, sources: Sources) -> Control {
+        let (state, _, _) =
+            State::track(Arc::new(config), sources, Vec::new(), None, Instant::now());
         Control {
             shared,
             state: Mutex::new(state),
@@ -639,16 +657,72 @@ impl Control {
             }
         }
         let writers = self.shared.load().services.writers;
-        let (mut built, warnings) =
-            build::snapshot_for_writers(&config, 0, writers).map_err(ControlError::Config)?;
+        let (files, warnings) = build::load_files(&config).map_err(ControlError::Config)?;
+        let (sources, members) = {
+            let state = self.lock();
+            let file_apexes: Vec<Vec<u8>> = config
+                .zones
+                .iter()
+                .map(|zone| name::to_lowercase(zone.name.as_slice()))
+                .collect();
+            // Members stay until the transfer thread reads the new config;
+            // a member that is now a file zone goes at once.
+            let members: Vec<Member> = state
+                .members
+                .iter()
+                .filter(|(apex, _)| !file_apexes.contains(apex))
+                .cloned()
+                .collect();
+            let mut secondaries: Vec<SecondaryZone> = Vec::new();
+            for zone in &config.secondaries {
+                let apex = name::to_lowercase(zone.name.as_slice());
+                let kept = state
+                    .sources
+                    .secondaries
+                    .iter()
+                    .find(|known| known.data.apex == apex)
+                    .cloned();
+                secondaries.push(kept.unwrap_or_else(|| SecondaryZone::without_copy(apex)));
+            }
+            for (apex, _) in &members {
+                if let Some(known) = state
+                    .sources
+                    .secondaries
+                    .iter()
+                    .find(|known| known.data.apex == *apex)
+                {
+                    if !secondaries.iter().any(|zone| zone.data.apex == *apex) {
+                        secondaries.push(known.clone());
+                    }
+                }
+            }
+            let member_refs: Vec<(Vec<u8>, &TransferConfig)> = members
+                .iter()
+                .map(|(apex, transfer)| (apex.clone(), transfer))
+                .collect();
+            let sources = Sources {
+                files,
+                secondaries,
+                notify_rules: Arc::new(build::notify_rules(&config, &member_refs)),
+                notify_intake: state.sources.notify_intake.clone(),
+            };
+            (sources, members)
+        };
+        let mut built =
+            build::assemble(&config, &sources, 0, writers).map_err(ControlError::Config)?;
         let mut state = self.lock();
         let current = self.shared.load_full();
         let generation = current.generation + 1;
         built.services.adopt_counters(&current.services);
         build::adopt_rate_limiter(&mut built, &current);
         let before = state.by_id.len();
-        let (next_state, kept, added) =
-            State::track(Arc::new(config), Some(&state), Instant::now());
+        let (next_state, kept, added) = State::track(
+            Arc::new(config),
+            sources,
+            members,
+            Some(&state),
+            Instant::now(),
+        );
         let next = build::with_backend_states(
             &built,
             &next_state.config,
@@ -680,6 +754,54 @@ impl Control {
         // The load freed its intermediate records: give them back.
         crate::sys::memory::release_free_memory();
         Ok(report)
+    }
+
+    /// Replaces the secondary zones (transferred, expired or without a copy
+    /// yet) and the catalog members among them, and publishes a snapshot
+    /// built from them. On an error (a service the new data would break)
+    /// nothing changes.
+    pub fn set_secondaries(
+        &self,
+        secondaries: Vec<SecondaryZone>,
+        members: Vec<Member>,
+    ) -> Result<u64, LoadErrors> {
+        let _one_at_a_time = self
+            .reloading
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let (config, mut sources) = {
+            let state = self.lock();
+            (state.config.clone(), state.sources.clone())
+        };
+        let member_refs: Vec<(Vec<u8>, &TransferConfig)> = members
+            .iter()
+            .map(|(apex, transfer)| (apex.clone(), transfer))
+            .collect();
+        sources.secondaries = secondaries;
+        sources.notify_rules = Arc::new(build::notify_rules(&config, &member_refs));
+        let writers = self.shared.load().services.writers;
+        let mut built = build::assemble(&config, &sources, 0, writers)?;
+        let mut state = self.lock();
+        let current = self.shared.load_full();
+        built.services.adopt_counters(&current.services);
+        build::adopt_rate_limiter(&mut built, &current);
+        let next = build::with_backend_states(
+            &built,
+            &state.config,
+            &state.states(),
+            current.generation + 1,
+        );
+        state.sources = sources;
+        state.members = members;
+        let generation = self.finish_publish(next);
+        drop(state);
+        crate::sys::memory::release_free_memory();
+        Ok(generation)
+    }
+
+    /// The NOTIFY intake the data plane feeds, for the transfer thread.
+    pub fn notify_intake(&self) -> Arc<crate::wire::notify::Intake> {
+        self.lock().sources.notify_intake.clone()
     }
 
     /// Services, backends, states and last probes, for `/status`.
@@ -756,8 +878,9 @@ mod tests {
 
     fn start(dir: &Path) -> Control {
         let config = config::load(&write(dir, 30, FOUR, HEALTH)).unwrap();
-        let (snapshot, _) = build::snapshot_for_writers(&config, 1, 2).unwrap();
-        Control::new(config, Arc::new(SharedSnapshot::new(snapshot)))
+        let (sources, _) = build::initial_sources(&config).unwrap();
+        let snapshot = build::assemble(&config, &sources, 1, 2).unwrap();
+        Control::new(config, Arc::new(SharedSnapshot::new(snapshot)), sources)
     }
 
     fn outcome(id: u64, success: bool) -> ProbeOutcome {

@@ -62,6 +62,13 @@ impl RateKey {
     /// error with no name and no question.
     pub const NONE: RateKey = RateKey(ResponseClass::Error as u32);
 
+    /// The key of an error reply whose question name ends at
+    /// `question_name_end`.
+    #[inline]
+    pub(crate) fn error(question_name_end: u16) -> RateKey {
+        RateKey::new(ResponseClass::Error, question_name_end, question_name_end)
+    }
+
     /// The key of a reply of `class` whose counted name is
     /// `reply[name_start..question_name_end]`: the query name for a positive
     /// answer, the zone apex (a suffix of the query name) for a negative one,
@@ -176,6 +183,9 @@ pub fn handle_traced<T: Trace>(
             }
         }
         Parsed::Query(query) => answer(snapshot, &query, out, transport, context),
+        Parsed::Notify(notify) => {
+            super::notify::answer(snapshot, packet, &notify, out, context.source)
+        }
     }
 }
 
@@ -334,6 +344,9 @@ impl<'s> Resolver<'s> {
             let step = match table.lookup(current) {
                 Lookup::NotOurs if self.chained => Step::Done(Rcode::NoError, true),
                 Lookup::NotOurs => Step::Done(Rcode::Refused, false),
+                // A CNAME into a zone without data ends the chain there.
+                Lookup::Unavailable if self.chained => Step::Done(Rcode::NoError, true),
+                Lookup::Unavailable => Step::Done(Rcode::ServFail, false),
                 Lookup::Referral(id) => self.referral(reply, id),
                 Lookup::NxDomain { zone } => {
                     self.negative(reply, zone);

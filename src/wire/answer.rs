@@ -317,11 +317,11 @@ mod tests {
     /// opcode and clears them; a reply to a QUERY echoes RD and CD.
     #[test]
     fn flags_are_echoed_only_for_query_opcode() {
-        // NOTIFY (opcode 4) with RD, AD and CD set, for example.com. SOA.
-        const NOTIFY: &[u8] = b"\xab\xcd\x21\x30\x00\x01\x00\x00\x00\x00\x00\x00\
+        // STATUS (opcode 2) with RD, AD and CD set, for example.com. SOA.
+        const STATUS: &[u8] = b"\xab\xcd\x11\x30\x00\x01\x00\x00\x00\x00\x00\x00\
             \x07example\x03com\x00\x00\x06\x00\x01";
-        let Parsed::Reject(reject) = query::parse(NOTIFY, true) else {
-            panic!("NOTIFY is rejected");
+        let Parsed::Reject(reject) = query::parse(STATUS, true) else {
+            panic!("STATUS is rejected");
         };
         let mut out = [0u8; 512];
         let reply = Reply::start(
@@ -337,13 +337,13 @@ mod tests {
         let len = reply.finish(reject.rcode, false, 1232);
         assert_eq!(
             &out[..12],
-            b"\xab\xcd\xa0\x04\x00\x01\x00\x00\x00\x00\x00\x00",
-            "QR, opcode 4, NOTIMP; no RD, AD or CD"
+            b"\xab\xcd\x90\x04\x00\x01\x00\x00\x00\x00\x00\x00",
+            "QR, opcode 2, NOTIMP; no RD, AD or CD"
         );
-        assert_eq!(&out[12..len], &NOTIFY[12..]);
+        assert_eq!(&out[12..len], &STATUS[12..]);
 
         // The same flags on a QUERY: RD and CD echoed, AD not.
-        let mut as_query = NOTIFY.to_vec();
+        let mut as_query = STATUS.to_vec();
         as_query[2] = 0x01;
         let Parsed::Query(parsed) = query::parse(&as_query, true) else {
             panic!("the QUERY parses");

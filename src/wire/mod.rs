@@ -19,6 +19,7 @@
 pub mod answer;
 pub mod fragment;
 pub mod name;
+pub mod notify;
 pub mod query;
 pub mod tsig;
 
@@ -28,6 +29,7 @@ pub mod rtype {
     pub const NS: u16 = 2;
     pub const CNAME: u16 = 5;
     pub const SOA: u16 = 6;
+    pub const PTR: u16 = 12;
     pub const HINFO: u16 = 13;
     pub const MX: u16 = 15;
     pub const TXT: u16 = 16;
@@ -71,19 +73,22 @@ pub enum Rcode {
     NxDomain = 3,
     NotImp = 4,
     Refused = 5,
+    /// A NOTIFY with a missing or bad TSIG (RFC 8945 section 5.2).
+    NotAuth = 9,
     /// Extended rcode 16: low 4 bits in the header (0), upper 8 bits in OPT (1).
     BadVers = 16,
 }
 
 impl Rcode {
     /// Every rcode, in counter order.
-    pub const ALL: [Rcode; 7] = [
+    pub const ALL: [Rcode; 8] = [
         Rcode::NoError,
         Rcode::FormErr,
         Rcode::ServFail,
         Rcode::NxDomain,
         Rcode::NotImp,
         Rcode::Refused,
+        Rcode::NotAuth,
         Rcode::BadVers,
     ];
 
@@ -96,7 +101,8 @@ impl Rcode {
             Rcode::NxDomain => 3,
             Rcode::NotImp => 4,
             Rcode::Refused => 5,
-            Rcode::BadVers => 6,
+            Rcode::NotAuth => 6,
+            Rcode::BadVers => 7,
         }
     }
 
@@ -109,6 +115,7 @@ impl Rcode {
             Rcode::NxDomain => "NXDOMAIN",
             Rcode::NotImp => "NOTIMP",
             Rcode::Refused => "REFUSED",
+            Rcode::NotAuth => "NOTAUTH",
             Rcode::BadVers => "BADVERS",
         }
     }

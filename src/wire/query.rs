@@ -165,6 +165,24 @@ pub struct Reject<'a> {
     pub edns: Option<Edns>,
 }
 
+/// A NOTIFY (RFC 1996) whose header and question parsed; the rest of the
+/// message (the SOA in its answer, its TSIG) is read by whoever answers it.
+#[derive(Clone, Copy, Debug)]
+pub struct Notify<'a> {
+    pub id: u16,
+    /// The header flags word as received.
+    pub flags: u16,
+    /// The raw question, echoed in the reply.
+    pub question: &'a [u8],
+    /// The zone's name as received.
+    pub qname: &'a [u8],
+    pub qtype: u16,
+    pub qclass: u16,
+}
+
+/// Opcode of NOTIFY messages.
+pub const OPCODE_NOTIFY: u16 = 4;
+
 /// The verdict on one received packet.
 #[derive(Clone, Copy, Debug)]
 pub enum Parsed<'a> {
@@ -172,6 +190,8 @@ pub enum Parsed<'a> {
     Query(Query<'a>),
     /// Answer with an error code, without a lookup.
     Reject(Reject<'a>),
+    /// A NOTIFY: checked against the snapshot's rules, not looked up.
+    Notify(Notify<'a>),
     /// No reply at all.
     Drop(DropReason),
 }
@@ -252,6 +272,16 @@ pub fn parse(packet: &[u8], client_subnet: bool) -> Parsed<'_> {
         return reject(Rcode::FormErr, None, None);
     };
     let question = &packet[HEADER_LEN..parser.pos()];
+    if opcode == OPCODE_NOTIFY {
+        return Parsed::Notify(Notify {
+            id,
+            flags: header_flags,
+            question,
+            qname,
+            qtype,
+            qclass,
+        });
+    }
     if opcode != 0 {
         return reject(Rcode::NotImp, Some(question), None);
     }

@@ -37,6 +37,12 @@ type FastSet<K> = HashSet<K, foldhash::fast::RandomState>;
 /// Marks an absent index.
 const NONE: u32 = u32::MAX;
 
+/// The `referral` of the apex node of a zone that is not served (a
+/// secondary not yet transferred, or expired): its names answer SERVFAIL.
+/// Kept in the referral field so that the lookup tests for it only on the
+/// path referrals already take.
+const UNAVAILABLE: u32 = u32::MAX - 1;
+
 /// TTL of the synthesized HINFO answer to ANY queries (RFC 8482 section 4.2).
 pub const ANY_HINFO_TTL: u32 = 3600;
 
@@ -64,7 +70,7 @@ impl Node {
     /// The referral that applies at this name (a zone cut at or above it,
     /// below the apex), if any.
     pub fn referral(&self) -> Option<u32> {
-        (self.referral != NONE).then_some(self.referral)
+        (self.referral != NONE && self.referral != UNAVAILABLE).then_some(self.referral)
     }
 
     /// Whether this name is itself a zone cut (delegation point), where DS
@@ -124,8 +130,28 @@ pub enum Lookup {
     Referral(u32),
     /// The name does not exist in this zone.
     NxDomain { zone: u32 },
+    /// The name is in a zone we have no data to serve from (a secondary not
+    /// yet transferred, or expired): SERVFAIL.
+    Unavailable,
     /// No zone of ours contains the name.
     NotOurs,
+}
+
+/// One zone to build the table from.
+#[derive(Clone, Copy, Debug)]
+pub struct TableZone<'a> {
+    pub data: &'a ZoneData,
+    /// False for a zone whose names answer SERVFAIL (its data is ignored).
+    pub serving: bool,
+}
+
+impl<'a> From<&'a ZoneData> for TableZone<'a> {
+    fn from(data: &'a ZoneData) -> TableZone<'a> {
+        TableZone {
+            data,
+            serving: true,
+        }
+    }
 }
 
 /// The index from wire name to node: open addressing with linear probing
@@ -266,6 +292,9 @@ impl NameTable {
         if let Some(id) = self.index.get(wanted) {
             let node = &self.nodes[id as usize];
             if node.referral != NONE && !node.is_cut {
+                if node.referral == UNAVAILABLE {
+                    return Lookup::Unavailable;
+                }
                 return Lookup::Referral(node.referral);
             }
             return Lookup::Exact(id);
@@ -278,6 +307,9 @@ impl NameTable {
             };
             let encloser = &self.nodes[id as usize];
             if encloser.referral != NONE {
+                if encloser.referral == UNAVAILABLE {
+                    return Lookup::Unavailable;
+                }
                 return Lookup::Referral(encloser.referral);
             }
             if encloser.wildcard != NONE {
@@ -348,7 +380,7 @@ impl NameTable {
     /// (`services[i]`, lowercase, gets service index `i`; names outside every
     /// zone are skipped: the caller rejects them first). The zones' apexes
     /// must be unique.
-    pub fn build(zones: &[ZoneData], services: &[&[u8]]) -> NameTable {
+    pub fn build(zones: &[TableZone<'_>], services: &[&[u8]]) -> NameTable {
         let mut fragments = FragmentStore::new();
         let mut names_arena: Vec<u8> = Vec::new();
         let mut spans: Vec<(u32, u32)> = Vec::new();
@@ -367,11 +399,33 @@ impl NameTable {
         );
         let any_hinfo = any.finish();
 
-        for (zone_index, zone) in zones.iter().enumerate() {
+        for (zone_index, source) in zones.iter().enumerate() {
             let zone_id = zone_index as u32;
+            let zone = source.data;
+            if !source.serving {
+                let negative = render_negative(&mut fragments, zone, None);
+                zone_entries.push(ZoneEntry {
+                    apex: zone.apex.clone().into_boxed_slice(),
+                    negative_direct: negative,
+                    negative_chained: negative,
+                });
+                spans.push((names_arena.len() as u32, zone.apex.len() as u32));
+                names_arena.extend_from_slice(&zone.apex);
+                nodes.push(Node {
+                    zone: zone_id,
+                    rrsets_start: rrsets.len() as u32,
+                    rrsets_len: 0,
+                    cname: NONE,
+                    wildcard: NONE,
+                    referral: UNAVAILABLE,
+                    service: NONE,
+                    is_cut: false,
+                });
+                continue;
+            }
             let children: Vec<&[u8]> = zones
                 .iter()
-                .map(|other| other.apex.as_slice())
+                .map(|other| other.data.apex.as_slice())
                 .filter(|apex| *apex != zone.apex && name::is_at_or_below(apex, &zone.apex))
                 .collect();
             let ours = |owner: &[u8]| {
@@ -383,6 +437,8 @@ impl NameTable {
             // 3.1.4.1: it answers DS at this zone's apex).
             let parent = zones
                 .iter()
+                .filter(|other| other.serving)
+                .map(|other| other.data)
                 .filter(|other| {
                     other.apex != zone.apex && name::is_at_or_below(&zone.apex, &other.apex)
                 })
@@ -948,7 +1004,7 @@ mod tests {
              mail A 192.0.2.25\nmail AAAA 2001:db8::25\nnone TXT \"no address\"\n\
              _sip._udp SRV 10 60 5060 sip\n_sip._udp SRV 20 60 5061 sip\nsip AAAA 2001:db8::60\n",
         );
-        let table = NameTable::build(&[zone], &[]);
+        let table = NameTable::build(&[(&zone).into()], &[]);
         let apex = b"\x07example\x03com\x00";
         // MX: mail (named twice, in two cases) once with both addresses;
         // out of zone, under a cut and address-less targets give nothing.
@@ -996,7 +1052,7 @@ mod tests {
                 "@ MX {index} mx{index:02}\nmx{index:02} A 192.0.2.{index}\nmx{index:02} AAAA 2001:db8::{index}\n"
             ));
         }
-        let table = NameTable::build(&[zone("example.com.", &text)], &[]);
+        let table = NameTable::build(&[(&zone("example.com.", &text)).into()], &[]);
         let apex = b"\x07example\x03com\x00";
         let (answer, all, _) = answer_with_additional(&table, apex, rtype::MX, 4096);
         assert_eq!((answer.len(), all.len()), (12, 24));

@@ -26,6 +26,7 @@ mod malformed;
 mod packets;
 mod process;
 mod rrl;
+mod secondary;
 mod server;
 mod services;
 mod tcp;

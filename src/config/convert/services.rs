@@ -2,8 +2,8 @@
 //! `backends` are converted in `backends`, their `health` in `health`.
 //!
 //! Checks: `name` is required, a domain name (made absolute and lowercase)
-//! inside one of the zones served from a file (not a secondary zone, whose
-//! records are not known while loading), and distinct among services; `policy` is
+//! inside one of the `[[zone]]`s (from a file or a secondary; a catalog's
+//! members are not known while loading), and distinct among services; `policy` is
 //! required and one of the balancer's policies, `"geo"` only with regions
 //! defined; `answers`, `ttl`, `hash_prefix_v4` and `hash_prefix_v6` are
 //! within their bound constants; `when_all_down` is one of its actions, and
@@ -30,7 +30,7 @@ use super::{Checker, absolute};
 
 impl Checker<'_> {
     /// Converts every `[[service]]` entry, keeping those without errors.
-    /// `zone_names` are the valid names of zones served from a file;
+    /// `zone_names` are the valid names of the file and secondary zones;
     /// `region_names` every
     /// region's name as written.
     pub(super) fn services(
@@ -81,7 +81,7 @@ impl Checker<'_> {
         let name = self.domain_name_at(&raw, &key)?;
         if !zone_names.iter().any(|zone| name.ends_with(zone)) {
             let zones = if zone_names.is_empty() {
-                "no [[zone]] with a file is defined".to_owned()
+                "no [[zone]] is defined".to_owned()
             } else {
                 let list: Vec<String> = zone_names.iter().map(absolute).collect();
                 format!("zones: {}", list.join(", "))
@@ -90,7 +90,7 @@ impl Checker<'_> {
                 Some(&raw.span()),
                 &key,
                 format!(
-                    "{} is inside none of the zones served from a file ({zones}): \
+                    "{} is inside none of the zones ({zones}): \
                      a service must be in one of them",
                     absolute(&name)
                 ),

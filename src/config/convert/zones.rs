@@ -367,16 +367,14 @@ mod tests {
     }
 
     #[test]
-    fn services_are_not_inside_secondary_zones() {
+    fn services_may_be_inside_secondary_zones() {
         let text = zone_keys(
             "primaries = [\"192.0.2.53\"]\n\
              [[service]]\nname = \"www.example.net\"\npolicy = \"round_robin\"\n\
              backends = [{ address = \"192.0.2.1\" }]",
         );
-        let error = rejected_once(&text, "service[0].name", 7);
-        assert!(
-            error.message.contains("no [[zone]] with a file is defined"),
-            "{error}"
-        );
+        let config = accepted(&text);
+        assert_eq!(config.services.len(), 1);
+        assert_eq!(config.secondaries.len(), 1);
     }
 }
