@@ -20,6 +20,7 @@ mod client;
 mod corpus;
 mod edns;
 mod health;
+mod knot;
 mod layering;
 mod malformed;
 mod packets;
