@@ -6,6 +6,8 @@
 //! plane answers without allocating, measured by the counting global
 //! allocator defined here. `process` runs the `dnslb` binary itself:
 //! `--version`, JSON logs, systemd notification and the switch from root.
+//! `knot` runs a real Knot DNS primary (`knotd`) for the zone transfer
+//! tests, and tests that harness itself.
 //!
 //! Every test starts its own server on ephemeral ports, so tests run in
 //! parallel; each ends by checking that its server still answers.
