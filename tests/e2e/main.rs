@@ -7,6 +7,10 @@
 //! allocator defined here. `process` runs the `dnslb` binary itself:
 //! `--version`, JSON logs, systemd notification and the switch from root.
 //! `tsig` checks TSIG signing and verifying against `kdig` and `knotd`.
+//! `knot` runs a real Knot DNS primary (`knotd`) for the zone transfer
+//! tests, and tests that harness itself.
+//! `secondary` runs dnslb as a secondary of Knot: transfers, NOTIFY,
+//! expiry, catalog zones and `state_dir`.
 //!
 //! Every test starts its own server on ephemeral ports, so tests run in
 //! parallel; each ends by checking that its server still answers.
@@ -21,6 +25,7 @@ mod client;
 mod corpus;
 mod edns;
 mod health;
+mod knot;
 mod layering;
 mod malformed;
 mod packets;
