@@ -168,10 +168,13 @@ pub fn ixfr(
     let our_serial = our_soa.serial();
     let mut session = Session::open(exchange, apex, Rtype::IXFR, Some(ours))?;
     let mut stream: Vec<ZoneRecord> = Vec::new();
-    // The stream ends at the second appearance of the first SOA's serial
-    // (after at least one other record), or after a lone SOA.
+    // In AXFR form (the second record is not a SOA) the stream ends at the
+    // next SOA. In incremental form the SOAs after the first alternate:
+    // one opens the deletions of a difference (odd count), the next its
+    // additions; it ends with the new serial where deletions would open.
     let mut new_serial: Option<Serial> = None;
-    let mut soas_with_new_serial = 0;
+    let mut incremental = None;
+    let mut later_soas = 0;
     loop {
         let Some(message) = session.next_message()? else {
             if stream.len() == 1 {
@@ -188,22 +191,32 @@ pub fn ixfr(
                     "records after the closing SOA".to_owned(),
                 ));
             }
-            if let ZoneRecordData::Soa(soa) = record.data() {
-                if new_serial.is_none() {
-                    new_serial = Some(soa.serial());
+            let serial = soa_serial_of(&record);
+            if stream.is_empty() {
+                if serial.is_none() {
+                    return Err(XfrError::Malformed(
+                        "the transfer does not start with the SOA".to_owned(),
+                    ));
                 }
-                if Some(soa.serial()) == new_serial {
-                    soas_with_new_serial += 1;
+                new_serial = serial;
+            } else if let Some(serial) = serial {
+                if stream.len() == 1 && Some(serial) == new_serial {
+                    // A zone that is its SOA, in AXFR form.
+                    ended = true;
+                } else if stream.len() == 1 {
+                    incremental = Some(true);
                 }
-            } else if stream.is_empty() {
-                return Err(XfrError::Malformed(
-                    "the transfer does not start with the SOA".to_owned(),
-                ));
+                later_soas += 1;
+                match incremental {
+                    Some(true) => {
+                        ended |= later_soas % 2 == 1 && Some(serial) == new_serial && later_soas > 1
+                    }
+                    _ => ended = true,
+                }
+            } else if stream.len() == 1 {
+                incremental = Some(false);
             }
             stream.push(record);
-            if soas_with_new_serial == 2 {
-                ended = true;
-            }
         }
         if ended {
             break;

@@ -321,12 +321,7 @@ impl Thread {
         let intake = self.control.notify_intake();
         while !shutdown.load(Ordering::Relaxed) {
             intake.set_unix_now(client::unix_now());
-            let config = self.control.config();
-            if !Arc::ptr_eq(&config, &self.config) {
-                self.config = config;
-                self.keys = tsig_keys(&self.config);
-                self.follow_config(false);
-            }
+            self.follow_reload();
             while let Some(event) = intake.pop() {
                 if let Some(zone) = self.zones.get_mut(event.apex()) {
                     tracing::info!(zone = %name::display(event.apex()), source = %event.source, "NOTIFY received");
@@ -354,9 +349,21 @@ impl Thread {
                     break;
                 }
                 intake.set_unix_now(client::unix_now());
+                // A reload just before this refresh applies to it.
+                self.follow_reload();
                 self.refresh(&apex);
             }
             self.expire();
+        }
+    }
+
+    /// Follows a reload of the config, if there was one since last looked.
+    fn follow_reload(&mut self) {
+        let config = self.control.config();
+        if !Arc::ptr_eq(&config, &self.config) {
+            self.config = config;
+            self.keys = tsig_keys(&self.config);
+            self.follow_config(false);
         }
     }
 

@@ -317,3 +317,425 @@ retry_min = "1h"
     assert_eq!(lookup(dns, "host7.cut.test.").1, vec!["192.0.2.3"]);
     assert_eq!(zone_status(server.admin(), "cut.test.")["state"], "ok");
 }
+
+use crate::knot::{Knot, KnotKey, KnotOptions, KnotZone, free_port, zone_text};
+
+/// The `[[tsig]]` table for `key`, under the name `xfr-key`.
+fn tsig_table(key: &KnotKey, secret: &str) -> String {
+    format!(
+        "\n[[tsig]]\nname = \"{}\"\nalgorithm = \"{}\"\nsecret = \"{secret}\"\n",
+        key.name, key.algorithm
+    )
+}
+
+/// A secondary `[[zone]]` of `name` from `primary`, with `settings`.
+fn secondary_table(name: &str, primary: SocketAddr, settings: &str) -> String {
+    format!("\n[[zone]]\nname = \"{name}\"\nprimaries = [\"{primary}\"]\n{settings}\n")
+}
+
+/// A zone text with `serial`, `records` A records and `extra` lines, whose
+/// SOA has the given refresh, retry and expire.
+fn timed_zone(
+    name: &str,
+    serial: u32,
+    records: usize,
+    timers: (u32, u32, u32),
+    extra: &str,
+) -> String {
+    let (refresh, retry, expire) = timers;
+    zone_text(name, serial, records).replacen(
+        &format!("{serial} 3600 600 86400 60"),
+        &format!("{serial} {refresh} {retry} {expire} 60"),
+        1,
+    ) + extra
+}
+
+/// A NOTIFY for `zone`, unsigned.
+fn notify_message(zone: &str) -> Vec<u8> {
+    let mut builder = MessageBuilder::new_vec();
+    builder.header_mut().set_id(0x6e6f);
+    builder
+        .header_mut()
+        .set_opcode(domain::base::iana::Opcode::NOTIFY);
+    builder.header_mut().set_aa(true);
+    let mut question = builder.question();
+    question
+        .push((Name::<Bytes>::from_str(zone).expect("name"), Rtype::SOA))
+        .expect("fits");
+    question.finish()
+}
+
+#[test]
+fn knot_primary_transfers_with_tsig_and_notify_brings_ixfr_within_a_second() {
+    let key = KnotKey::test("xfr-key");
+    let port = free_port();
+    let primary = SocketAddr::from(([127, 0, 0, 1], port));
+    let mut config_path = None;
+    let extra = tsig_table(&key, &key.secret_base64)
+        + &secondary_table(
+            "example.net",
+            primary,
+            "tsig = \"xfr-key\"\nrefresh_min = \"1h\"\nrefresh_max = \"1h\"\nretry_min = \"1s\"",
+        )
+        + "\n[[service]]\nname = \"www.example.net\"\npolicy = \"round_robin\"\nbackends = [{ address = \"192.0.2.77\" }]\n";
+    let server = TestServer::start_in(|dir| {
+        let path = config_with(dir, &extra);
+        config_path = Some(path.clone());
+        path
+    });
+    let dns = server.ipv4();
+    // No copy yet: SERVFAIL.
+    assert_eq!(lookup(dns, "www0.example.net.").0, Rcode::SERVFAIL);
+    assert_eq!(lookup(dns, "www.example.net.").0, Rcode::SERVFAIL);
+    let Some(knot) = Knot::start_on(
+        port,
+        KnotOptions {
+            zones: vec![KnotZone::new(
+                "example.net",
+                &(zone_text("example.net", 1, 200) + "www A 203.0.113.9\n"),
+            )],
+            tsig: Some(key.clone()),
+            notify: vec![dns],
+            catalog: None,
+        },
+    ) else {
+        return;
+    };
+    assert!(
+        wait_until(Duration::from_secs(5), || served_serial(
+            dns,
+            "example.net."
+        ) == Some(1)),
+        "the first AXFR is served:\n{}",
+        knot.log()
+    );
+    assert_eq!(lookup(dns, "www7.example.net.").1, vec!["10.0.0.7"]);
+    // The service answers at its name, not the transfer's static A.
+    assert_eq!(lookup(dns, "www.example.net.").1, vec!["192.0.2.77"]);
+    let text = metrics(server.admin());
+    assert_eq!(
+        metric(
+            &text,
+            "dnslb_transfers_total{zone=\"example.net.\",kind=\"axfr\",result=\"success\"}"
+        ),
+        1.0,
+        "{text}"
+    );
+
+    // A change on the primary: Knot's signed NOTIFY brings an IXFR.
+    knot.change_zone(
+        "example.net",
+        &(zone_text("example.net", 2, 200).replace("www7 A 10.0.0.7", "www7 A 10.9.9.9")
+            + "www A 203.0.113.9\n"),
+    );
+    let started = std::time::Instant::now();
+    assert!(
+        wait_until(Duration::from_secs(1), || served_serial(
+            dns,
+            "example.net."
+        ) == Some(2)),
+        "the new serial is served within 1 s of the reload:\n{}",
+        knot.log()
+    );
+    let took = started.elapsed();
+    eprintln!("NOTIFY to new serial served: {took:?}");
+    assert_eq!(lookup(dns, "www7.example.net.").1, vec!["10.9.9.9"]);
+    let text = metrics(server.admin());
+    assert_eq!(
+        metric(
+            &text,
+            "dnslb_transfers_total{zone=\"example.net.\",kind=\"ixfr\",result=\"success\"}"
+        ),
+        1.0,
+        "{text}"
+    );
+    assert_eq!(
+        metric(
+            &text,
+            "dnslb_transfers_total{zone=\"example.net.\",kind=\"axfr\",result=\"success\"}"
+        ),
+        1.0,
+        "no second AXFR: {text}"
+    );
+    assert!(
+        metric(&text, "dnslb_notify_total{result=\"accepted\"}") >= 1.0,
+        "{text}"
+    );
+    assert_eq!(
+        metric(&text, "dnslb_zone_serial{zone=\"example.net.\"}"),
+        2.0
+    );
+    let status = zone_status(server.admin(), "example.net.");
+    assert_eq!(status["state"], "ok", "{status}");
+    assert_eq!(status["serial"], 2, "{status}");
+
+    // The wrong secret: Knot's NOTIFY gets NOTAUTH, the refresh fails, and
+    // the zone stays as it was.
+    let config_path = config_path.expect("config written");
+    let config = std::fs::read_to_string(&config_path).expect("read config");
+    std::fs::write(
+        &config_path,
+        config.replace(
+            &key.secret_base64,
+            "d3JvbmctZG5zbGIta25vdC10ZXN0LXNlY3JldC0zMg==",
+        ),
+    )
+    .expect("write config");
+    let (code, body) = admin(server.admin(), "POST", "/reload");
+    assert_eq!(code, 200, "{body}");
+    knot.change_zone(
+        "example.net",
+        &(zone_text("example.net", 3, 200) + "www A 203.0.113.9\n"),
+    );
+    assert!(
+        wait_until(Duration::from_secs(5), || {
+            metric(
+                &metrics(server.admin()),
+                "dnslb_notify_total{result=\"notauth\"}",
+            ) >= 1.0
+        }),
+        "the NOTIFY signed with the other secret is NOTAUTH: {}",
+        metrics(server.admin())
+    );
+    admin(server.admin(), "POST", "/zones/example.net/refresh");
+    assert!(
+        wait_until(Duration::from_secs(5), || {
+            zone_status(server.admin(), "example.net.")["state"] == "refreshing"
+        }),
+        "the refresh fails: {}\n{}",
+        zone_status(server.admin(), "example.net."),
+        knot.log()
+    );
+    assert_eq!(
+        served_serial(dns, "example.net."),
+        Some(2),
+        "the old zone stays"
+    );
+    assert_eq!(lookup(dns, "www7.example.net.").1, vec!["10.9.9.9"]);
+}
+
+#[test]
+fn notify_from_elsewhere_is_refused_and_unsigned_is_notauth() {
+    let key = KnotKey::test("xfr-key");
+    let primary = SocketAddr::from(([127, 0, 0, 1], free_port()));
+    let extra = tsig_table(&key, &key.secret_base64)
+        + &secondary_table(
+            "signed.test",
+            primary,
+            "tsig = \"xfr-key\"\nretry_min = \"1h\"",
+        )
+        + &secondary_table(
+            "elsewhere.test",
+            primary,
+            "notify_from = [\"192.0.2.1\"]\nretry_min = \"1h\"",
+        )
+        + &secondary_table("open.test", primary, "retry_min = \"1h\"");
+    let server = TestServer::start_in(|dir| config_with(dir, &extra));
+    let dns = server.ipv4();
+    let rcode = |zone: &str, tcp: bool| {
+        let message = notify_message(zone);
+        let reply = if tcp {
+            client::tcp_exchange(&mut client::tcp_connect(dns), &message).expect("a TCP answer")
+        } else {
+            client::udp_raw(dns, &message, client::TIMEOUT).expect("a UDP answer")
+        };
+        assert_eq!(reply.id(), 0x6e6f);
+        reply.rcode().rcode()
+    };
+    for tcp in [false, true] {
+        assert_eq!(rcode("open.test.", tcp), Rcode::NOERROR, "tcp {tcp}");
+        assert_eq!(rcode("elsewhere.test.", tcp), Rcode::REFUSED, "tcp {tcp}");
+        assert_eq!(rcode("unknown.test.", tcp), Rcode::REFUSED, "tcp {tcp}");
+        assert_eq!(rcode("signed.test.", tcp), Rcode::NOTAUTH, "tcp {tcp}");
+        // A file zone takes no NOTIFY.
+        assert_eq!(rcode("example.com.", tcp), Rcode::REFUSED, "tcp {tcp}");
+    }
+    let text = metrics(server.admin());
+    assert_eq!(
+        metric(&text, "dnslb_notify_total{result=\"accepted\"}"),
+        2.0,
+        "{text}"
+    );
+    assert_eq!(
+        metric(&text, "dnslb_notify_total{result=\"refused\"}"),
+        6.0,
+        "{text}"
+    );
+    assert_eq!(
+        metric(&text, "dnslb_notify_total{result=\"notauth\"}"),
+        2.0,
+        "{text}"
+    );
+}
+
+#[test]
+fn a_stopped_primary_leads_to_servfail_after_expire_and_back() {
+    let port = free_port();
+    let primary = SocketAddr::from(([127, 0, 0, 1], port));
+    let extra = secondary_table(
+        "expire.test",
+        primary,
+        "refresh_min = \"1s\"\nretry_min = \"1s\"\nexpire_min = \"1s\"",
+    );
+    let server = TestServer::start_in(|dir| config_with(dir, &extra));
+    let dns = server.ipv4();
+    let Some(knot) = Knot::start_on(
+        port,
+        KnotOptions {
+            zones: vec![KnotZone::new(
+                "expire.test",
+                &timed_zone("expire.test", 5, 10, (1, 1, 4), ""),
+            )],
+            ..KnotOptions::default()
+        },
+    ) else {
+        return;
+    };
+    assert!(
+        wait_until(Duration::from_secs(5), || served_serial(
+            dns,
+            "expire.test."
+        ) == Some(5)),
+        "transferred:\n{}",
+        knot.log()
+    );
+    knot.stop();
+    // Still served for a while (expire is 4 s after the last refresh).
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(lookup(dns, "www1.expire.test.").1, vec!["10.0.0.1"]);
+    assert!(
+        wait_until(Duration::from_secs(8), || lookup(dns, "www1.expire.test.")
+            .0
+            == Rcode::SERVFAIL),
+        "SERVFAIL once expired"
+    );
+    assert_eq!(
+        zone_status(server.admin(), "expire.test.")["state"],
+        "expired"
+    );
+    assert_eq!(
+        lookup(dns, "example.com.").0,
+        Rcode::NOERROR,
+        "other zones unaffected"
+    );
+    knot.start_again();
+    assert!(
+        wait_until(Duration::from_secs(8), || lookup(dns, "www1.expire.test.")
+            .1
+            == vec!["10.0.0.1"]),
+        "served again once the primary is back"
+    );
+    assert_eq!(zone_status(server.admin(), "expire.test.")["state"], "ok");
+}
+
+#[test]
+fn catalog_members_are_added_and_removed() {
+    let port = free_port();
+    let primary = SocketAddr::from(([127, 0, 0, 1], port));
+    let extra = format!(
+        "\n[[catalog]]\nname = \"catalog.test\"\nprimaries = [\"{primary}\"]\nretry_min = \"1s\"\n"
+    );
+    let server = TestServer::start_in(|dir| config_with(dir, &extra));
+    let dns = server.ipv4();
+    let Some(knot) = Knot::start_on(
+        port,
+        KnotOptions {
+            zones: vec![KnotZone::member(
+                "first.test",
+                &zone_text("first.test", 1, 3),
+            )],
+            notify: vec![dns],
+            catalog: Some("catalog.test".to_owned()),
+            ..KnotOptions::default()
+        },
+    ) else {
+        return;
+    };
+    assert!(
+        wait_until(Duration::from_secs(5), || served_serial(dns, "first.test.")
+            == Some(1)),
+        "the first member is served:\n{}",
+        knot.log()
+    );
+    // The catalog itself is not served.
+    assert_eq!(lookup(dns, "catalog.test.").0, Rcode::REFUSED);
+    knot.add_member(KnotZone::member(
+        "second.member.test",
+        &zone_text("second.member.test", 7, 3),
+    ));
+    assert!(
+        wait_until(Duration::from_secs(5), || served_serial(
+            dns,
+            "second.member.test."
+        ) == Some(7)),
+        "an added member is served:\n{}",
+        knot.log()
+    );
+    assert_eq!(
+        zone_status(server.admin(), "second.member.test.")["role"],
+        "member"
+    );
+    knot.remove_member("first.test");
+    assert!(
+        wait_until(Duration::from_secs(5), || lookup(dns, "www1.first.test.").0
+            == Rcode::REFUSED),
+        "a removed member is no longer served:\n{}",
+        knot.log()
+    );
+    assert_eq!(zone_status(server.admin(), "first.test."), Value::Null);
+    assert_eq!(served_serial(dns, "second.member.test."), Some(7));
+}
+
+#[test]
+fn a_restart_with_state_dir_answers_before_the_primary_is_reachable() {
+    let state = tempfile::tempdir().expect("state dir");
+    let port = free_port();
+    let primary = SocketAddr::from(([127, 0, 0, 1], port));
+    let extra = format!(
+        "{}\n[[catalog]]\nname = \"catalog.test\"\nprimaries = [\"{primary}\"]\nretry_min = \"1s\"\n",
+        secondary_table("kept.test", primary, "retry_min = \"1s\"")
+    );
+    let settings = format!("state_dir = \"{}\"", state.path().display());
+    let write = |dir: &Path| {
+        crate::server::write_config_with(
+            dir,
+            &settings,
+            &format!("\n[admin]\nlisten = \"127.0.0.1:0\"\n{extra}"),
+        )
+    };
+    let server = TestServer::start_in(write);
+    let dns = server.ipv4();
+    let Some(knot) = Knot::start_on(
+        port,
+        KnotOptions {
+            zones: vec![
+                KnotZone::new("kept.test", &zone_text("kept.test", 3, 20)),
+                KnotZone::member("member.test", &zone_text("member.test", 4, 5)),
+            ],
+            notify: vec![dns],
+            catalog: Some("catalog.test".to_owned()),
+            ..KnotOptions::default()
+        },
+    ) else {
+        return;
+    };
+    assert!(
+        wait_until(Duration::from_secs(5), || {
+            served_serial(dns, "kept.test.") == Some(3)
+                && served_serial(dns, "member.test.") == Some(4)
+        }),
+        "transferred:\n{}",
+        knot.log()
+    );
+    drop(server);
+    knot.stop();
+    assert!(state.path().join("kept.test.zone").exists());
+    let server = TestServer::start_in(write);
+    let dns = server.ipv4();
+    // At once, from the saved copies, with the primary down.
+    assert_eq!(served_serial(dns, "kept.test."), Some(3));
+    assert_eq!(served_serial(dns, "member.test."), Some(4));
+    assert_eq!(lookup(dns, "www2.kept.test.").1, vec!["10.0.0.2"]);
+    let status = zone_status(server.admin(), "member.test.");
+    assert_eq!(status["role"], "member", "{status}");
+}
