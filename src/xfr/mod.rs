@@ -382,7 +382,9 @@ impl Thread {
                 catalog.transfer.clone(),
             ));
         }
-        let mut changed = start;
+        // At start the snapshot already has every configured zone without
+        // a copy: publish only what state_dir brought.
+        let mut changed = false;
         let keep: Vec<Vec<u8>> = wanted
             .iter()
             .map(|(apex, _, _)| name::to_lowercase(apex.as_slice()))
@@ -407,8 +409,8 @@ impl Thread {
                 _ => {
                     let mut zone = Tracked::new(apex, role, transfer);
                     self.restore(&mut zone);
+                    changed |= !start || zone.data.is_some();
                     self.zones.insert(wire.clone(), zone);
-                    changed = true;
                 }
             }
         }
@@ -430,6 +432,8 @@ impl Thread {
         }
         if changed {
             self.publish();
+        } else {
+            self.publish_status();
         }
     }
 
