@@ -8,6 +8,7 @@
 
 use std::collections::HashMap;
 use std::net::UdpSocket;
+use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -1009,4 +1010,114 @@ fn xdp_worker_batch_from_rx_ring_to_tx_kick_does_not_allocate() {
     assert_eq!(allocations[1], 0, "allocations while serving XDP batches");
     assert_eq!(counters.received, 2 * count);
     assert_eq!(counters.drops_for(DropReason::Response), 2 * responses);
+}
+
+/// A NOTIFY for `zone` with ID `id`, unsigned, with room for a TSIG.
+fn notify_packet(zone: &str, id: u16) -> Vec<u8> {
+    let mut builder = domain::base::MessageBuilder::new_vec();
+    builder.header_mut().set_id(id);
+    builder
+        .header_mut()
+        .set_opcode(domain::base::iana::Opcode::NOTIFY);
+    builder.header_mut().set_aa(true);
+    let mut question = builder.question();
+    question
+        .push((
+            domain::base::Name::<Vec<u8>>::from_str(zone).expect("name"),
+            Rtype::SOA,
+        ))
+        .expect("fits");
+    question.finish()
+}
+
+#[test]
+fn notify_is_checked_answered_signed_and_queued_without_allocating() {
+    use dnslb::wire::tsig::{self, Algorithm, Key, ResponseVerifier};
+
+    let secret = b"0123456789abcdef0123456789abcdef";
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let path = crate::server::write_config_with(
+        dir.path(),
+        "",
+        concat!(
+            "[[tsig]]\nname = \"xfr-key\"\nalgorithm = \"hmac-sha256\"\n\
+             secret = \"MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=\"\n\
+             [[zone]]\nname = \"signed.test\"\nprimaries = [\"198.51.100.7\"]\ntsig = \"xfr-key\"\n\
+             [[zone]]\nname = \"elsewhere.test\"\nprimaries = [\"192.0.2.1\"]\n"
+        ),
+    );
+    let config = dnslb::config::load(&path).expect("valid test config");
+    let (snapshot, _) = dnslb::control::build::snapshot(&config, 1).expect("zones load");
+    let now = 1_800_000_000;
+    snapshot.notify_intake.set_unix_now(now);
+    let key = Key::new(b"\x07xfr-key\x00", Algorithm::HmacSha256, secret);
+
+    let mut signed = notify_packet("signed.test.", 0x5151);
+    let unsigned_len = signed.len();
+    signed.resize(unsigned_len + 256, 0);
+    let (signed_len, request_mac) =
+        tsig::sign(&mut signed, unsigned_len, &key, now, None).expect("signs");
+    signed.truncate(signed_len);
+    let mut tampered = signed.clone();
+    tampered[13] ^= 0x20; // the name's case: covered by the MAC
+    let unsigned = notify_packet("signed.test.", 0x5152);
+    let elsewhere = notify_packet("elsewhere.test.", 0x5153);
+    let unknown = notify_packet("example.com.", 0x5154);
+    let cases: [(&[u8], Rcode); 5] = [
+        (&signed, Rcode::NoError),
+        (&tampered, Rcode::NotAuth),
+        (&unsigned, Rcode::NotAuth),
+        (&elsewhere, Rcode::Refused),
+        (&unknown, Rcode::Refused),
+    ];
+    let mut out = vec![0u8; MAX_MESSAGE_LEN];
+    let mut state = UdpState::new(dnslb::balancer::WorkerState::new(7));
+    // Warm up and check each answer once.
+    for (packet, rcode) in cases {
+        for transport in [Transport::Udp, Transport::Tcp] {
+            match answer(&snapshot, packet, &mut out, transport, &mut state) {
+                Got::Reply {
+                    rcode: got, len, ..
+                } => {
+                    assert_eq!(got, rcode, "{transport:?}");
+                    if rcode == Rcode::NoError {
+                        let mut verifier = ResponseVerifier::new(&key, &request_mac);
+                        verifier
+                            .message(&out[..len], now)
+                            .expect("the reply is signed with the zone's key");
+                        verifier.finish().expect("signed");
+                    }
+                }
+                Got::Drop(reason) => panic!("dropped: {reason:?}"),
+            }
+        }
+    }
+    let mut queued = 0;
+    while let Some(event) = snapshot.notify_intake.pop() {
+        assert_eq!(event.apex(), b"\x06signed\x04test\x00");
+        queued += 1;
+    }
+    assert_eq!(queued, 2, "the accepted NOTIFY, over UDP and TCP");
+
+    let (rcodes, allocations) = count_allocations(|| {
+        let mut rcodes = Vec::with_capacity(ROUNDS * cases.len());
+        for _ in 0..ROUNDS {
+            for (packet, _) in cases {
+                if let Got::Reply { rcode, .. } =
+                    answer(&snapshot, packet, &mut out, Transport::Udp, &mut state)
+                {
+                    rcodes.push(rcode);
+                }
+                // Keep the queue from filling: the transfer thread's part.
+                while snapshot.notify_intake.pop().is_some() {}
+            }
+        }
+        rcodes
+    });
+    // The vector of rcodes is the one allocation.
+    assert_eq!(allocations, 1, "the NOTIFY path allocated");
+    assert_eq!(rcodes.len(), ROUNDS * cases.len());
+    for (index, rcode) in rcodes.iter().enumerate() {
+        assert_eq!(*rcode, cases[index % cases.len()].1);
+    }
 }
