@@ -1039,12 +1039,10 @@ fn notify_is_checked_answered_signed_and_queued_without_allocating() {
     let path = crate::server::write_config_with(
         dir.path(),
         "",
-        concat!(
-            "[[tsig]]\nname = \"xfr-key\"\nalgorithm = \"hmac-sha256\"\n\
+        "[[tsig]]\nname = \"xfr-key\"\nalgorithm = \"hmac-sha256\"\n\
              secret = \"MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=\"\n\
              [[zone]]\nname = \"signed.test\"\nprimaries = [\"198.51.100.7\"]\ntsig = \"xfr-key\"\n\
-             [[zone]]\nname = \"elsewhere.test\"\nprimaries = [\"192.0.2.1\"]\n"
-        ),
+             [[zone]]\nname = \"elsewhere.test\"\nprimaries = [\"192.0.2.1\"]\n",
     );
     let config = dnslb::config::load(&path).expect("valid test config");
     let (snapshot, _) = dnslb::control::build::snapshot(&config, 1).expect("zones load");
