@@ -10,14 +10,21 @@
 #   knotd         the same, on the same zone file (Knot has no services),
 #                 skipped with "knot: not installed" when knotd is missing
 #                 and cannot be installed with apt-get;
-# checks a sample of answers from each server with dig, and prints a table.
-# Both servers run under `taskset -c 1`; the probe runs on CPU 0.
+# then, with a Knot primary serving that zone (pinned to CPU 0), the same
+# figures for dnslb and for knotd as its secondaries: from exec to the first
+# answer (SOA query, AXFR of the whole zone, checks, build), RSS and peak;
+# and for each secondary an IXFR of 10 changes, three times: the primary
+# reloads the changed zone file, a NOTIFY is sent to the secondary, and the
+# median time from that NOTIFY to the new serial answered is reported.
+# Checks a sample of answers from each server with dig, and prints tables.
+# The servers run under `taskset -c 1`; the probe runs on CPU 0.
 #
 # usage: benches/scale.sh [--records N] [--services N] [--port P] [--keep]
 #                         [--dnslb PATH]
 #   --records N   records in the zone (default 1000000, at least 20)
 #   --services N  [[service]] entries (default 10000)
-#   --port P      dnslb listens on 127.0.0.1:P, knotd on P+1 (default 15390)
+#   --port P      dnslb listens on 127.0.0.1:P, knotd on P+1, the primary
+#                 on P+2 (default 15390)
 #   --keep        keep the temporary directory (zone, configs, logs)
 #   --dnslb PATH  the binary (default target/release/dnslb; build it first
 #                 with `cargo build --release`)
@@ -46,15 +53,20 @@ need_binary binary "$dnslb" "cargo build --release"
 need_tools taskset python3 dig pgrep
 [ -x /usr/bin/time ] || fail 2 "/usr/bin/time is missing (apt-get install time)"
 knot_port=$((port + 1))
+primary_port=$((port + 2))
 ticks=$(getconf CLK_TCK)
 # The interpreter itself, not a version manager's shim that adds 100+ ms to
 # every start (the probe's start is inside the time measured).
 python=$(python3 -c 'import sys; print(sys.executable)')
 
-server_pid="" time_pid=""
+server_pid="" time_pid="" primary_pid=""
 # The server runs under /usr/bin/time, which reports once it ends: stop the
 # server itself, then wait for time.
 on_cleanup() {
+    if [ -n "$primary_pid" ]; then
+        kill -TERM "$primary_pid" 2>/dev/null || true
+        wait "$primary_pid" 2>/dev/null || true
+    fi
     if [ -z "$server_pid" ] && [ -n "$time_pid" ]; then
         server_pid=$(pgrep -P "$time_pid" || true)
     fi
@@ -282,6 +294,10 @@ measure_server() {
         verify "$server_port" s1.example.com A "one of:100.65.0.1|100.66.0.1|100.67.0.1|100.68.0.1"
     fi
     rss_mib=$(status_mib "$server_pid" VmRSS)
+    # A caller's step while the server runs (the IXFR rounds).
+    if [ -n "${while_serving:-}" ]; then
+        "$while_serving" "$server_port"
+    fi
     kill -TERM "$server_pid"
     wait "$time_pid" || true
     server_pid="" time_pid=""
@@ -353,10 +369,191 @@ EOF
         "$first_answer" "$first_cpu" "$rss_mib" "$peak_mib")")
 fi
 
+# --- as secondaries of a Knot primary ------------------------------------------
+secondary_rows=()
+# Sends a NOTIFY for example.com to 127.0.0.1:$1 and polls its SOA until it
+# has serial $2; prints the seconds from the NOTIFY to that answer.
+notify_until_serial() {
+    taskset -c "$load_cpu" "$python" - "$1" "$2" <<'EOF'
+import socket, struct, sys, time
+port, wanted = int(sys.argv[1]), int(sys.argv[2])
+name = b"".join(bytes([len(label)]) + label for label in (b"example", b"com")) + b"\0"
+def message(query_id, opcode):
+    flags = (opcode << 11) | (0x0400 if opcode == 4 else 0)
+    return struct.pack("!HHHHHH", query_id, flags, 1, 0, 0, 0) + name + struct.pack("!HH", 6, 1)
+def serial(reply):
+    # Header and question, then the answer's SOA: owner, type, class, TTL,
+    # length, mname and rname (labels ending in a zero or a pointer), serial.
+    at = 12 + len(name) + 4
+    if len(reply) < at + 12 or struct.unpack("!H", reply[6:8])[0] == 0:
+        return None
+    at += 2 if reply[at] & 0xC0 else len(name)
+    at += 10
+    for _ in range(2):
+        while reply[at] != 0 and reply[at] & 0xC0 == 0:
+            at += reply[at] + 1
+        at += 2 if reply[at] & 0xC0 else 1
+    return struct.unpack("!I", reply[at:at + 4])[0]
+sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+sock.settimeout(0.05)
+started = time.time()
+sock.sendto(message(0x4E4F, 4), ("127.0.0.1", port))
+query_id = 1
+while time.time() - started < 600:
+    query_id = (query_id + 1) & 0x7FFF
+    try:
+        sock.sendto(message(query_id, 0), ("127.0.0.1", port))
+        while True:
+            reply = sock.recv(4096)
+            if struct.unpack("!H", reply[:2])[0] == query_id:
+                break
+    except OSError:
+        continue
+    if serial(reply) == wanted:
+        print(f"{time.time() - started:.3f}")
+        sys.exit(0)
+    time.sleep(0.002)
+sys.exit("scale.sh: the new serial was not answered within 10 minutes")
+EOF
+}
+
+# The zone file with serial $1 and the addresses of h1..h10 changed: an IXFR
+# of 10 changes (each a deletion and an addition) besides the SOA.
+changed_zone() {
+    awk -v serial="$1" '
+        $2 == "IN" && $3 == "SOA" { sub(/2026010101/, serial) }
+        $1 ~ /^h([1-9]|10)$/ && $2 == "A" { $3 = "10.200." serial % 256 "." substr($1, 2) }
+        { print }' "$zone"
+}
+
+# Runs the 10-change IXFR three times against the secondary on port $1;
+# sets ixfr_median (seconds from NOTIFY to the new serial answered).
+ixfr_rounds() {
+    local server_port=$1 round times=()
+    for round in 1 2 3; do
+        local serial=$((2026010101 + round))
+        changed_zone "$serial" >"$work/primary/example.com.zone.new"
+        mv "$work/primary/example.com.zone.new" "$work/primary/example.com.zone"
+        "$knotc" -s "$work/primary/run/knot.sock" -b -t 600 zone-reload example.com >/dev/null
+        # The primary serves the new serial: only then the NOTIFY.
+        until [ "$(dig +short +time=1 +tries=1 -p "$primary_port" @127.0.0.1 example.com SOA | awk '{ print $3 }')" = "$serial" ]; do
+            sleep 0.05
+        done
+        times+=("$(notify_until_serial "$server_port" "$serial")")
+        echo "    IXFR round $round: NOTIFY to serial $serial answered in ${times[-1]}s"
+    done
+    ixfr_median=$(printf '%s\n' "${times[@]}" | sort -g | sed -n 2p)
+}
+
+# Starts the Knot primary on the zone as generated (serial 2026010101),
+# with a fresh journal.
+start_primary() {
+    rm -rf "$work/primary"
+    mkdir -p "$work/primary/run" "$work/primary/db"
+    cp "$zone" "$work/primary/example.com.zone"
+    port_free "$primary_port"
+    taskset -c "$load_cpu" "$knotd" -c "$work/primary.conf" >"$work/primary.log" 2>&1 &
+    primary_pid=$!
+    until [ "$(dig +short +time=1 +tries=1 -p "$primary_port" @127.0.0.1 example.com SOA | awk '{ print $3 }')" = 2026010101 ]; do
+        kill -0 "$primary_pid" 2>/dev/null || { tail -20 "$work/primary.log" >&2; fail 1 "the Knot primary did not start"; }
+        sleep 0.2
+    done
+}
+
+stop_primary() {
+    kill -TERM "$primary_pid"
+    wait "$primary_pid" 2>/dev/null || true
+    primary_pid=""
+}
+
+if [ -n "$knotd" ]; then
+    knotc=$(command -v knotc || echo /usr/sbin/knotc)
+    cat >"$work/primary.conf" <<EOF
+server:
+    rundir: "$work/primary/run"
+    listen: 127.0.0.1@$primary_port
+    background-workers: 1
+control:
+    listen: "$work/primary/run/knot.sock"
+database:
+    storage: "$work/primary/db"
+log:
+  - target: stderr
+    any: info
+acl:
+  - id: local
+    address: 127.0.0.1
+    action: transfer
+template:
+  - id: default
+    storage: "$work/primary"
+    zonefile-load: difference
+    zonefile-sync: -1
+    journal-content: changes
+    acl: local
+zone:
+  - domain: example.com
+    file: "$work/primary/example.com.zone"
+EOF
+    start_primary
+    echo "primary: knotd on 127.0.0.1:$primary_port (CPU $load_cpu) serves the zone"
+
+    secondary_config="$work/dnslb-secondary.toml"
+    sed "s|^file = \"$zone\"|primaries = [\"127.0.0.1:$primary_port\"]\nretry_min = \"1s\"|" "$config" >"$secondary_config"
+    echo "dnslb secondary:"
+    while_serving=ixfr_rounds measure_server "$port" dnslb-secondary "$dnslb" serve --config "$secondary_config"
+    secondary_rows+=("$(printf '%-9s %15s %8s %8s %9s %15s' dnslb "$first_answer" "$first_cpu" "$rss_mib" "$peak_mib" "$ixfr_median")")
+    stop_primary
+
+    start_primary
+    mkdir -p "$work/knot2/run" "$work/knot2/db"
+    cat >"$work/knot2.conf" <<EOF
+server:
+    rundir: "$work/knot2/run"
+    listen: 127.0.0.1@$knot_port
+    udp-workers: 1
+    tcp-workers: 1
+    background-workers: 1
+control:
+    listen: "$work/knot2/run/knot.sock"
+database:
+    storage: "$work/knot2/db"
+log:
+  - target: stderr
+    any: info
+remote:
+  - id: primary
+    address: 127.0.0.1@$primary_port
+acl:
+  - id: notify
+    address: 127.0.0.1
+    action: notify
+template:
+  - id: default
+    storage: "$work/knot2"
+    zonefile-sync: -1
+    journal-content: changes
+zone:
+  - domain: example.com
+    master: primary
+    acl: notify
+EOF
+    echo "knot secondary:"
+    while_serving=ixfr_rounds measure_server "$knot_port" knot-secondary "$knotd" -c "$work/knot2.conf"
+    secondary_rows+=("$(printf '%-9s %15s %8s %8s %9s %15s' knot "$first_answer" "$first_cpu" "$rss_mib" "$peak_mib" "$ixfr_median")")
+    stop_primary
+fi
+
 echo
 printf '%-6s %9s %9s %8s %10s %15s %8s %8s %9s\n' server records services "check s" "check MiB" \
     "first answer s" "CPU s" "RSS MiB" "peak MiB"
 printf '%s\n' "${rows[@]}"
+if [ "${#secondary_rows[@]}" -gt 0 ]; then
+    echo
+    echo "as secondaries of a Knot primary ($records records by AXFR, then IXFRs of 10 changes):"
+    printf '%-9s %15s %8s %8s %9s %15s\n' secondary "first answer s" "CPU s" "RSS MiB" "peak MiB" "NOTIFY->serial s"
+    printf '%s\n' "${secondary_rows[@]}"
+fi
 if [ "$failures" -gt 0 ]; then
     echo "scale.sh: $failures sample answers were wrong" >&2
     exit 1
