@@ -47,6 +47,61 @@ impl SecondaryZone {
     }
 }
 
+/// The lowercase names of `config`'s services at or below lowercase `apex`.
+pub fn service_names_in(config: &Config, apex: &[u8]) -> Vec<Vec<u8>> {
+    config
+        .services
+        .iter()
+        .map(|service| name::to_lowercase(service.name.as_slice()))
+        .filter(|owner| name::is_at_or_below(owner, apex))
+        .collect()
+}
+
+/// Whether a transferred `record` is an A, AAAA or CNAME at one of the
+/// lowercase `services` names: the service answers there instead.
+pub fn shadowed_by_service(record: &zone::Record, services: &[Vec<u8>]) -> bool {
+    let rtype = record.rtype().to_int();
+    matches!(rtype, rtype::A | rtype::AAAA | rtype::CNAME)
+        && services
+            .iter()
+            .any(|owner| name::to_lowercase(record.owner().as_slice()) == *owner)
+}
+
+/// Whether `zone` has A, AAAA or CNAME records at one of `services`.
+pub fn shadows_services(zone: &ZoneData, services: &[Vec<u8>]) -> bool {
+    services.iter().any(|owner| {
+        zone.nodes.get(owner).is_some_and(|sets| {
+            sets.iter()
+                .any(|set| matches!(set.rtype, rtype::A | rtype::AAAA | rtype::CNAME))
+        })
+    })
+}
+
+/// Removes the A, AAAA and CNAME record sets at `services` names from a
+/// secondary zone's copy (the service answers there, whatever the primary
+/// has); returns the names that had any.
+pub fn give_way_to_services(zone: &mut ZoneData, services: &[Vec<u8>]) -> Vec<Vec<u8>> {
+    let mut shadowed = Vec::new();
+    for owner in services {
+        let Some(sets) = zone.nodes.get_mut(owner) else {
+            continue;
+        };
+        let mut dropped = 0;
+        sets.retain(|set| {
+            let hidden = matches!(set.rtype, rtype::A | rtype::AAAA | rtype::CNAME);
+            if hidden {
+                dropped += set.records.len();
+            }
+            !hidden
+        });
+        if dropped > 0 {
+            zone.record_count -= dropped;
+            shadowed.push(owner.clone());
+        }
+    }
+    shadowed
+}
+
 /// Everything a snapshot is built from besides the config.
 #[derive(Clone, Debug)]
 pub struct Sources {
@@ -120,6 +175,17 @@ pub fn notify_rules(config: &Config, members: &[(Vec<u8>, &TransferConfig)]) -> 
     NotifyRules::new(configured.chain(members), tsig_keys(config))
 }
 
+/// A NOTIFY intake with its wall clock set (the transfer thread keeps it
+/// from then on).
+fn new_intake() -> Intake {
+    let intake = Intake::new();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| since.as_secs());
+    intake.set_unix_now(now);
+    intake
+}
+
 /// The sources of a server starting on `config`: its zone files loaded, its
 /// secondaries without a copy yet, a fresh NOTIFY intake.
 pub fn initial_sources(config: &Config) -> Result<(Sources, Vec<Warning>), LoadErrors> {
@@ -134,7 +200,7 @@ pub fn initial_sources(config: &Config) -> Result<(Sources, Vec<Warning>), LoadE
             files,
             secondaries,
             notify_rules: Arc::new(notify_rules(config, &[])),
-            notify_intake: Arc::new(Intake::new()),
+            notify_intake: Arc::new(new_intake()),
         },
         warnings,
     ))
@@ -177,10 +243,17 @@ pub fn assemble(
             data: zone,
             serving: true,
         })
-        .chain(sources.secondaries.iter().map(|zone| TableZone {
-            data: &zone.data,
-            serving: zone.serving,
-        }))
+        .chain(
+            sources
+                .secondaries
+                .iter()
+                // A file zone wins over a secondary at the same apex.
+                .filter(|zone| !sources.files.iter().any(|file| file.apex == zone.data.apex))
+                .map(|zone| TableZone {
+                    data: &zone.data,
+                    serving: zone.serving,
+                }),
+        )
         .collect();
     let datas: Vec<&ZoneData> = zones.iter().map(|zone| zone.data).collect();
     let services = Services::build(config, &datas, writers).map_err(LoadErrors)?;

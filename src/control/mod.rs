@@ -187,13 +187,30 @@ pub struct Status {
     pub services: Vec<ServiceStatus>,
 }
 
+/// `sources`, without the file zones' data when `config` has no secondary
+/// zone or catalog to rebuild snapshots for.
+fn keep_files_if_needed(config: &Config, mut sources: Sources) -> Sources {
+    if config.secondaries.is_empty() && config.catalogs.is_empty() {
+        sources.files = Vec::new();
+    }
+    sources
+}
+
+/// Whether `config` keeps the file zones' data for rebuilds.
+fn keeps_files(config: &Config) -> bool {
+    !(config.secondaries.is_empty() && config.catalogs.is_empty())
+}
+
 /// A catalog member zone (lowercase wire apex) and its catalog's transfer
 /// settings.
 pub type Member = (Vec<u8>, TransferConfig);
 
 struct State {
     config: Arc<Config>,
-    /// What the running snapshot was built from besides the config.
+    /// What the running snapshot was built from besides the config. The
+    /// file zones' data is kept only while the config has secondaries or
+    /// catalogs (their transfers rebuild the snapshot); otherwise it is
+    /// dropped once built, as the table holds all a worker needs.
     sources: Sources,
     /// The catalog members among `sources.secondaries`.
     members: Vec<Member>,
@@ -289,8 +306,8 @@ impl State {
             .collect();
         (
             State {
+                sources: keep_files_if_needed(&config, sources),
                 config,
-                sources,
                 members,
                 backends,
                 by_id,
@@ -696,6 +713,15 @@ impl Control {
                     }
                 }
             }
+            // Copies give way to services the new config puts in them.
+            for zone in &mut secondaries {
+                let services = build::service_names_in(&config, &zone.data.apex);
+                if build::shadows_services(&zone.data, &services) {
+                    let mut data = (*zone.data).clone();
+                    build::give_way_to_services(&mut data, &services);
+                    zone.data = Arc::new(data);
+                }
+            }
             let member_refs: Vec<(Vec<u8>, &TransferConfig)> = members
                 .iter()
                 .map(|(apex, transfer)| (apex.clone(), transfer))
@@ -773,6 +799,42 @@ impl Control {
             let state = self.lock();
             (state.config.clone(), state.sources.clone())
         };
+        if !keeps_files(&config) {
+            // No secondaries configured (a reload removed the last): the
+            // file zones are as published.
+            if secondaries.is_empty() {
+                return Ok(self.shared.load().generation);
+            }
+            return Err(LoadErrors(vec![config::LoadError {
+                file: config.path.clone(),
+                line: None,
+                key: String::new(),
+                message: "secondary zones published while none is configured".to_owned(),
+            }]));
+        }
+        // Only what the running config has: the transfer thread may not
+        // have seen a reload yet.
+        let configured: Vec<Vec<u8>> = config
+            .secondaries
+            .iter()
+            .map(|zone| name::to_lowercase(zone.name.as_slice()))
+            .collect();
+        let members: Vec<Member> = members
+            .into_iter()
+            .filter(|(apex, _)| !configured.contains(apex))
+            .collect();
+        let mut secondaries: Vec<SecondaryZone> = secondaries
+            .into_iter()
+            .filter(|zone| {
+                configured.contains(&zone.data.apex)
+                    || members.iter().any(|(apex, _)| *apex == zone.data.apex)
+            })
+            .collect();
+        for apex in configured {
+            if !secondaries.iter().any(|zone| zone.data.apex == apex) {
+                secondaries.push(SecondaryZone::without_copy(apex));
+            }
+        }
         let member_refs: Vec<(Vec<u8>, &TransferConfig)> = members
             .iter()
             .map(|(apex, transfer)| (apex.clone(), transfer))

@@ -55,7 +55,11 @@ pub fn answer(
                         let key = verified.map(|(index, mac)| (&keys[index], mac));
                         (Rcode::NoError, key, None)
                     }
-                    Err((error, key)) => (Rcode::NotAuth, None, Some((error, key))),
+                    Err((error, key)) => (
+                        Rcode::NotAuth,
+                        None,
+                        Some((error, key.and_then(|index| keys.get(index)))),
+                    ),
                 }
             }
             _ => (Rcode::Refused, None, None),
@@ -91,21 +95,31 @@ pub fn answer(
             Ok((signed, _)) => len = signed,
             Err(_) => return Outcome::Drop(DropReason::NoRoom),
         }
-    } else if let Some((error, Some(_))) = error {
-        // The key is ours but the signature is wrong: say why, unsigned
-        // (RFC 8945 section 5.3.2).
-        if let Ok(Some(signature)) = tsig::find(packet) {
-            if let Ok(with_error) = tsig::append_error(
-                out,
-                len,
-                signature.key_name,
-                signature.algorithm,
-                now,
-                notify.id,
-                error.error_code(),
-            ) {
-                len = with_error;
+    } else if let (Some((error, key)), Ok(Some(signature))) = (error, tsig::find(packet)) {
+        // Say why (RFC 8945 section 5.3.2): a MAC that verified but out of
+        // time gets a signed BADTIME with our time; BADSIG and BADKEY an
+        // unsigned record.
+        let code = error.error_code();
+        match key {
+            Some(key) if code == tsig::BADTIME => {
+                if let Ok((signed, _)) = tsig::sign_error(out, len, key, now, signature.mac, code) {
+                    len = signed;
+                }
             }
+            _ if code != 0 => {
+                if let Ok(with_error) = tsig::append_error(
+                    out,
+                    len,
+                    signature.key_name,
+                    signature.algorithm,
+                    now,
+                    notify.id,
+                    code,
+                ) {
+                    len = with_error;
+                }
+            }
+            _ => {}
         }
     }
     let question_name_end = (HEADER_LEN + qname_len) as u16;

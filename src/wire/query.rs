@@ -246,7 +246,8 @@ pub fn parse(packet: &[u8], client_subnet: bool) -> Parsed<'_> {
     };
 
     if qdcount != 1 {
-        let rcode = if opcode != 0 {
+        // QUERY and NOTIFY need exactly one question (RFC 1996 section 3.7).
+        let rcode = if opcode != 0 && opcode != OPCODE_NOTIFY {
             Rcode::NotImp
         } else {
             Rcode::FormErr

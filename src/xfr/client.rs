@@ -11,7 +11,7 @@
 use std::fmt;
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use domain::base::iana::{Class, Rcode as DomainRcode, Rtype};
@@ -21,6 +21,10 @@ use domain::rdata::ZoneRecordData;
 
 use crate::wire::tsig::{self, Key, Mac, ResponseVerifier, TsigError};
 use crate::zone::Record as ZoneRecord;
+
+/// The longest one exchange may take in all, however steadily the primary
+/// trickles bytes: the transfer thread serves every zone.
+pub const EXCHANGE_TOTAL: Duration = Duration::from_secs(300);
 
 /// Room left after a query for its TSIG record (owner, algorithm name, a
 /// 64-byte MAC and the fixed fields fit in well under this).
@@ -232,6 +236,14 @@ pub fn ixfr(
     }
     session.finish()?;
     if stream.len() == 1 {
+        // A lone SOA says "up to date" only when it is not newer.
+        if new_serial.is_some_and(|serial| {
+            serial.partial_cmp(&our_serial) == Some(std::cmp::Ordering::Greater)
+        }) {
+            return Err(XfrError::Malformed(
+                "a lone SOA newer than ours instead of the changes".to_owned(),
+            ));
+        }
         return Ok(Transfer::UpToDate);
     }
     // AXFR form: the second record is not a SOA (or the zone is its SOA).
@@ -327,6 +339,7 @@ struct Session {
     question: (Name<Bytes>, Rtype),
     verifier: Option<ResponseVerifier>,
     messages: usize,
+    deadline: Instant,
 }
 
 impl Session {
@@ -357,12 +370,19 @@ impl Session {
             question: (apex.clone(), qtype),
             verifier,
             messages: 0,
+            deadline: Instant::now() + EXCHANGE_TOTAL,
         })
     }
 
     /// The next response message, checked; `None` when the primary closed
     /// the connection cleanly between messages.
     fn next_message(&mut self) -> Result<Option<Message<Bytes>>, XfrError> {
+        if Instant::now() >= self.deadline {
+            return Err(XfrError::Io(io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!("the exchange took over {} s", EXCHANGE_TOTAL.as_secs()),
+            )));
+        }
         let mut length = [0u8; 2];
         if !read_exact_or_eof(&mut self.stream, &mut length)? {
             return Ok(None);

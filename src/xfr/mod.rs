@@ -44,7 +44,7 @@ use serde::Serialize;
 
 use crate::config::{Config, Source, TransferConfig, ZoneConfig};
 use crate::control::Control;
-use crate::control::build::{SecondaryZone, tsig_keys};
+use crate::control::build::{self, SecondaryZone, tsig_keys};
 use crate::sys::random::random_u64;
 use crate::wire::name;
 use crate::wire::rtype;
@@ -55,6 +55,9 @@ use timers::SoaTimes;
 
 /// The longest the thread sleeps between looks at its queues and timers.
 pub const TICK: Duration = Duration::from_millis(20);
+
+/// How often the NOTIFY intake's wall clock is set.
+const CLOCK_TICK: Duration = Duration::from_millis(250);
 
 /// Bounds connecting to a primary and each read and write of an exchange.
 pub const EXCHANGE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -297,9 +300,22 @@ pub fn start(
         config: control.config(),
         keys: Vec::new(),
         zones: BTreeMap::new(),
+        unsaved: Vec::new(),
     };
     thread.keys = tsig_keys(&thread.config);
     thread.follow_config(true);
+    // The wall clock the workers check TSIG against, kept by a thread of
+    // its own: a long transfer must not let it go stale.
+    let intake = control.notify_intake();
+    let shutdown_clock = shutdown.clone();
+    std::thread::Builder::new()
+        .name("dnslb-clock".into())
+        .spawn(move || {
+            while !shutdown_clock.load(Ordering::Relaxed) {
+                intake.set_unix_now(client::unix_now());
+                std::thread::sleep(CLOCK_TICK);
+            }
+        })?;
     let handle = std::thread::Builder::new()
         .name("dnslb-xfr".into())
         .spawn(move || thread.run(&shutdown))?;
@@ -314,6 +330,8 @@ struct Thread {
     keys: Vec<Key>,
     /// By lowercase wire apex.
     zones: BTreeMap<Vec<u8>, Tracked>,
+    /// Zones dropped whose saved copies go after the next publish.
+    unsaved: Vec<Vec<u8>>,
 }
 
 impl Thread {
@@ -349,8 +367,10 @@ impl Thread {
                     break;
                 }
                 intake.set_unix_now(client::unix_now());
-                // A reload just before this refresh applies to it.
+                // A reload just before this refresh applies to it, and
+                // zones expired meanwhile stop being served first.
                 self.follow_reload();
+                self.expire();
                 self.refresh(&apex);
             }
             self.expire();
@@ -390,12 +410,20 @@ impl Thread {
             .map(|(apex, _, _)| name::to_lowercase(apex.as_slice()))
             .collect();
         // Members stay while their catalog does.
-        let before = self.zones.len();
-        self.zones.retain(|apex, zone| match &zone.role {
-            Role::Member(catalog) => keep.contains(catalog),
-            _ => keep.contains(apex),
-        });
-        changed |= self.zones.len() != before;
+        let dropped: Vec<Vec<u8>> = self
+            .zones
+            .iter()
+            .filter(|(apex, zone)| match &zone.role {
+                Role::Member(catalog) => !keep.contains(catalog),
+                _ => !keep.contains(apex),
+            })
+            .map(|(apex, _)| apex.clone())
+            .collect();
+        changed |= !dropped.is_empty();
+        for apex in dropped {
+            self.zones.remove(&apex);
+            self.unsaved.push(apex);
+        }
         for (apex, role, transfer) in wanted {
             let wire = name::to_lowercase(apex.as_slice());
             match self.zones.get_mut(&wire) {
@@ -411,6 +439,21 @@ impl Thread {
                     self.restore(&mut zone);
                     changed |= !start || zone.data.is_some();
                     self.zones.insert(wire.clone(), zone);
+                }
+            }
+        }
+        // Services added by a reload: the copies give way to them.
+        let apexes: Vec<Vec<u8>> = self.zones.keys().cloned().collect();
+        for apex in apexes {
+            let Some(data) = self.zones[&apex].data.clone() else {
+                continue;
+            };
+            let services = build::service_names_in(&self.config, &data.apex);
+            if build::shadows_services(&data, &services) {
+                let data = self.give_way_to_services((*data).clone());
+                if let Some(zone) = self.zones.get_mut(&apex) {
+                    zone.data = Some(Arc::new(data));
+                    changed = true;
                 }
             }
         }
@@ -440,13 +483,7 @@ impl Thread {
     /// The `state_dir` file of the zone at `apex`.
     fn state_path(&self, apex: &[u8]) -> Option<PathBuf> {
         let directory = self.config.server.state_dir.as_ref()?;
-        let display = name::display(apex);
-        let file = if display == "." {
-            "root.zone".to_owned()
-        } else {
-            format!("{display}zone")
-        };
-        Some(directory.join(file))
+        Some(directory.join(state_file_name(apex)))
     }
 
     /// Serves `zone` from its copy in `state_dir`, if it has one.
@@ -472,6 +509,7 @@ impl Thread {
         let refreshed = fs::metadata(&path)
             .and_then(|metadata| metadata.modified())
             .unwrap_or_else(|_| SystemTime::now());
+        let data = self.give_way_to_services(data);
         zone.data = Some(Arc::new(data));
         zone.last_transfer = Some(refreshed);
         if let Some(soa) = zone.soa_times() {
@@ -500,28 +538,28 @@ impl Thread {
     ) -> bool {
         let mut changed = false;
         let before = self.zones.len();
-        let removed: Vec<Vec<u8>> = self
-            .zones
-            .iter()
-            .filter(|(apex, zone)| {
-                zone.role == Role::Member(catalog.to_vec()) && !members.contains(apex)
-            })
-            .map(|(apex, _)| apex.clone())
-            .collect();
-        for apex in removed {
-            self.zones.remove(&apex);
-            tracing::info!(zone = %name::display(&apex), catalog = %name::display(catalog), "member zone removed");
-            if let Some(path) = self.state_path(&apex) {
-                let _ = fs::remove_file(path);
-            }
-        }
-        changed |= self.zones.len() != before;
         let file_zones: Vec<Vec<u8>> = self
             .config
             .zones
             .iter()
             .map(|zone| name::to_lowercase(zone.name.as_slice()))
             .collect();
+        let removed: Vec<Vec<u8>> = self
+            .zones
+            .iter()
+            .filter(|(apex, zone)| {
+                zone.role == Role::Member(catalog.to_vec())
+                    && (!members.contains(apex) || file_zones.contains(apex))
+            })
+            .map(|(apex, _)| apex.clone())
+            .collect();
+        for apex in removed {
+            self.zones.remove(&apex);
+            tracing::info!(zone = %name::display(&apex), catalog = %name::display(catalog), "member zone removed");
+            // Its saved copy goes once a snapshot without it is published.
+            self.unsaved.push(apex);
+        }
+        changed |= self.zones.len() != before;
         for member in members {
             if let Some(zone) = self.zones.get_mut(member) {
                 if zone.role == Role::Member(catalog.to_vec()) && zone.transfer != *transfer {
@@ -578,9 +616,23 @@ impl Thread {
         result
     }
 
-    fn publish(&self) {
-        if let Err(error) = self.try_publish() {
-            tracing::error!("secondary zones not published: {error}");
+    fn publish(&mut self) {
+        match self.try_publish() {
+            Ok(_) => self.forget_removed(),
+            Err(error) => tracing::error!("secondary zones not published: {error}"),
+        }
+    }
+
+    /// Deletes the saved copies of zones no longer kept (members dropped
+    /// from their catalog, or with it), once published without them.
+    fn forget_removed(&mut self) {
+        for apex in std::mem::take(&mut self.unsaved) {
+            if self.zones.contains_key(&apex) {
+                continue;
+            }
+            if let Some(path) = self.state_path(&apex) {
+                let _ = fs::remove_file(path);
+            }
         }
     }
 
@@ -694,6 +746,14 @@ impl Thread {
                 Kind::Axfr,
             ),
         };
+        if let (Some(ours), Some(new)) = (ours, data.soa().map(|soa| soa.serial)) {
+            if Serial(new).partial_cmp(&Serial(ours)) != Some(std::cmp::Ordering::Greater) {
+                self.transfers.count(apex, kind, false);
+                return Err(format!(
+                    "the transfer has serial {new}, not newer than ours ({ours})"
+                ));
+            }
+        }
         let data = self.give_way_to_services(data);
         if let Err(error) = self.accept(apex, data) {
             self.transfers.count(apex, kind, false);
@@ -726,7 +786,12 @@ impl Thread {
             }
             Ok(Transfer::Incremental(differences)) => {
                 let mut data: Option<ZoneData> = None;
-                for difference in differences {
+                let services = build::service_names_in(&self.config, &current.apex);
+                for mut difference in differences {
+                    // Records the copy left out for a service stay out.
+                    for records in [&mut difference.removed, &mut difference.added] {
+                        records.retain(|record| !build::shadowed_by_service(record, &services));
+                    }
                     let base = data.as_ref().unwrap_or(current);
                     let next = base
                         .apply_changes(&difference.removed, &difference.added, origin)
@@ -806,6 +871,7 @@ impl Thread {
             }
             return Err(format!("not published: {error}"));
         }
+        self.forget_removed();
         if let Some(path) = self.state_path(apex) {
             if let Err(error) = zone::write::save_zone(&data, &path) {
                 tracing::error!(zone = %name::display(apex), file = %path.display(), %error, "could not save the zone's copy");
@@ -854,30 +920,52 @@ impl Thread {
     /// configured service's name: the service answers there, whatever the
     /// primary has (logged).
     fn give_way_to_services(&self, mut data: ZoneData) -> ZoneData {
-        for service in &self.config.services {
-            let owner = name::to_lowercase(service.name.as_slice());
-            if !name::is_at_or_below(&owner, &data.apex) {
-                continue;
-            }
-            let Some(sets) = data.nodes.get_mut(&owner) else {
-                continue;
-            };
-            let before = sets.len();
-            let mut dropped = 0;
-            sets.retain(|set| {
-                let shadowed = matches!(set.rtype, rtype::A | rtype::AAAA | rtype::CNAME);
-                if shadowed {
-                    dropped += set.records.len();
-                }
-                !shadowed
-            });
-            if sets.len() != before {
-                data.record_count -= dropped;
-                tracing::warn!(zone = %name::display(&data.apex), service = %name::display(&owner), "the transfer has A/AAAA/CNAME records at a service's name; the service answers there, they are left out");
-            }
+        let services = build::service_names_in(&self.config, &data.apex);
+        for owner in build::give_way_to_services(&mut data, &services) {
+            tracing::warn!(zone = %name::display(&data.apex), service = %name::display(&owner), "the zone has A/AAAA/CNAME records at a service's name; the service answers there, they are left out");
         }
         data
     }
+}
+
+/// The name of the file in `state_dir` that holds the zone at lowercase wire
+/// `apex`: its labels joined by dots, each byte other than a lowercase
+/// letter, digit, `-` or `_` written `%XX`, then `.zone`; `@.zone` for the
+/// root. Names come from primaries (catalog members), so nothing in them
+/// can reach outside the directory (`/` and `.` inside a label are
+/// escaped). A name too long for one file name keeps its first 150 bytes
+/// and a hash of the whole.
+pub fn state_file_name(apex: &[u8]) -> String {
+    let mut labels: Vec<String> = Vec::new();
+    let mut at = 0;
+    while let Some(&length) = apex.get(at) {
+        let length = usize::from(length);
+        if length == 0 {
+            break;
+        }
+        let label = apex.get(at + 1..at + 1 + length).unwrap_or_default();
+        let mut text = String::with_capacity(label.len());
+        for &byte in label {
+            if byte.is_ascii_lowercase() || byte.is_ascii_digit() || byte == b'-' || byte == b'_' {
+                text.push(char::from(byte));
+            } else {
+                text.push_str(&format!("%{byte:02X}"));
+            }
+        }
+        labels.push(text);
+        at += 1 + length;
+    }
+    if labels.is_empty() {
+        return "@.zone".to_owned();
+    }
+    let joined = labels.join(".");
+    if joined.len() > 200 {
+        use std::hash::{BuildHasher, BuildHasherDefault};
+        let hash = BuildHasherDefault::<std::collections::hash_map::DefaultHasher>::default()
+            .hash_one(apex);
+        return format!("{}~{hash:016x}.zone", &joined[..150]);
+    }
+    format!("{joined}.zone")
 }
 
 /// The apex SOA of `zone` as a record, for an IXFR request.
@@ -911,4 +999,52 @@ fn soa_record(zone: &ZoneData) -> Option<ZoneRecord> {
         Ttl::from_secs(set.ttl),
         ZoneRecordData::Soa(soa),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::state_file_name;
+
+    #[test]
+    fn state_file_names_stay_inside_the_directory() {
+        assert_eq!(
+            state_file_name(b"\x07example\x03net\x00"),
+            "example.net.zone"
+        );
+        assert_eq!(state_file_name(b"\x00"), "@.zone");
+        assert_eq!(state_file_name(b"\x04root\x00"), "root.zone");
+        // A label with a slash, a dot or a NUL cannot name another place.
+        assert_eq!(
+            state_file_name(b"\x09/tmp/evil\x07example\x00"),
+            "%2Ftmp%2Fevil.example.zone"
+        );
+        assert_eq!(state_file_name(b"\x02..\x00"), "%2E%2E.zone");
+        assert_eq!(state_file_name(b"\x03a\x00b\x00"), "a%00b.zone");
+        for name in [
+            &b"\x09/tmp/evil\x07example\x00"[..],
+            b"\x02..\x00",
+            b"\x01/\x00",
+        ] {
+            let file = state_file_name(name);
+            let path = std::path::Path::new("/var/lib/dnslb").join(&file);
+            assert_eq!(
+                path.parent(),
+                Some(std::path::Path::new("/var/lib/dnslb")),
+                "{file}"
+            );
+        }
+        // Long names keep one file-name's length, and differ.
+        let long: Vec<u8> = (0..4)
+            .flat_map(|index| {
+                let mut label = vec![62u8];
+                label.extend(std::iter::repeat_n(b'a' + index, 62));
+                label
+            })
+            .chain([0])
+            .collect();
+        let mut other = long.clone();
+        other[200] = b'z';
+        assert!(state_file_name(&long).len() <= 255);
+        assert_ne!(state_file_name(&long), state_file_name(&other));
+    }
 }
