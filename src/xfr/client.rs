@@ -121,43 +121,122 @@ pub fn soa_serial(exchange: &Exchange<'_>, apex: &Name<Bytes>) -> Result<u32, Xf
     serial.ok_or_else(|| XfrError::Malformed("no SOA in the answer".to_owned()))
 }
 
-/// Takes the whole zone by AXFR.
+/// Takes the whole zone by AXFR, into a vector.
 pub fn axfr(exchange: &Exchange<'_>, apex: &Name<Bytes>) -> Result<Vec<ZoneRecord>, XfrError> {
-    let mut session = Session::open(exchange, apex, Rtype::AXFR, None)?;
-    let mut zone: Vec<ZoneRecord> = Vec::new();
-    let mut done = false;
-    while !done {
-        let Some(message) = session.next_message()? else {
+    let mut stream = axfr_stream(exchange, apex)?;
+    let zone: Vec<ZoneRecord> = stream.by_ref().collect();
+    stream.finish()?;
+    Ok(zone)
+}
+
+/// Starts an AXFR whose records are read as they are taken from the
+/// [`AxfrStream`], one message at a time, so a large zone is never held
+/// twice (as records and as the zone built from them).
+pub fn axfr_stream(exchange: &Exchange<'_>, apex: &Name<Bytes>) -> Result<AxfrStream, XfrError> {
+    Ok(AxfrStream {
+        session: Session::open(exchange, apex, Rtype::AXFR, None)?,
+        first_serial: None,
+        buffered: Vec::new().into_iter(),
+        records: 0,
+        done: false,
+        error: None,
+    })
+}
+
+/// The records of an AXFR in progress, the SOA first and the closing SOA
+/// left out. It ends early on any error; [`AxfrStream::finish`] then says
+/// which, so records taken from a stream that did not finish cleanly must
+/// be thrown away.
+#[derive(Debug)]
+pub struct AxfrStream {
+    session: Session,
+    first_serial: Option<Serial>,
+    buffered: std::vec::IntoIter<ZoneRecord>,
+    records: usize,
+    done: bool,
+    error: Option<XfrError>,
+}
+
+impl AxfrStream {
+    /// Whether the transfer was whole: the closing SOA came, and every
+    /// message was signed as it must be.
+    pub fn finish(self) -> Result<(), XfrError> {
+        if let Some(error) = self.error {
+            return Err(error);
+        }
+        if !self.done {
             return Err(XfrError::Cut {
-                records: zone.len(),
+                records: self.records,
+            });
+        }
+        self.session.finish()
+    }
+
+    fn fail(&mut self, error: XfrError) -> Option<ZoneRecord> {
+        self.error.get_or_insert(error);
+        self.done = false;
+        self.buffered = Vec::new().into_iter();
+        None
+    }
+
+    /// Reads the next message into `buffered`; false at the end.
+    fn read_message(&mut self) -> Result<bool, XfrError> {
+        let Some(message) = self.session.next_message()? else {
+            return Err(XfrError::Cut {
+                records: self.records,
             });
         };
+        let mut taken = Vec::with_capacity(usize::from(message.header_counts().ancount()));
         for record in records(&message)? {
-            if done {
+            if self.done {
                 return Err(XfrError::Malformed(
                     "records after the closing SOA".to_owned(),
                 ));
             }
-            if zone.is_empty() && record.rtype() != Rtype::SOA {
-                return Err(XfrError::Malformed(
-                    "the transfer does not start with the SOA".to_owned(),
-                ));
-            }
-            if !zone.is_empty() && record.rtype() == Rtype::SOA {
-                // The closing SOA repeats the first (RFC 5936 section 2.2).
-                if !same_serial(&zone[0], &record) {
+            let serial = soa_serial_of(&record);
+            match (self.first_serial, serial) {
+                (None, None) => {
                     return Err(XfrError::Malformed(
-                        "the closing SOA differs from the first".to_owned(),
+                        "the transfer does not start with the SOA".to_owned(),
                     ));
                 }
-                done = true;
-                continue;
+                (None, Some(serial)) => self.first_serial = Some(serial),
+                // The closing SOA repeats the first (RFC 5936 section 2.2).
+                (Some(first), Some(serial)) => {
+                    if serial != first {
+                        return Err(XfrError::Malformed(
+                            "the closing SOA differs from the first".to_owned(),
+                        ));
+                    }
+                    self.done = true;
+                    continue;
+                }
+                (Some(_), None) => {}
             }
-            zone.push(record);
+            self.records += 1;
+            taken.push(record);
+        }
+        self.buffered = taken.into_iter();
+        Ok(true)
+    }
+}
+
+impl Iterator for AxfrStream {
+    type Item = ZoneRecord;
+
+    fn next(&mut self) -> Option<ZoneRecord> {
+        loop {
+            if let Some(record) = self.buffered.next() {
+                return Some(record);
+            }
+            if self.done || self.error.is_some() {
+                return None;
+            }
+            if let Err(error) = self.read_message() {
+                return self.fail(error);
+            }
         }
     }
-    session.finish()?;
-    Ok(zone)
 }
 
 /// Asks for the changes since `ours` (the apex SOA record we serve) by IXFR.
@@ -297,10 +376,6 @@ fn soa_serial_of(record: &ZoneRecord) -> Option<Serial> {
     }
 }
 
-fn same_serial(first: &ZoneRecord, second: &ZoneRecord) -> bool {
-    soa_serial_of(first).is_some() && soa_serial_of(first) == soa_serial_of(second)
-}
-
 /// The answer records of one response message, as owned zone records.
 fn records(message: &Message<Bytes>) -> Result<Vec<ZoneRecord>, XfrError> {
     let answer = message
@@ -333,6 +408,7 @@ fn records(message: &Message<Bytes>) -> Result<Vec<ZoneRecord>, XfrError> {
 }
 
 /// One query on one TCP connection and the messages answering it.
+#[derive(Debug)]
 struct Session {
     stream: TcpStream,
     id: u16,

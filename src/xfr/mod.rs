@@ -820,8 +820,13 @@ impl Thread {
         exchange: &Exchange<'_>,
         origin: &Path,
     ) -> Result<ZoneData, String> {
-        let records = client::axfr(exchange, apex).map_err(|error| format!("AXFR: {error}"))?;
-        zone::load::zone_from_records(apex, origin.to_path_buf(), records)
+        let mut stream =
+            client::axfr_stream(exchange, apex).map_err(|error| format!("AXFR: {error}"))?;
+        // Checked as they arrive; a transfer that did not finish cleanly
+        // throws the result away, whatever the checks said of it.
+        let loaded = zone::load::zone_from_records(apex, origin.to_path_buf(), stream.by_ref());
+        stream.finish().map_err(|error| format!("AXFR: {error}"))?;
+        loaded
             .map(|(data, warnings)| {
                 for warning in warnings {
                     tracing::warn!(zone = %apex, "{warning}");
