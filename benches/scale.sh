@@ -16,6 +16,8 @@
 # and for each secondary an IXFR of 10 changes, three times: the primary
 # reloads the changed zone file, a NOTIFY is sent to the secondary, and the
 # median time from that NOTIFY to the new serial answered is reported.
+# "AXFR peak" is the peak RSS by the first answer; "peak MiB" covers the
+# IXFRs too.
 # Checks a sample of answers from each server with dig, and prints tables.
 # The servers run under `taskset -c 1`; the probe runs on CPU 0.
 #
@@ -270,7 +272,8 @@ verify_static() {
 
 # Runs "$@" pinned to the server CPU under /usr/bin/time -v, waits for its first
 # answer on port $1 (shifted off), samples it, stops it with SIGTERM and sets
-# first_answer, first_cpu, rss_mib, peak_mib.
+# first_answer, first_cpu, rss_mib, first_peak_mib (the peak RSS by the
+# first answer), peak_mib (over the whole run).
 measure_server() {
     local server_port=$1 label=$2
     shift 2
@@ -294,6 +297,7 @@ measure_server() {
         verify "$server_port" s1.example.com A "one of:100.65.0.1|100.66.0.1|100.67.0.1|100.68.0.1"
     fi
     rss_mib=$(status_mib "$server_pid" VmRSS)
+    first_peak_mib=$(status_mib "$server_pid" VmHWM)
     # A caller's step while the server runs (the IXFR rounds).
     if [ -n "${while_serving:-}" ]; then
         "$while_serving" "$server_port"
@@ -502,7 +506,7 @@ EOF
     sed "s|^file = \"$zone\"|primaries = [\"127.0.0.1:$primary_port\"]\nretry_min = \"1s\"|" "$config" >"$secondary_config"
     echo "dnslb secondary:"
     while_serving=ixfr_rounds measure_server "$port" dnslb-secondary "$dnslb" serve --config "$secondary_config"
-    secondary_rows+=("$(printf '%-9s %15s %8s %8s %9s %15s' dnslb "$first_answer" "$first_cpu" "$rss_mib" "$peak_mib" "$ixfr_median")")
+    secondary_rows+=("$(printf '%-9s %15s %8s %8s %10s %10s %17s' dnslb "$first_answer" "$first_cpu" "$rss_mib" "$first_peak_mib" "$peak_mib" "$ixfr_median")")
     stop_primary
 
     start_primary
@@ -540,7 +544,7 @@ zone:
 EOF
     echo "knot secondary:"
     while_serving=ixfr_rounds measure_server "$knot_port" knot-secondary "$knotd" -c "$work/knot2.conf"
-    secondary_rows+=("$(printf '%-9s %15s %8s %8s %9s %15s' knot "$first_answer" "$first_cpu" "$rss_mib" "$peak_mib" "$ixfr_median")")
+    secondary_rows+=("$(printf '%-9s %15s %8s %8s %10s %10s %17s' knot "$first_answer" "$first_cpu" "$rss_mib" "$first_peak_mib" "$peak_mib" "$ixfr_median")")
     stop_primary
 fi
 
@@ -551,7 +555,7 @@ printf '%s\n' "${rows[@]}"
 if [ "${#secondary_rows[@]}" -gt 0 ]; then
     echo
     echo "as secondaries of a Knot primary ($records records by AXFR, then IXFRs of 10 changes):"
-    printf '%-9s %15s %8s %8s %9s %15s\n' secondary "first answer s" "CPU s" "RSS MiB" "peak MiB" "NOTIFY->serial s"
+    printf '%-9s %15s %8s %8s %10s %10s %17s\n' secondary "first answer s" "CPU s" "RSS MiB" "AXFR peak" "peak MiB" "NOTIFY->serial s"
     printf '%s\n' "${secondary_rows[@]}"
 fi
 if [ "$failures" -gt 0 ]; then
