@@ -496,6 +496,50 @@ fn check_validates_the_xdp_table_naming_each_bad_key() {
 }
 
 #[test]
+fn check_validates_secondaries_tsig_and_catalogs_naming_each_bad_key() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let good = "\n[[tsig]]\nname = \"xfr-key\"\nalgorithm = \"hmac-sha256\"\n\
+                secret = \"c2VjcmV0LXNlY3JldC1zZWNyZXQ=\"\n\
+                [[zone]]\nname = \"example.net\"\nprimaries = [\"192.0.2.53\"]\ntsig = \"xfr-key\"\n\
+                [[catalog]]\nname = \"catalog.example\"\nprimaries = [\"192.0.2.53:53\"]\n";
+    let path = write_config_with(dir.path(), "state_dir = \"state\"", good);
+    let (passed, stderr) = check(&path);
+    assert!(passed, "{stderr}");
+    let bad = "\n[[tsig]]\nname = \"xfr-key\"\nalgorithm = \"hmac-md5\"\n\
+               secret = \"not base64!\"\n\
+               [[zone]]\nname = \"example.net\"\nfile = \"x.zone\"\nprimaries = [\"192.0.2.53\"]\n\
+               [[zone]]\nname = \"example.org\"\nprimaries = [\"192.0.2.53\"]\ntsig = \"other-key\"\n";
+    let path = write_config_with(dir.path(), "", bad);
+    let text = std::fs::read_to_string(&path).expect("read the config back");
+    let line_of = |start: &str| {
+        text.lines()
+            .position(|line| line.starts_with(start))
+            .map(|index| index + 1)
+            .expect("the line is in the config")
+    };
+    let (passed, stderr) = check(&path);
+    assert!(!passed, "{stderr}");
+    let file = path.display();
+    for (key, line) in [
+        ("tsig[0].algorithm", line_of("algorithm = \"hmac-md5\"")),
+        ("tsig[0].secret", line_of("secret = \"not base64!\"")),
+        ("zone[3].tsig", line_of("tsig = \"other-key\"")),
+    ] {
+        let expected = format!("error: {file}:{line}: {key}: ");
+        assert!(
+            stderr.lines().any(|error| error.starts_with(&expected)),
+            "no {expected:?} in {stderr}"
+        );
+    }
+    assert!(
+        stderr
+            .lines()
+            .any(|error| error.contains("zone[2]") && error.contains("primaries")),
+        "a zone with both file and primaries is named: {stderr}"
+    );
+}
+
+#[test]
 fn the_systemd_unit_is_notify_and_verifies() {
     let unit = std::fs::read_to_string(Path::new(PACKAGING).join("dnslb.service"))
         .expect("packaging/dnslb.service");
