@@ -8,7 +8,6 @@
 
 use std::collections::HashMap;
 use std::net::UdpSocket;
-use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -1012,24 +1011,6 @@ fn xdp_worker_batch_from_rx_ring_to_tx_kick_does_not_allocate() {
     assert_eq!(counters.drops_for(DropReason::Response), 2 * responses);
 }
 
-/// A NOTIFY for `zone` with ID `id`, unsigned, with room for a TSIG.
-fn notify_packet(zone: &str, id: u16) -> Vec<u8> {
-    let mut builder = domain::base::MessageBuilder::new_vec();
-    builder.header_mut().set_id(id);
-    builder
-        .header_mut()
-        .set_opcode(domain::base::iana::Opcode::NOTIFY);
-    builder.header_mut().set_aa(true);
-    let mut question = builder.question();
-    question
-        .push((
-            domain::base::Name::<Vec<u8>>::from_str(zone).expect("name"),
-            Rtype::SOA,
-        ))
-        .expect("fits");
-    question.finish()
-}
-
 #[test]
 fn notify_is_checked_answered_signed_and_queued_without_allocating() {
     use dnslb::wire::tsig::{self, Algorithm, Key, ResponseVerifier};
@@ -1050,7 +1031,7 @@ fn notify_is_checked_answered_signed_and_queued_without_allocating() {
     snapshot.notify_intake.set_unix_now(now);
     let key = Key::new(b"\x07xfr-key\x00", Algorithm::HmacSha256, secret);
 
-    let mut signed = notify_packet("signed.test.", 0x5151);
+    let mut signed = client::notify_message(0x5151, "signed.test.");
     let unsigned_len = signed.len();
     signed.resize(unsigned_len + 256, 0);
     let (signed_len, request_mac) =
@@ -1058,9 +1039,9 @@ fn notify_is_checked_answered_signed_and_queued_without_allocating() {
     signed.truncate(signed_len);
     let mut tampered = signed.clone();
     tampered[13] ^= 0x20; // the name's case: covered by the MAC
-    let unsigned = notify_packet("signed.test.", 0x5152);
-    let elsewhere = notify_packet("elsewhere.test.", 0x5153);
-    let unknown = notify_packet("example.com.", 0x5154);
+    let unsigned = client::notify_message(0x5152, "signed.test.");
+    let elsewhere = client::notify_message(0x5153, "elsewhere.test.");
+    let unknown = client::notify_message(0x5154, "example.com.");
     let cases: [(&[u8], Rcode); 5] = [
         (&signed, Rcode::NoError),
         (&tampered, Rcode::NotAuth),

@@ -446,3 +446,21 @@ pub fn lowercase(lines: &[String]) -> Vec<String> {
 pub fn lines(expected: &[&str]) -> Vec<String> {
     expected.iter().map(|line| (*line).to_owned()).collect()
 }
+
+/// A NOTIFY (RFC 1996) for `zone` with ID `id`, unsigned.
+pub fn notify_message(id: u16, zone: &str) -> Vec<u8> {
+    let mut builder = domain::base::MessageBuilder::new_vec();
+    builder.header_mut().set_id(id);
+    builder
+        .header_mut()
+        .set_opcode(domain::base::iana::Opcode::NOTIFY);
+    builder.header_mut().set_aa(true);
+    let mut question = builder.question();
+    question
+        .push((
+            domain::base::Name::<Vec<u8>>::from_str(zone).expect("a zone name"),
+            Rtype::SOA,
+        ))
+        .expect("fits");
+    question.finish()
+}

@@ -41,6 +41,17 @@ pub fn served_serial(server: SocketAddr, zone: &str) -> Option<u32> {
     Some(record.ok()?.data().serial().into_int())
 }
 
+/// Waits up to 5 s for `server` to answer serial `serial` for `zone`;
+/// panics with `what` and the primary's log otherwise.
+fn await_serial(server: SocketAddr, zone: &str, serial: u32, what: &str, knot: &Knot) {
+    assert!(
+        wait_until(Duration::from_secs(5), || served_serial(server, zone)
+            == Some(serial)),
+        "{what}:\n{}",
+        knot.log()
+    );
+}
+
 /// `GET` or `POST` on the admin API; the status and the JSON body.
 pub fn admin(admin: SocketAddr, method: &str, target: &str) -> (u16, Value) {
     let mut stream = TcpStream::connect_timeout(&admin, client::TIMEOUT).expect("connect to admin");
@@ -350,21 +361,6 @@ fn timed_zone(
     ) + extra
 }
 
-/// A NOTIFY for `zone`, unsigned.
-fn notify_message(zone: &str) -> Vec<u8> {
-    let mut builder = MessageBuilder::new_vec();
-    builder.header_mut().set_id(0x6e6f);
-    builder
-        .header_mut()
-        .set_opcode(domain::base::iana::Opcode::NOTIFY);
-    builder.header_mut().set_aa(true);
-    let mut question = builder.question();
-    question
-        .push((Name::<Bytes>::from_str(zone).expect("name"), Rtype::SOA))
-        .expect("fits");
-    question.finish()
-}
-
 #[test]
 fn knot_primary_transfers_with_tsig_and_notify_brings_ixfr_within_a_second() {
     let key = KnotKey::test("xfr-key");
@@ -401,14 +397,7 @@ fn knot_primary_transfers_with_tsig_and_notify_brings_ixfr_within_a_second() {
     ) else {
         return;
     };
-    assert!(
-        wait_until(Duration::from_secs(5), || served_serial(
-            dns,
-            "example.net."
-        ) == Some(1)),
-        "the first AXFR is served:\n{}",
-        knot.log()
-    );
+    await_serial(dns, "example.net.", 1, "the first AXFR is served", &knot);
     assert_eq!(lookup(dns, "www7.example.net.").1, vec!["10.0.0.7"]);
     // The service answers at its name, not the transfer's static A.
     assert_eq!(lookup(dns, "www.example.net.").1, vec!["192.0.2.77"]);
@@ -533,7 +522,7 @@ fn notify_from_elsewhere_is_refused_and_unsigned_is_notauth() {
     let server = TestServer::start_in(|dir| config_with(dir, &extra));
     let dns = server.ipv4();
     let rcode = |zone: &str, tcp: bool| {
-        let message = notify_message(zone);
+        let message = client::notify_message(0x6e6f, zone);
         let reply = if tcp {
             client::tcp_exchange(&mut client::tcp_connect(dns), &message).expect("a TCP answer")
         } else {
@@ -591,14 +580,7 @@ fn a_stopped_primary_leads_to_servfail_after_expire_and_back() {
     ) else {
         return;
     };
-    assert!(
-        wait_until(Duration::from_secs(5), || served_serial(
-            dns,
-            "expire.test."
-        ) == Some(5)),
-        "transferred:\n{}",
-        knot.log()
-    );
+    await_serial(dns, "expire.test.", 5, "transferred", &knot);
     knot.stop();
     // Still served for a while (expire is 4 s after the last refresh).
     std::thread::sleep(Duration::from_millis(500));
@@ -663,13 +645,12 @@ fn catalog_members_are_added_and_removed() {
         "second.member.test",
         &zone_text("second.member.test", 7, 3),
     ));
-    assert!(
-        wait_until(Duration::from_secs(5), || served_serial(
-            dns,
-            "second.member.test."
-        ) == Some(7)),
-        "an added member is served:\n{}",
-        knot.log()
+    await_serial(
+        dns,
+        "second.member.test.",
+        7,
+        "an added member is served:",
+        &knot,
     );
     assert_eq!(
         zone_status(server.admin(), "second.member.test.")["role"],
