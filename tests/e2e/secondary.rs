@@ -649,7 +649,7 @@ fn catalog_members_are_added_and_removed() {
         dns,
         "second.member.test.",
         7,
-        "an added member is served:",
+        "an added member is served",
         &knot,
     );
     assert_eq!(
