@@ -26,6 +26,11 @@ use crate::zone::Record as ZoneRecord;
 /// trickles bytes: the transfer thread serves every zone.
 pub const EXCHANGE_TOTAL: Duration = Duration::from_secs(300);
 
+/// The most records one transfer may bring: a primary cannot make the
+/// transfer thread hold more than this (20 times the largest zone the
+/// benches load).
+pub const MAX_TRANSFER_RECORDS: usize = 20_000_000;
+
 /// Room left after a query for its TSIG record (owner, algorithm name, a
 /// 64-byte MAC and the fixed fields fit in well under this).
 const TSIG_ROOM: usize = 512;
@@ -214,6 +219,11 @@ impl AxfrStream {
                 (Some(_), None) => {}
             }
             self.records += 1;
+            if self.records > MAX_TRANSFER_RECORDS {
+                return Err(XfrError::Malformed(format!(
+                    "more than {MAX_TRANSFER_RECORDS} records"
+                )));
+            }
             taken.push(record);
         }
         self.buffered = taken.into_iter();
@@ -300,6 +310,11 @@ pub fn ixfr(
                 incremental = Some(false);
             }
             stream.push(record);
+            if stream.len() > MAX_TRANSFER_RECORDS {
+                return Err(XfrError::Malformed(format!(
+                    "more than {MAX_TRANSFER_RECORDS} records"
+                )));
+            }
         }
         if ended {
             break;
