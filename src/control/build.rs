@@ -70,7 +70,7 @@ pub fn shadowed_by_service(record: &zone::Record, services: &[Vec<u8>]) -> bool 
 /// Whether `zone` has A, AAAA or CNAME records at one of `services`.
 pub fn shadows_services(zone: &ZoneData, services: &[Vec<u8>]) -> bool {
     services.iter().any(|owner| {
-        zone.nodes.get(owner).is_some_and(|sets| {
+        zone.nodes.get(owner.as_slice()).is_some_and(|sets| {
             sets.iter()
                 .any(|set| matches!(set.rtype, rtype::A | rtype::AAAA | rtype::CNAME))
         })
@@ -83,7 +83,7 @@ pub fn shadows_services(zone: &ZoneData, services: &[Vec<u8>]) -> bool {
 pub fn give_way_to_services(zone: &mut ZoneData, services: &[Vec<u8>]) -> Vec<Vec<u8>> {
     let mut shadowed = Vec::new();
     for owner in services {
-        let Some(sets) = zone.nodes.get_mut(owner) else {
+        let Some(sets) = zone.nodes.get_mut(owner.as_slice()) else {
             continue;
         };
         let mut dropped = 0;

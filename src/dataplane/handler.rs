@@ -474,7 +474,7 @@ impl<'s> Resolver<'s> {
         }
         if let Some(cname) = table.cname(node) {
             let fragment = if chained { cname.chained } else { cname.direct };
-            return self.cname(reply, fragments.get(fragment), cname.target.as_deref());
+            return self.cname(reply, fragments.get(fragment), table.cname_target(cname));
         }
         if qtype == rtype::ANY && (node.has_data() || node.service().is_some()) {
             reply.push(fragments.get(table.any_hinfo()), self.owner);

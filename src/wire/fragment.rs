@@ -112,6 +112,20 @@ impl FragmentStore {
         (first..last).map(|index| self.get(FragmentId(index as u32)))
     }
 
+    /// Makes room for this many more bytes, fixups and fragments.
+    pub fn reserve(&mut self, bytes: usize, fixups: usize, fragments: usize) {
+        self.bytes.reserve(bytes);
+        self.fixups.reserve(fixups);
+        self.fragments.reserve(fragments);
+    }
+
+    /// Gives back the room [`Self::reserve`] made and nothing used.
+    pub fn shrink_to_fit(&mut self) {
+        self.bytes.shrink_to_fit();
+        self.fixups.shrink_to_fit();
+        self.fragments.shrink_to_fit();
+    }
+
     /// Total bytes held, for reporting.
     pub fn byte_len(&self) -> usize {
         self.bytes.len()

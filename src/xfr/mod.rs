@@ -976,7 +976,10 @@ pub fn state_file_name(apex: &[u8]) -> String {
 /// The apex SOA of `zone` as a record, for an IXFR request.
 fn soa_record(zone: &ZoneData) -> Option<ZoneRecord> {
     let set = zone.record_set(&zone.apex, rtype::SOA)?;
-    let Some(Rdata::Soa {
+    let Some(Rdata::Soa(soa)) = set.records.first() else {
+        return None;
+    };
+    let zone::Soa {
         mname,
         rname,
         serial,
@@ -984,10 +987,7 @@ fn soa_record(zone: &ZoneData) -> Option<ZoneRecord> {
         retry,
         expire,
         minimum,
-    }) = set.records.first()
-    else {
-        return None;
-    };
+    } = &**soa;
     let name = |wire: &[u8]| Name::<Bytes>::from_octets(Bytes::copy_from_slice(wire)).ok();
     let soa = Soa::new(
         name(mname)?,

@@ -23,7 +23,7 @@ use domain::base::rdata::ComposeRecordData;
 use domain::rdata::ZoneRecordData;
 use domain::zonefile::inplace::{Entry, Zonefile};
 
-use super::{Location, Nodes, Rdata, Record, RecordSet, ZoneData};
+use super::{Location, Nodes, Rdata, Record, RecordSet, Soa, ZoneData};
 use crate::config::{LoadError, LoadErrors, Source, ZoneConfig};
 use crate::wire::name;
 use crate::wire::rtype;
@@ -450,14 +450,14 @@ impl Loader {
         };
         self.touch(&owner);
         let ttl = record.ttl().as_secs();
-        let Some(sets) = self.nodes.get_mut(&owner) else {
+        let Some(sets) = self.nodes.get_mut(owner.as_slice()) else {
             let set = RecordSet {
                 rtype: record_type,
                 ttl,
                 records: vec![rdata],
                 location,
             };
-            self.nodes.insert(owner, vec![set]);
+            self.nodes.insert(owner.into(), vec![set]);
             self.record_count += 1;
             return;
         };
@@ -512,7 +512,7 @@ impl Loader {
         self.touch(&owner);
         let mut found = false;
         let mut name_emptied = false;
-        if let Some(sets) = self.nodes.get_mut(&owner) {
+        if let Some(sets) = self.nodes.get_mut(owner.as_slice()) {
             if let Some(set_index) = sets.iter().position(|set| set.rtype == record_type) {
                 let set = &mut sets[set_index];
                 if let Some(index) = set
@@ -531,7 +531,7 @@ impl Loader {
         }
         if name_emptied {
             // O(1); the order of names carries no meaning.
-            self.nodes.swap_remove(&owner);
+            self.nodes.swap_remove(owner.as_slice());
         }
         if found {
             self.record_count -= 1;
@@ -563,7 +563,7 @@ impl Loader {
                 touched.sort_unstable();
                 touched.dedup();
                 for owner in &touched {
-                    if let Some(sets) = self.nodes.get(owner) {
+                    if let Some(sets) = self.nodes.get(owner.as_slice()) {
                         self.check_name(owner, sets, &mut problems);
                     }
                 }
@@ -582,7 +582,7 @@ impl Loader {
         let apex = &self.apex;
         match self
             .nodes
-            .get(apex)
+            .get(apex.as_slice())
             .and_then(|sets| sets.iter().find(|set| set.rtype == rtype::SOA))
         {
             None => problems.push((
@@ -599,7 +599,7 @@ impl Loader {
         }
         if self
             .nodes
-            .get(apex)
+            .get(apex.as_slice())
             .is_none_or(|sets| !sets.iter().any(|set| set.rtype == rtype::NS))
         {
             problems.push((
@@ -678,22 +678,22 @@ fn rdata_of<M: ToName>(record_type: u16, data: &ZoneRecordData<Bytes, M>) -> Res
         return Err("DNAME is not supported (its answers need name substitution)".into());
     }
     let rdata = match data {
-        ZoneRecordData::Ns(ns) => Rdata::Name(wire_name(ns.nsdname())),
-        ZoneRecordData::Cname(cname) => Rdata::Name(wire_name(cname.cname())),
-        ZoneRecordData::Ptr(ptr) => Rdata::Name(wire_name(ptr.ptrdname())),
+        ZoneRecordData::Ns(ns) => Rdata::Name(wire_name(ns.nsdname()).into()),
+        ZoneRecordData::Cname(cname) => Rdata::Name(wire_name(cname.cname()).into()),
+        ZoneRecordData::Ptr(ptr) => Rdata::Name(wire_name(ptr.ptrdname()).into()),
         ZoneRecordData::Mx(mx) => Rdata::Mx {
             preference: mx.preference(),
-            exchange: wire_name(mx.exchange()),
+            exchange: wire_name(mx.exchange()).into(),
         },
-        ZoneRecordData::Soa(soa) => Rdata::Soa {
-            mname: wire_name(soa.mname()),
-            rname: wire_name(soa.rname()),
+        ZoneRecordData::Soa(soa) => Rdata::Soa(Box::new(Soa {
+            mname: wire_name(soa.mname()).into(),
+            rname: wire_name(soa.rname()).into(),
             serial: soa.serial().into_int(),
             refresh: soa.refresh().as_secs(),
             retry: soa.retry().as_secs(),
             expire: soa.expire().as_secs(),
             minimum: soa.minimum().as_secs(),
-        },
+        })),
         other => {
             let mut bytes = Vec::new();
             if other.compose_rdata(&mut bytes).is_err() {
@@ -715,7 +715,7 @@ fn rdata_of<M: ToName>(record_type: u16, data: &ZoneRecordData<Bytes, M>) -> Res
             if bytes.len() > usize::from(u16::MAX) {
                 return Err("record data longer than 65535 bytes".into());
             }
-            Rdata::Opaque(bytes)
+            Rdata::Opaque(bytes.into())
         }
     };
     Ok(rdata)
@@ -748,7 +748,7 @@ fn split_generic(record_type: u16, bytes: &[u8]) -> Option<Rdata> {
             let (exchange, rest) = read_name(rest)?;
             rest.is_empty().then(|| Rdata::Mx {
                 preference: u16::from_be_bytes(*preference),
-                exchange: exchange.to_vec(),
+                exchange: exchange.into(),
             })
         }
         rtype::SOA => {
@@ -763,19 +763,19 @@ fn split_generic(record_type: u16, bytes: &[u8]) -> Option<Rdata> {
                     numbers[at + 3],
                 ])
             };
-            Some(Rdata::Soa {
-                mname: mname.to_vec(),
-                rname: rname.to_vec(),
+            Some(Rdata::Soa(Box::new(Soa {
+                mname: mname.into(),
+                rname: rname.into(),
                 serial: number(0),
                 refresh: number(4),
                 retry: number(8),
                 expire: number(12),
                 minimum: number(16),
-            })
+            })))
         }
         _ => {
             let (target, rest) = read_name(bytes)?;
-            rest.is_empty().then(|| Rdata::Name(target.to_vec()))
+            rest.is_empty().then(|| Rdata::Name(target.into()))
         }
     }
 }
@@ -803,30 +803,11 @@ fn same_rdata(record_type: u16, a: &Rdata, b: &Rdata) -> bool {
                 exchange: b_exchange,
             },
         ) => a_preference == b_preference && a_exchange.eq_ignore_ascii_case(b_exchange),
-        (
-            Rdata::Soa {
-                mname: a_mname,
-                rname: a_rname,
-                serial: a_serial,
-                refresh: a_refresh,
-                retry: a_retry,
-                expire: a_expire,
-                minimum: a_minimum,
-            },
-            Rdata::Soa {
-                mname: b_mname,
-                rname: b_rname,
-                serial: b_serial,
-                refresh: b_refresh,
-                retry: b_retry,
-                expire: b_expire,
-                minimum: b_minimum,
-            },
-        ) => {
-            a_mname.eq_ignore_ascii_case(b_mname)
-                && a_rname.eq_ignore_ascii_case(b_rname)
-                && (a_serial, a_refresh, a_retry, a_expire, a_minimum)
-                    == (b_serial, b_refresh, b_retry, b_expire, b_minimum)
+        (Rdata::Soa(a), Rdata::Soa(b)) => {
+            a.mname.eq_ignore_ascii_case(&b.mname)
+                && a.rname.eq_ignore_ascii_case(&b.rname)
+                && (a.serial, a.refresh, a.retry, a.expire, a.minimum)
+                    == (b.serial, b.refresh, b.retry, b.expire, b.minimum)
         }
         _ => false,
     }
@@ -1110,7 +1091,9 @@ mod tests {
             .unwrap();
         assert_eq!(
             generic.records,
-            vec![Rdata::Name(b"\x03ns3\x07example\x03com\x00".to_vec())]
+            vec![Rdata::Name(
+                b"\x03ns3\x07example\x03com\x00".to_vec().into()
+            )]
         );
         assert_eq!(
             transferred.soa(),
@@ -1230,9 +1213,9 @@ mod tests {
         assert_eq!(
             www.records,
             vec![
-                Rdata::Opaque(vec![192, 0, 2, 1]),
-                Rdata::Opaque(vec![192, 0, 2, 3]),
-                Rdata::Opaque(vec![192, 0, 2, 4])
+                Rdata::Opaque(vec![192, 0, 2, 1].into()),
+                Rdata::Opaque(vec![192, 0, 2, 3].into()),
+                Rdata::Opaque(vec![192, 0, 2, 4].into())
             ]
         );
         assert_eq!(www.ttl, 60);

@@ -36,25 +36,127 @@ pub struct Location {
     pub line: usize,
 }
 
+/// Bytes of a name or of record data, held in place up to
+/// [`Octets::INLINE`] bytes (an IPv4 or IPv6 address, most names), on the
+/// heap beyond. A zone of a million names and records holds them without
+/// an allocation each: at 32 bytes of allocator chunk per owner name and per
+/// address that was a fifth of a loaded zone's memory.
+#[derive(Clone)]
+pub struct Octets(OctetsRepr);
+
+#[derive(Clone)]
+enum OctetsRepr {
+    Inline {
+        len: u8,
+        bytes: [u8; Octets::INLINE],
+    },
+    Heap(Box<[u8]>),
+}
+
+impl Octets {
+    /// The most bytes held in place (the type stays 24 bytes).
+    pub const INLINE: usize = 22;
+
+    /// A copy of `bytes`.
+    pub fn new(bytes: &[u8]) -> Octets {
+        if bytes.len() <= Self::INLINE {
+            let mut inline = [0; Self::INLINE];
+            inline[..bytes.len()].copy_from_slice(bytes);
+            Octets(OctetsRepr::Inline {
+                len: bytes.len() as u8,
+                bytes: inline,
+            })
+        } else {
+            Octets(OctetsRepr::Heap(bytes.into()))
+        }
+    }
+
+    /// The bytes.
+    #[inline]
+    pub fn as_slice(&self) -> &[u8] {
+        match &self.0 {
+            OctetsRepr::Inline { len, bytes } => &bytes[..usize::from(*len)],
+            OctetsRepr::Heap(bytes) => bytes,
+        }
+    }
+}
+
+impl std::ops::Deref for Octets {
+    type Target = [u8];
+    #[inline]
+    fn deref(&self) -> &[u8] {
+        self.as_slice()
+    }
+}
+
+impl std::borrow::Borrow<[u8]> for Octets {
+    fn borrow(&self) -> &[u8] {
+        self.as_slice()
+    }
+}
+
+impl From<&[u8]> for Octets {
+    fn from(bytes: &[u8]) -> Octets {
+        Octets::new(bytes)
+    }
+}
+
+impl From<Vec<u8>> for Octets {
+    fn from(bytes: Vec<u8>) -> Octets {
+        if bytes.len() <= Self::INLINE {
+            Octets::new(&bytes)
+        } else {
+            Octets(OctetsRepr::Heap(bytes.into_boxed_slice()))
+        }
+    }
+}
+
+impl PartialEq for Octets {
+    fn eq(&self, other: &Octets) -> bool {
+        self.as_slice() == other.as_slice()
+    }
+}
+
+impl Eq for Octets {}
+
+/// As the slice hashes, so that a map keyed by `Octets` is searched by
+/// `&[u8]`.
+impl std::hash::Hash for Octets {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.as_slice().hash(state)
+    }
+}
+
+impl std::fmt::Debug for Octets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.as_slice().fmt(f)
+    }
+}
+
 /// The data of one record, split so names can be compressed when rendered.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Rdata {
     /// Record data in wire form with any names uncompressed (RFC 3597).
-    Opaque(Vec<u8>),
+    Opaque(Octets),
     /// NS, CNAME, PTR: a single compressible name.
-    Name(Vec<u8>),
+    Name(Octets),
     /// MX: preference and a compressible exchange name.
-    Mx { preference: u16, exchange: Vec<u8> },
-    /// SOA: two compressible names and the five 32-bit fields.
-    Soa {
-        mname: Vec<u8>,
-        rname: Vec<u8>,
-        serial: u32,
-        refresh: u32,
-        retry: u32,
-        expire: u32,
-        minimum: u32,
-    },
+    Mx { preference: u16, exchange: Octets },
+    /// SOA: two compressible names and the five 32-bit fields (boxed: one
+    /// record per zone need not make every record larger).
+    Soa(Box<Soa>),
+}
+
+/// The data of an SOA record.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Soa {
+    pub mname: Octets,
+    pub rname: Octets,
+    pub serial: u32,
+    pub refresh: u32,
+    pub retry: u32,
+    pub expire: u32,
+    pub minimum: u32,
 }
 
 /// All records of one type at one name.
@@ -71,7 +173,7 @@ pub struct RecordSet {
 /// each behind its own pointer, per record read) and kept in the order they
 /// were read, so walking them follows memory and gives the same order every
 /// time.
-pub type Nodes = indexmap::IndexMap<Vec<u8>, Vec<RecordSet>, foldhash::fast::RandomState>;
+pub type Nodes = indexmap::IndexMap<Octets, Vec<RecordSet>, foldhash::fast::RandomState>;
 
 /// The numbers of a zone's SOA record (RFC 1035 section 3.3.13).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -107,7 +209,7 @@ impl ZoneData {
     pub fn negative_ttl(&self) -> u32 {
         match self.record_set(&self.apex, rtype::SOA) {
             Some(set) => match set.records.first() {
-                Some(Rdata::Soa { minimum, .. }) => set.ttl.min(*minimum),
+                Some(Rdata::Soa(soa)) => set.ttl.min(soa.minimum),
                 _ => set.ttl,
             },
             None => 0,
@@ -117,19 +219,12 @@ impl ZoneData {
     /// The numbers of the apex SOA, or `None` without one.
     pub fn soa(&self) -> Option<SoaTimers> {
         match self.record_set(&self.apex, rtype::SOA)?.records.first()? {
-            Rdata::Soa {
-                serial,
-                refresh,
-                retry,
-                expire,
-                minimum,
-                ..
-            } => Some(SoaTimers {
-                serial: *serial,
-                refresh: *refresh,
-                retry: *retry,
-                expire: *expire,
-                minimum: *minimum,
+            Rdata::Soa(soa) => Some(SoaTimers {
+                serial: soa.serial,
+                refresh: soa.refresh,
+                retry: soa.retry,
+                expire: soa.expire,
+                minimum: soa.minimum,
             }),
             _ => None,
         }
@@ -176,9 +271,44 @@ pub(crate) fn contents(zone: &ZoneData) -> Vec<(Vec<u8>, u16, u32, Vec<Rdata>)> 
         .iter()
         .flat_map(|(owner, sets)| {
             sets.iter()
-                .map(|set| (owner.clone(), set.rtype, set.ttl, set.records.clone()))
+                .map(|set| (owner.to_vec(), set.rtype, set.ttl, set.records.clone()))
         })
         .collect();
     out.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn octets_keep_short_bytes_in_place_long_ones_on_the_heap() {
+        assert_eq!(std::mem::size_of::<Octets>(), 24);
+        assert!(std::mem::size_of::<Rdata>() <= 32);
+        for len in [0, 1, 4, 16, Octets::INLINE, Octets::INLINE + 1, 300] {
+            let bytes: Vec<u8> = (0..len).map(|index| index as u8).collect();
+            let octets = Octets::new(&bytes);
+            assert_eq!(octets.as_slice(), &bytes[..]);
+            assert_eq!(Octets::from(bytes.clone()).as_slice(), &bytes[..]);
+            assert_eq!(
+                matches!(octets.0, OctetsRepr::Inline { .. }),
+                len <= Octets::INLINE
+            );
+        }
+        assert_ne!(Octets::new(b"ab"), Octets::new(b"abc"));
+        assert_ne!(Octets::new(&[0; 23]), Octets::new(&[0; 22]));
+    }
+
+    #[test]
+    fn nodes_keyed_by_octets_are_found_by_slice() {
+        let mut nodes = Nodes::default();
+        let short = b"\x03www\x07example\x03com\x00";
+        let long = b"\x0bsubdomain-a\x0bsubdomain-b\x07example\x03com\x00";
+        nodes.insert(Octets::new(short), Vec::new());
+        nodes.insert(Octets::new(long), Vec::new());
+        assert!(nodes.get(&short[..]).is_some());
+        assert!(nodes.get(&long[..]).is_some());
+        assert!(nodes.get(&b"\x03www\x00"[..]).is_none());
+    }
 }

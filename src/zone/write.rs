@@ -27,7 +27,10 @@ use crate::wire::{name, rtype};
 /// zone (same names, sets, TTLs, record data).
 pub fn write_zone(zone: &ZoneData, out: &mut impl Write) -> io::Result<()> {
     let mut line = String::new();
-    let apex = zone.nodes.get(&zone.apex).map_or(&[][..], Vec::as_slice);
+    let apex = zone
+        .nodes
+        .get(zone.apex.as_slice())
+        .map_or(&[][..], Vec::as_slice);
     // The apex SOA, the rest of the apex, then every other name: read back,
     // the apex is the first name, so writing that zone gives the same text.
     let soa_first = apex
@@ -38,7 +41,7 @@ pub fn write_zone(zone: &ZoneData, out: &mut impl Write) -> io::Result<()> {
         write_set(&zone.apex, set, &mut line, out)?;
     }
     for (owner, sets) in &zone.nodes {
-        if *owner == zone.apex {
+        if owner.as_slice() == zone.apex.as_slice() {
             continue;
         }
         for set in sets {
@@ -123,20 +126,17 @@ fn write_rdata(record_type: u16, rdata: &Rdata, line: &mut String) {
         } => {
             let _ = write!(line, "{mnemonic} {preference} {}", name::display(exchange));
         }
-        Rdata::Soa {
-            mname,
-            rname,
-            serial,
-            refresh,
-            retry,
-            expire,
-            minimum,
-        } => {
+        Rdata::Soa(soa) => {
             let _ = write!(
                 line,
-                "{mnemonic} {} {} {serial} {refresh} {retry} {expire} {minimum}",
-                name::display(mname),
-                name::display(rname)
+                "{mnemonic} {} {} {} {} {} {} {}",
+                name::display(&soa.mname),
+                name::display(&soa.rname),
+                soa.serial,
+                soa.refresh,
+                soa.retry,
+                soa.expire,
+                soa.minimum
             );
         }
         Rdata::Opaque(bytes) => {
@@ -144,7 +144,7 @@ fn write_rdata(record_type: u16, rdata: &Rdata, line: &mut String) {
                 let _ = write!(line, "{mnemonic} \\# {}", bytes.len());
                 if !bytes.is_empty() {
                     line.push(' ');
-                    for byte in bytes {
+                    for byte in bytes.iter() {
                         let _ = write!(line, "{byte:02x}");
                     }
                 }
