@@ -297,8 +297,8 @@ pub fn start(config: &Config) -> Result<Running, StartError> {
 
     let snapshot = Arc::new(SharedSnapshot::new(snapshot));
     let control = Arc::new(Control::new(config.clone(), snapshot.clone(), sources));
-    // Without secondaries the control plane dropped the zone data.
-    crate::sys::memory::release_free_memory();
+    // Without secondaries the control plane frees the zone data in the
+    // background, and gives the memory back then.
     let stats = Arc::new(Stats::with_xdp(cpus.len(), queue_stats));
     let (transfers, transfer_requests) = crate::xfr::channel();
     let admin = match &config.admin {

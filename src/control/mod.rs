@@ -191,7 +191,7 @@ pub struct Status {
 /// zone or catalog to rebuild snapshots for.
 fn keep_files_if_needed(config: &Config, mut sources: Sources) -> Sources {
     if config.secondaries.is_empty() && config.catalogs.is_empty() {
-        sources.files = Vec::new();
+        crate::sys::memory::free_in_background(std::mem::take(&mut sources.files));
     }
     sources
 }

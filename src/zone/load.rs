@@ -23,7 +23,7 @@ use domain::base::rdata::ComposeRecordData;
 use domain::rdata::ZoneRecordData;
 use domain::zonefile::inplace::{Entry, Zonefile};
 
-use super::{Location, Nodes, Rdata, Record, RecordSet, Soa, ZoneData};
+use super::{Location, Nodes, Octets, Rdata, Record, RecordSet, Soa, ZoneData};
 use crate::config::{LoadError, LoadErrors, Source, ZoneConfig};
 use crate::wire::name;
 use crate::wire::rtype;
@@ -112,6 +112,7 @@ pub(super) fn apply_changes(
         errors: Vec::new(),
         warnings: Vec::new(),
         touched: Some(Vec::with_capacity(removed.len() + added.len())),
+        scratch: Vec::new(),
     };
     for (index, record) in removed.iter().enumerate() {
         loader.remove(
@@ -142,6 +143,8 @@ struct Loader {
     /// zone already checked: only these names need checking again. `None`:
     /// check every name.
     touched: Option<Vec<Vec<u8>>>,
+    /// Where record data is composed before it is held.
+    scratch: Vec<u8>,
 }
 
 /// `www.example.com. CNAME`: how errors name a record.
@@ -164,8 +167,27 @@ fn push_small<T>(vec: &mut Vec<T>, value: T) {
 /// Below this length [`push_small`] grows a vector one slot at a time.
 const SMALL_VEC_EXACT_UP_TO: usize = 4;
 
-fn wire_name(name: &impl ToName) -> Vec<u8> {
-    name.to_vec().into_octets()
+/// `name` in uncompressed wire form, composed on the stack: a million
+/// records are not a million allocations.
+fn wire_name(name: &impl ToName) -> Octets {
+    wire_name_with(name, |_| ())
+}
+
+/// `name` in wire form with `change` applied to its bytes first.
+fn wire_name_with(name: &impl ToName, change: impl FnOnce(&mut [u8])) -> Octets {
+    let mut buffer = octseq::array::Array::<{ name::MAX_NAME_LEN }>::new();
+    match name.compose(&mut buffer) {
+        Ok(()) => {
+            change(buffer.as_mut());
+            Octets::new(buffer.as_ref())
+        }
+        // Longer than a name can be: cannot happen for a parsed name.
+        Err(_) => {
+            let mut bytes = name.to_vec().into_octets();
+            change(&mut bytes);
+            bytes.into()
+        }
+    }
 }
 
 /// Turns byte offsets reported by the parser into line numbers, counting
@@ -372,6 +394,7 @@ impl Loader {
             errors: Vec::new(),
             warnings: Vec::new(),
             touched: None,
+            scratch: Vec::new(),
         }
     }
 
@@ -406,9 +429,8 @@ impl Loader {
         &mut self,
         record: &AnyRecord<N, M>,
         location: Location,
-    ) -> Option<(Vec<u8>, u16, Rdata)> {
-        let mut owner = wire_name(record.owner());
-        owner.make_ascii_lowercase();
+    ) -> Option<(Octets, u16, Rdata)> {
+        let owner = wire_name_with(record.owner(), |bytes| bytes.make_ascii_lowercase());
         let record_type = record.rtype().to_int();
         // Formatted only for a message: most zones have none, and a million
         // records would otherwise format a million keys.
@@ -429,7 +451,7 @@ impl Loader {
             );
             return None;
         }
-        match rdata_of(record_type, record.data()) {
+        match rdata_of(record_type, record.data(), &mut self.scratch) {
             Ok(rdata) => Some((owner, record_type, rdata)),
             Err(message) => {
                 self.error(Some(location), key(), message);
@@ -450,15 +472,21 @@ impl Loader {
         };
         self.touch(&owner);
         let ttl = record.ttl().as_secs();
-        let Some(sets) = self.nodes.get_mut(owner.as_slice()) else {
-            let set = RecordSet {
-                rtype: record_type,
-                ttl,
-                records: vec![rdata],
-                location,
-            };
-            self.nodes.insert(owner.into(), vec![set]);
-            self.record_count += 1;
+        // One hash and one probe whether the name is new or not.
+        let index = match self.nodes.entry(owner) {
+            indexmap::map::Entry::Vacant(vacant) => {
+                vacant.insert(vec![RecordSet {
+                    rtype: record_type,
+                    ttl,
+                    records: vec![rdata],
+                    location,
+                }]);
+                self.record_count += 1;
+                return;
+            }
+            indexmap::map::Entry::Occupied(occupied) => occupied.index(),
+        };
+        let Some((owner, sets)) = self.nodes.get_index_mut(index) else {
             return;
         };
         match sets.iter_mut().find(|set| set.rtype == record_type) {
@@ -476,7 +504,7 @@ impl Loader {
                         line: Some(location.line),
                         message: format!(
                             "{}: TTL {ttl} differs from {} earlier in the RRset; using the smaller",
-                            record_key(&owner, record_type),
+                            record_key(owner, record_type),
                             set.ttl
                         ),
                     });
@@ -671,23 +699,28 @@ type Problem = (Option<Location>, String, String);
 const PTR: u16 = 12;
 
 /// The data of one record as the zone holds it, or why it cannot be held.
-fn rdata_of<M: ToName>(record_type: u16, data: &ZoneRecordData<Bytes, M>) -> Result<Rdata, String> {
+/// `scratch` is a buffer to compose data in, reused from record to record.
+fn rdata_of<M: ToName>(
+    record_type: u16,
+    data: &ZoneRecordData<Bytes, M>,
+    scratch: &mut Vec<u8>,
+) -> Result<Rdata, String> {
     // By type, not by parsed form: the RFC 3597 form (`DNAME \# ...`) is
     // refused too.
     if record_type == rtype::DNAME {
         return Err("DNAME is not supported (its answers need name substitution)".into());
     }
     let rdata = match data {
-        ZoneRecordData::Ns(ns) => Rdata::Name(wire_name(ns.nsdname()).into()),
-        ZoneRecordData::Cname(cname) => Rdata::Name(wire_name(cname.cname()).into()),
-        ZoneRecordData::Ptr(ptr) => Rdata::Name(wire_name(ptr.ptrdname()).into()),
+        ZoneRecordData::Ns(ns) => Rdata::Name(wire_name(ns.nsdname())),
+        ZoneRecordData::Cname(cname) => Rdata::Name(wire_name(cname.cname())),
+        ZoneRecordData::Ptr(ptr) => Rdata::Name(wire_name(ptr.ptrdname())),
         ZoneRecordData::Mx(mx) => Rdata::Mx {
             preference: mx.preference(),
-            exchange: wire_name(mx.exchange()).into(),
+            exchange: wire_name(mx.exchange()),
         },
         ZoneRecordData::Soa(soa) => Rdata::Soa(Box::new(Soa {
-            mname: wire_name(soa.mname()).into(),
-            rname: wire_name(soa.rname()).into(),
+            mname: wire_name(soa.mname()),
+            rname: wire_name(soa.rname()),
             serial: soa.serial().into_int(),
             refresh: soa.refresh().as_secs(),
             retry: soa.retry().as_secs(),
@@ -695,8 +728,9 @@ fn rdata_of<M: ToName>(record_type: u16, data: &ZoneRecordData<Bytes, M>) -> Res
             minimum: soa.minimum().as_secs(),
         })),
         other => {
-            let mut bytes = Vec::new();
-            if other.compose_rdata(&mut bytes).is_err() {
+            scratch.clear();
+            let bytes = scratch;
+            if other.compose_rdata(bytes).is_err() {
                 return Err("record data does not compose".into());
             }
             if matches!(
@@ -705,7 +739,7 @@ fn rdata_of<M: ToName>(record_type: u16, data: &ZoneRecordData<Bytes, M>) -> Res
             ) {
                 // Given in the RFC 3597 form (`NS \# 6 ...`): held split
                 // like any other, since answers compress these names.
-                return split_generic(record_type, &bytes).ok_or_else(|| {
+                return split_generic(record_type, bytes).ok_or_else(|| {
                     format!(
                         "record data is not a valid {}",
                         Rtype::from_int(record_type)
@@ -715,7 +749,7 @@ fn rdata_of<M: ToName>(record_type: u16, data: &ZoneRecordData<Bytes, M>) -> Res
             if bytes.len() > usize::from(u16::MAX) {
                 return Err("record data longer than 65535 bytes".into());
             }
-            Rdata::Opaque(bytes.into())
+            Rdata::Opaque(Octets::new(bytes))
         }
     };
     Ok(rdata)
