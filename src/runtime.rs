@@ -465,6 +465,7 @@ pub fn start(config: &Config) -> Result<Running, StartError> {
         records = summary.records,
         names = summary.names,
         build_ms = summary.build_time.as_millis() as u64,
+        table_mib = summary.table_bytes >> 20,
         user = %user,
         version = env!("CARGO_PKG_VERSION"),
         "dnslb serving"

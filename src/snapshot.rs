@@ -50,7 +50,8 @@ pub struct BuildSummary {
     pub services: usize,
     pub records: usize,
     pub names: usize,
-    pub rendered_bytes: usize,
+    /// Memory the name table holds (see `NameTable::heap_bytes`).
+    pub table_bytes: usize,
     pub build_time: Duration,
 }
 

@@ -267,7 +267,7 @@ pub fn assemble(
         services: services.entries.len(),
         records: datas.iter().map(|zone| zone.record_count).sum(),
         names: table.name_count(),
-        rendered_bytes: table.fragments().byte_len(),
+        table_bytes: table.heap_bytes(),
         build_time: started.elapsed(),
     };
     let snapshot = Snapshot {

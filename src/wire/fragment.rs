@@ -126,9 +126,11 @@ impl FragmentStore {
         self.fragments.shrink_to_fit();
     }
 
-    /// Total bytes held, for reporting.
-    pub fn byte_len(&self) -> usize {
-        self.bytes.len()
+    /// Memory the store holds, in bytes.
+    pub fn heap_bytes(&self) -> usize {
+        self.bytes.capacity()
+            + self.fixups.capacity() * std::mem::size_of::<Fixup>()
+            + self.fragments.capacity() * std::mem::size_of::<FragmentMeta>()
     }
 
     /// Starts a new fragment for `section`. `question_name` is the lowercase

@@ -385,6 +385,21 @@ impl NameTable {
         self.nodes.len()
     }
 
+    /// Memory the table holds, in bytes: its arrays as allocated (the
+    /// CNAME targets' and zones' small allocations aside).
+    pub fn heap_bytes(&self) -> usize {
+        use std::mem::size_of;
+        self.index.slots.len() * size_of::<Slot>()
+            + self.index.names.capacity()
+            + self.index.spans.capacity() * size_of::<(u32, u32)>()
+            + self.nodes.capacity() * size_of::<Node>()
+            + self.rrsets.capacity() * size_of::<RecordSetEntry>()
+            + self.zones.capacity() * size_of::<ZoneEntry>()
+            + self.referrals.capacity() * size_of::<Referral>()
+            + self.targets.capacity()
+            + self.fragments.heap_bytes()
+    }
+
     /// Number of zones.
     pub fn zone_count(&self) -> usize {
         self.zones.len()
