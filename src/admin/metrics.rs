@@ -397,6 +397,28 @@ pub fn render(control: &Control, stats: &Stats, transfers: &Transfers) -> String
     );
     family(
         &mut out,
+        "dnslb_name_table_builds_total",
+        "counter",
+        "Name tables built after the first: whole (a reload, a zone transfer), or patched for the names an IXFR changed.",
+    );
+    let _ = writeln!(
+        out,
+        "dnslb_name_table_builds_total{{kind=\"whole\"}} {}",
+        metrics.tables_built.load(Ordering::Relaxed)
+    );
+    let _ = writeln!(
+        out,
+        "dnslb_name_table_builds_total{{kind=\"patched\"}} {}",
+        metrics.tables_patched.load(Ordering::Relaxed)
+    );
+    gauge(
+        &mut out,
+        "dnslb_name_table_patched_names",
+        "Names changed by IXFR since the name table was last built whole (0 after a whole build).",
+        snapshot.table.patched_names() as f64,
+    );
+    family(
+        &mut out,
         "dnslb_reloads_total",
         "counter",
         "Config reloads (SIGHUP, POST /reload), by result.",

@@ -236,25 +236,7 @@ pub fn assemble(
     writers: usize,
 ) -> Result<Snapshot, LoadErrors> {
     let started = Instant::now();
-    let zones: Vec<TableZone<'_>> = sources
-        .files
-        .iter()
-        .map(|zone| TableZone {
-            data: zone,
-            serving: true,
-        })
-        .chain(
-            sources
-                .secondaries
-                .iter()
-                // A file zone wins over a secondary at the same apex.
-                .filter(|zone| !sources.files.iter().any(|file| file.apex == zone.data.apex))
-                .map(|zone| TableZone {
-                    data: &zone.data,
-                    serving: zone.serving,
-                }),
-        )
-        .collect();
+    let zones = table_zones(sources);
     let datas: Vec<&ZoneData> = zones.iter().map(|zone| zone.data).collect();
     let services = Services::build(config, &datas, writers).map_err(LoadErrors)?;
     let table = NameTable::build(&zones, &services.names());
@@ -285,6 +267,55 @@ pub fn assemble(
         summary,
     };
     Ok(snapshot)
+}
+
+/// The zones of `sources` in the order the name table takes them: the
+/// files, then the secondaries (a file zone wins over a secondary at the
+/// same apex).
+pub fn table_zones(sources: &Sources) -> Vec<TableZone<'_>> {
+    sources
+        .files
+        .iter()
+        .map(|zone| TableZone {
+            data: zone,
+            serving: true,
+        })
+        .chain(
+            sources
+                .secondaries
+                .iter()
+                .filter(|zone| !sources.files.iter().any(|file| file.apex == zone.data.apex))
+                .map(|zone| TableZone {
+                    data: &zone.data,
+                    serving: zone.serving,
+                }),
+        )
+        .collect()
+}
+
+/// A snapshot with `current`'s services and `table` (patched from
+/// `current`'s for the zones of `sources`), with `states` and `sources`'
+/// NOTIFY rules, numbered `generation`.
+pub fn with_table(
+    current: &Snapshot,
+    config: &Config,
+    states: &BackendStates,
+    sources: &Sources,
+    table: NameTable,
+    generation: u64,
+) -> Snapshot {
+    let started = Instant::now();
+    let mut next = with_backend_states(current, config, states, generation);
+    next.summary.records = table_zones(sources)
+        .iter()
+        .map(|zone| zone.data.record_count)
+        .sum();
+    next.summary.names = table.name_count();
+    next.summary.table_bytes = table.heap_bytes();
+    next.summary.build_time = started.elapsed();
+    next.table = Arc::new(table);
+    next.notify_rules = sources.notify_rules.clone();
+    next
 }
 
 /// A snapshot with `current`'s zones and new backend states (health, drain,

@@ -103,6 +103,10 @@ pub struct ControlMetrics {
     pub state_changes: AtomicU64,
     /// The last snapshot's build time, in microseconds.
     pub last_build_micros: AtomicU64,
+    /// Name tables built whole after the first (reloads, zone transfers),
+    /// and patched for an IXFR's names instead.
+    pub tables_built: AtomicU64,
+    pub tables_patched: AtomicU64,
     /// From a probe result to the snapshot it changed being published: the
     /// last and the largest, in microseconds.
     pub last_publish_delay_micros: AtomicU64,
@@ -736,6 +740,7 @@ impl Control {
         };
         let mut built =
             build::assemble(&config, &sources, 0, writers).map_err(ControlError::Config)?;
+        self.metrics.tables_built.fetch_add(1, Ordering::Relaxed);
         let mut state = self.lock();
         let current = self.shared.load_full();
         let generation = current.generation + 1;
@@ -786,10 +791,16 @@ impl Control {
     /// yet) and the catalog members among them, and publishes a snapshot
     /// built from them. On an error (a service the new data would break)
     /// nothing changes.
+    ///
+    /// `patch` says that only one zone's data changed since the last
+    /// publication (an IXFR), at the owners given: the published name table
+    /// is then patched for those names rather than built again, where the
+    /// change allows (`NameTable::patched`).
     pub fn set_secondaries(
         &self,
         secondaries: Vec<SecondaryZone>,
         members: Vec<Member>,
+        patch: Option<(&[u8], &[Vec<u8>])>,
     ) -> Result<u64, LoadErrors> {
         let _one_at_a_time = self
             .reloading
@@ -841,8 +852,57 @@ impl Control {
             .collect();
         sources.secondaries = secondaries;
         sources.notify_rules = Arc::new(build::notify_rules(&config, &member_refs));
+        if let Some((apex, changed)) = patch {
+            let started = Instant::now();
+            let current = self.shared.load_full();
+            let zones = build::table_zones(&sources);
+            let names: Vec<&[u8]> = changed.iter().map(Vec::as_slice).collect();
+            let patched = zones
+                .iter()
+                .position(|zone| zone.data.apex == apex)
+                .and_then(|index| current.table.patched(&zones, index, &names));
+            let mut state = self.lock();
+            // Health changes publish meanwhile, with the same table; a
+            // whole build cannot (it holds `reloading`, as this does).
+            let latest = self.shared.load_full();
+            match patched.filter(|_| Arc::ptr_eq(&latest.table, &current.table)) {
+                Some(table) => {
+                    let patched_names = table.patched_names();
+                    let next = build::with_table(
+                        &latest,
+                        &state.config,
+                        &state.states(),
+                        &sources,
+                        table,
+                        latest.generation + 1,
+                    );
+                    state.sources = sources;
+                    state.members = members;
+                    let generation = self.finish_publish(next);
+                    drop(state);
+                    self.metrics.tables_patched.fetch_add(1, Ordering::Relaxed);
+                    tracing::info!(
+                        zone = %name::display(apex),
+                        changed = changed.len(),
+                        patched_names,
+                        ms = started.elapsed().as_millis() as u64,
+                        "name table patched"
+                    );
+                    return Ok(generation);
+                }
+                None => {
+                    drop(state);
+                    tracing::info!(
+                        zone = %name::display(apex),
+                        changed = changed.len(),
+                        "the change reaches beyond its names: building the name table whole"
+                    );
+                }
+            }
+        }
         let writers = self.shared.load().services.writers;
         let mut built = build::assemble(&config, &sources, 0, writers)?;
+        self.metrics.tables_built.fetch_add(1, Ordering::Relaxed);
         let mut state = self.lock();
         let current = self.shared.load_full();
         built.services.adopt_counters(&current.services);

@@ -460,24 +460,24 @@ impl<'s> Resolver<'s> {
                 };
             }
         }
-        let fragments = table.fragments();
         if qtype != rtype::ANY {
             if let Some(set) = table.record_set(node, qtype) {
                 let fragment = if chained { set.chained } else { set.direct };
                 if set.additional == 0 {
-                    reply.push(fragments.get(fragment), self.owner);
+                    reply.push(table.fragment(fragment), self.owner);
                 } else {
-                    reply.push_with_additional(fragments, fragment, set.additional, self.owner);
+                    let (store, fragment) = table.store(fragment);
+                    reply.push_with_additional(store, fragment, set.additional, self.owner);
                 }
                 return Step::Done(Rcode::NoError, true);
             }
         }
         if let Some(cname) = table.cname(node) {
             let fragment = if chained { cname.chained } else { cname.direct };
-            return self.cname(reply, fragments.get(fragment), table.cname_target(cname));
+            return self.cname(reply, table.fragment(fragment), table.cname_target(cname));
         }
         if qtype == rtype::ANY && (node.has_data() || node.service().is_some()) {
-            reply.push(fragments.get(table.any_hinfo()), self.owner);
+            reply.push(table.fragment(table.any_hinfo()), self.owner);
             return Step::Done(Rcode::NoError, true);
         }
         self.negative(reply, node.zone);
@@ -512,7 +512,7 @@ impl<'s> Resolver<'s> {
         } else {
             referral.direct
         };
-        reply.push(table.fragments().get(fragment), self.owner);
+        reply.push(table.fragment(fragment), self.owner);
         Step::Done(Rcode::NoError, self.chained)
     }
 
@@ -529,7 +529,7 @@ impl<'s> Resolver<'s> {
                 .saturating_sub(entry.apex.len() as u16);
             entry.negative_direct
         };
-        reply.push(table.fragments().get(fragment), self.owner);
+        reply.push(table.fragment(fragment), self.owner);
     }
 }
 

@@ -65,6 +65,23 @@ pub struct Fragment<'a> {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FragmentId(u32);
 
+/// The bit [`FragmentId::marked`] sets.
+const MARK: u32 = 1 << 31;
+
+impl FragmentId {
+    /// This id with a mark that tells a second store's ids apart from a
+    /// first's, where a table keeps two (a store holds under 2^31).
+    pub const fn marked(self) -> FragmentId {
+        FragmentId(self.0 | MARK)
+    }
+
+    /// Whether the id is marked, and the id without the mark.
+    #[inline(always)]
+    pub const fn unmarked(self) -> (bool, FragmentId) {
+        (self.0 & MARK != 0, FragmentId(self.0 & !MARK))
+    }
+}
+
 #[derive(Clone, Copy, Debug)]
 struct FragmentMeta {
     start: u32,

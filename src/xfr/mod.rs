@@ -62,6 +62,10 @@ const CLOCK_TICK: Duration = Duration::from_millis(250);
 /// Bounds connecting to a primary and each read and write of an exchange.
 pub const EXCHANGE_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// A zone an IXFR brought, and the owners its differences changed (`None`
+/// when the primary sent the whole zone instead).
+type Incremental = (ZoneData, Option<Vec<Vec<u8>>>);
+
 /// What a zone is to the transfer thread.
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Role {
@@ -589,7 +593,9 @@ impl Thread {
     /// Publishes every served zone (and placeholders for the others) with
     /// the rest of the snapshot. On an error (the new data would break a
     /// service) returns it and nothing changes.
-    fn try_publish(&self) -> Result<u64, String> {
+    /// Publishes the zones as they are now; `patch` names a zone whose data
+    /// alone changed since the last publication, and the owners changed.
+    fn try_publish(&self, patch: Option<(&[u8], &[Vec<u8>])>) -> Result<u64, String> {
         let secondaries: Vec<SecondaryZone> = self
             .zones
             .values()
@@ -610,14 +616,14 @@ impl Thread {
             .collect();
         let result = self
             .control
-            .set_secondaries(secondaries, members)
+            .set_secondaries(secondaries, members, patch)
             .map_err(|errors| errors.to_string());
         self.publish_status();
         result
     }
 
     fn publish(&mut self) {
-        match self.try_publish() {
+        match self.try_publish(None) {
             Ok(_) => self.forget_removed(),
             Err(error) => tracing::error!("secondary zones not published: {error}"),
         }
@@ -717,10 +723,10 @@ impl Thread {
         let origin =
             |kind: &str| PathBuf::from(format!("{kind} of {zone_apex} from {}", exchange.primary));
         let current = self.zones[apex].data.clone();
-        let (data, kind) = match &current {
+        let (data, kind, changed) = match &current {
             Some(current) => match self.incremental(current, &zone_apex, exchange, &origin("IXFR"))
             {
-                Ok(Some(data)) => (data, Kind::Ixfr),
+                Ok(Some((data, changed))) => (data, Kind::Ixfr, changed),
                 Ok(None) => {
                     self.refreshed(apex);
                     return Ok(());
@@ -735,6 +741,7 @@ impl Thread {
                         self.full(&zone_apex, exchange, &origin("AXFR"))
                             .inspect_err(|_| self.transfers.count(apex, Kind::Axfr, false))?,
                         Kind::Axfr,
+                        None,
                     )
                 }
             },
@@ -744,6 +751,7 @@ impl Thread {
                         self.transfers.count(apex, Kind::Axfr, false);
                     })?,
                 Kind::Axfr,
+                None,
             ),
         };
         if let (Some(ours), Some(new)) = (ours, data.soa().map(|soa| soa.serial)) {
@@ -755,7 +763,7 @@ impl Thread {
             }
         }
         let data = self.give_way_to_services(data);
-        if let Err(error) = self.accept(apex, data) {
+        if let Err(error) = self.accept(apex, data, changed.as_deref()) {
             self.transfers.count(apex, kind, false);
             return Err(error);
         }
@@ -765,15 +773,16 @@ impl Thread {
         Ok(())
     }
 
-    /// An IXFR from `current`: `Ok(None)` when up to date; on an error,
-    /// whether an AXFR should follow.
+    /// An IXFR from `current`: `Ok(None)` when up to date, else the new
+    /// zone and, when the primary sent differences, the owners they
+    /// changed; on an error, whether an AXFR should follow.
     fn incremental(
         &self,
         current: &ZoneData,
         apex: &Name<Bytes>,
         exchange: &Exchange<'_>,
         origin: &Path,
-    ) -> Result<Option<ZoneData>, (String, bool)> {
+    ) -> Result<Option<Incremental>, (String, bool)> {
         let Some(ours) = soa_record(current) else {
             return Err(("our copy has no SOA".to_owned(), true));
         };
@@ -781,11 +790,12 @@ impl Thread {
             Ok(Transfer::UpToDate) => Ok(None),
             Ok(Transfer::Full(records)) => {
                 zone::load::zone_from_records(apex, origin.to_path_buf(), records)
-                    .map(|(data, _)| Some(data))
+                    .map(|(data, _)| Some((data, None)))
                     .map_err(|errors| (errors.to_string(), false))
             }
             Ok(Transfer::Incremental(differences)) => {
                 let mut data: Option<ZoneData> = None;
+                let mut changed: Vec<Vec<u8>> = Vec::new();
                 let services = build::service_names_in(&self.config, &current.apex);
                 for mut difference in differences {
                     // Records the copy left out for a service stay out.
@@ -797,8 +807,11 @@ impl Thread {
                         .apply_changes(&difference.removed, &difference.added, origin)
                         .map_err(|errors| (format!("does not apply: {errors}"), true))?;
                     data = Some(next.0);
+                    changed.extend(next.2);
                 }
-                Ok(data)
+                changed.sort_unstable();
+                changed.dedup();
+                Ok(data.map(|data| (data, Some(changed))))
             }
             // The primary cannot serve IXFR: take AXFR.
             Err(XfrError::Rcode(rcode))
@@ -837,9 +850,15 @@ impl Thread {
     }
 
     /// Takes `data` as the zone at `apex`: a catalog's members are read,
-    /// the copy saved, and the snapshot published. On any error the zone
-    /// stays as it was.
-    fn accept(&mut self, apex: &[u8], data: ZoneData) -> Result<(), String> {
+    /// the copy saved, and the snapshot published (the name table patched
+    /// for the owners `changed`, when given and it can be). On any error the
+    /// zone stays as it was.
+    fn accept(
+        &mut self,
+        apex: &[u8],
+        data: ZoneData,
+        changed: Option<&[Vec<u8>]>,
+    ) -> Result<(), String> {
         let data = Arc::new(data);
         let is_catalog = self.zones[apex].role == Role::Catalog;
         let mut members = None;
@@ -865,7 +884,11 @@ impl Thread {
             let transfer = self.zones[apex].transfer.clone();
             self.set_members(apex, &transfer, &members);
         }
-        if let Err(error) = self.try_publish() {
+        let patch = match (is_catalog, changed) {
+            (false, Some(changed)) => Some((apex, changed)),
+            _ => None,
+        };
+        if let Err(error) = self.try_publish(patch) {
             let zone = self.zones.get_mut(apex).expect("refreshed zone is kept");
             zone.data = previous.0;
             zone.serving = previous.1;

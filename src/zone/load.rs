@@ -23,7 +23,7 @@ use domain::base::rdata::ComposeRecordData;
 use domain::rdata::ZoneRecordData;
 use domain::zonefile::inplace::{Entry, Zonefile};
 
-use super::{Location, Nodes, Octets, Rdata, Record, RecordSet, Soa, ZoneData};
+use super::{Applied, Location, Nodes, Octets, Rdata, Record, RecordSet, Soa, ZoneData};
 use crate::config::{LoadError, LoadErrors, Source, ZoneConfig};
 use crate::wire::name;
 use crate::wire::rtype;
@@ -95,7 +95,7 @@ pub(super) fn apply_changes(
     removed: &[Record],
     added: &[Record],
     origin: &Path,
-) -> Result<(ZoneData, Vec<Warning>), LoadErrors> {
+) -> Result<Applied, LoadErrors> {
     let mut files = zone.files.clone();
     let file = match files.iter().position(|file| file == origin) {
         Some(file) => file,
@@ -127,7 +127,7 @@ pub(super) fn apply_changes(
         let line = removed.len() + index + 1;
         loader.add(record, Location { file, line });
     }
-    loader.finish()
+    loader.finish_changes()
 }
 
 /// A zone being built from records, and what was found wrong with it.
@@ -400,20 +400,28 @@ impl Loader {
 
     /// Runs the whole-zone checks (when every record went in cleanly) and
     /// hands over the zone, or every error found.
-    fn finish(mut self) -> Result<(ZoneData, Vec<Warning>), LoadErrors> {
+    fn finish(self) -> Result<(ZoneData, Vec<Warning>), LoadErrors> {
+        self.finish_changes()
+            .map(|(zone, warnings, _)| (zone, warnings))
+    }
+
+    /// The zone and its warnings, with the owners changed (lowercase,
+    /// sorted, once each) when the loader started from a checked zone.
+    fn finish_changes(mut self) -> Result<Applied, LoadErrors> {
         if self.errors.is_empty() {
             self.check();
         }
         if !self.errors.is_empty() {
             return Err(LoadErrors(self.errors));
         }
+        let touched = self.touched.take().unwrap_or_default();
         let zone = ZoneData {
             apex: self.apex,
             files: self.files,
             nodes: self.nodes,
             record_count: self.record_count,
         };
-        Ok((zone, self.warnings))
+        Ok((zone, self.warnings, touched))
     }
 
     fn touch(&mut self, owner: &[u8]) {
@@ -595,6 +603,7 @@ impl Loader {
                         self.check_name(owner, sets, &mut problems);
                     }
                 }
+                self.touched = Some(touched);
             }
         }
         // In file order, whatever order the names are held in.
@@ -1220,6 +1229,7 @@ mod tests {
             &records(added),
             Path::new("IXFR of example.com. from 192.0.2.53:53"),
         )
+        .map(|(zone, warnings, _)| (zone, warnings))
     }
 
     const OLD_SOA: &str = "@ SOA ns1 hostmaster 1 7200 900 1209600 60\n";

@@ -29,6 +29,10 @@ pub type Record = domain::base::Record<
 >;
 pub use table::{Lookup, NameTable, Node, RecordSetEntry};
 
+/// What [`ZoneData::apply_changes`] gives: the zone, its warnings, and the
+/// owners changed (lowercase, sorted, once each).
+pub type Applied = (ZoneData, Vec<Warning>, Vec<Vec<u8>>);
+
 /// Where a record came from: an index into [`ZoneData::files`] and a line.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Location {
@@ -231,7 +235,8 @@ impl ZoneData {
     }
 
     /// Applies one IXFR difference (RFC 1995 section 4) and gives the zone
-    /// it makes, leaving `self` as it is: removes each of `removed` (a record
+    /// it makes, its warnings, and the owners it changed (lowercase, sorted,
+    /// once each), leaving `self` as it is: removes each of `removed` (a record
     /// the zone does not hold is an error naming it), then adds each of
     /// `added` with the checks [`zone_from_records`] makes of every record,
     /// then checks the zone again. The old SOA is among `removed`, the new
@@ -257,7 +262,7 @@ impl ZoneData {
         removed: &[Record],
         added: &[Record],
         origin: &Path,
-    ) -> Result<(ZoneData, Vec<Warning>), crate::config::LoadErrors> {
+    ) -> Result<Applied, crate::config::LoadErrors> {
         load::apply_changes(self, removed, added, origin)
     }
 }

@@ -22,12 +22,15 @@
 //! Lookups allocate nothing.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use super::{Rdata, RecordSet, ZoneData};
 use crate::hash::{fold_case, name_hash, word};
-use crate::wire::fragment::{FragmentId, FragmentStore, Owner, RdataPart, Section};
+use crate::wire::fragment::{Fragment, FragmentId, FragmentStore, Owner, RdataPart, Section};
 use crate::wire::name;
 use crate::wire::{CLASS_IN, rtype};
+
+mod patch;
 
 /// Build-time maps keyed by names: foldhash, as SipHash showed in the
 /// start-up profile of a million-record zone.
@@ -113,6 +116,8 @@ pub struct ZoneEntry {
     /// The SOA for NXDOMAIN/NODATA, TTL = min(SOA TTL, MINIMUM), in authority.
     pub negative_direct: FragmentId,
     pub negative_chained: FragmentId,
+    /// False for a zone whose names answer SERVFAIL.
+    pub serving: bool,
 }
 
 /// A delegation: NS in authority, glue in additional.
@@ -276,9 +281,21 @@ impl NameIndex {
     }
 }
 
-/// Every name of every zone, ready to answer from.
+/// Every name of every zone, ready to answer from: the table as built
+/// whole, shared with the tables patched from it, and, in those, the names
+/// an IXFR changed since (see [`patch`]).
 #[derive(Debug)]
 pub struct NameTable {
+    base: Arc<Layer>,
+    /// Names changed since `base` was built: looked up first.
+    overlay: Option<Box<Overlay>>,
+}
+
+/// Nodes, RRsets and fragments, of a whole table or of its overlay. Ids
+/// into an overlay's arrays (nodes, RRsets, CNAME targets, fragments)
+/// carry [`OVERLAY`].
+#[derive(Debug)]
+struct Layer {
     index: NameIndex,
     nodes: Vec<Node>,
     rrsets: Vec<RecordSetEntry>,
@@ -288,14 +305,52 @@ pub struct NameTable {
     targets: Vec<u8>,
     any_hinfo: FragmentId,
     fragments: FragmentStore,
+    /// Lowercase names whose A and AAAA records other RRsets carry as
+    /// additional data or glue (MX, NS and SRV targets inside a zone): a
+    /// change there reaches beyond the name itself.
+    additional_names: FastSet<Box<[u8]>>,
 }
 
+/// The names an IXFR changed, rendered again (see [`patch`]).
+#[derive(Debug)]
+struct Overlay {
+    layer: Layer,
+    /// The changed names (lowercase), in the order patched.
+    names: Vec<Box<[u8]>>,
+    /// How many of `names` the base lacks.
+    added: u32,
+}
+
+/// Marks an id into an overlay's arrays.
+const OVERLAY: u32 = 1 << 31;
+
 impl NameTable {
+    /// The node named `name`, overlay first. Allocates nothing.
+    #[inline(always)]
+    fn get(&self, name: &[u8]) -> Option<u32> {
+        if let Some(overlay) = &self.overlay {
+            if let Some(id) = overlay.layer.index.get(name) {
+                return Some(id | OVERLAY);
+            }
+        }
+        self.base.index.get(name)
+    }
+
+    /// The layer an id with or without [`OVERLAY`] points into, and the id
+    /// without it.
+    #[inline(always)]
+    fn layer(&self, id: u32) -> (&Layer, usize) {
+        match &self.overlay {
+            Some(overlay) if id & OVERLAY != 0 => (&overlay.layer, (id & !OVERLAY) as usize),
+            _ => (&self.base, id as usize),
+        }
+    }
+
     /// Finds what `wanted` (a wire name in any case) leads to. Allocates nothing.
     #[inline]
     pub fn lookup(&self, wanted: &[u8]) -> Lookup {
-        if let Some(id) = self.index.get(wanted) {
-            let node = &self.nodes[id as usize];
+        if let Some(id) = self.get(wanted) {
+            let node = self.node(id);
             if node.referral != NONE && !node.is_cut {
                 if node.referral == UNAVAILABLE {
                     return Lookup::Unavailable;
@@ -307,10 +362,10 @@ impl NameTable {
         let mut rest = wanted;
         while let Some(parent) = name::parent(rest) {
             rest = parent;
-            let Some(id) = self.index.get(rest) else {
+            let Some(id) = self.get(rest) else {
                 continue;
             };
-            let encloser = &self.nodes[id as usize];
+            let encloser = self.node(id);
             if encloser.referral != NONE {
                 if encloser.referral == UNAVAILABLE {
                     return Lookup::Unavailable;
@@ -330,14 +385,15 @@ impl NameTable {
     /// The node with index `id`.
     #[inline]
     pub fn node(&self, id: u32) -> &Node {
-        &self.nodes[id as usize]
+        let (layer, index) = self.layer(id);
+        &layer.nodes[index]
     }
 
     /// The node's RRset of `rtype`, if any.
     #[inline]
     pub fn record_set(&self, node: &Node, rtype: u16) -> Option<&RecordSetEntry> {
-        let start = node.rrsets_start as usize;
-        self.rrsets[start..start + node.rrsets_len as usize]
+        let (layer, start) = self.layer(node.rrsets_start);
+        layer.rrsets[start..start + node.rrsets_len as usize]
             .iter()
             .find(|set| set.rtype == rtype)
     }
@@ -345,64 +401,91 @@ impl NameTable {
     /// The node's CNAME, if it has one.
     #[inline]
     pub fn cname(&self, node: &Node) -> Option<&RecordSetEntry> {
-        (node.cname != NONE).then(|| &self.rrsets[node.cname as usize])
+        (node.cname != NONE).then(|| {
+            let (layer, index) = self.layer(node.cname);
+            &layer.rrsets[index]
+        })
     }
 
     /// The lowercase target of a CNAME RRset (`None` for other types), to
     /// follow the chain.
     #[inline]
     pub fn cname_target(&self, set: &RecordSetEntry) -> Option<&[u8]> {
-        let start = set.target as usize;
-        let len = usize::from(*self.targets.get(start)?);
-        self.targets.get(start + 1..start + 1 + len)
+        if set.target == NONE {
+            return None;
+        }
+        let (layer, start) = self.layer(set.target);
+        let len = usize::from(*layer.targets.get(start)?);
+        layer.targets.get(start + 1..start + 1 + len)
     }
 
     /// The zone with index `id`.
     #[inline]
     pub fn zone(&self, id: u32) -> &ZoneEntry {
-        &self.zones[id as usize]
+        match &self.overlay {
+            Some(overlay) => &overlay.layer.zones[id as usize],
+            None => &self.base.zones[id as usize],
+        }
     }
 
     /// The referral with index `id`.
     #[inline]
     pub fn referral(&self, id: u32) -> &Referral {
-        &self.referrals[id as usize]
+        &self.base.referrals[id as usize]
     }
 
     /// The synthesized `HINFO "RFC8482" ""` answer to ANY.
     pub fn any_hinfo(&self) -> FragmentId {
-        self.any_hinfo
+        self.base.any_hinfo
     }
 
-    /// The rendered fragments.
+    /// The store holding fragment `id`, and its id there.
     #[inline]
-    pub fn fragments(&self) -> &FragmentStore {
-        &self.fragments
+    pub fn store(&self, id: FragmentId) -> (&FragmentStore, FragmentId) {
+        let (overlaid, plain) = id.unmarked();
+        match &self.overlay {
+            Some(overlay) if overlaid => (&overlay.layer.fragments, plain),
+            _ => (&self.base.fragments, plain),
+        }
+    }
+
+    /// The fragment `id`.
+    #[inline]
+    pub fn fragment(&self, id: FragmentId) -> Fragment<'_> {
+        let (store, id) = self.store(id);
+        store.get(id)
     }
 
     /// Number of names (including empty non-terminals).
     pub fn name_count(&self) -> usize {
-        self.nodes.len()
+        self.base.nodes.len()
+            + self
+                .overlay
+                .as_ref()
+                .map_or(0, |overlay| overlay.added as usize)
+    }
+
+    /// The names changed since the table was built whole (0 for a table
+    /// built whole).
+    pub fn patched_names(&self) -> usize {
+        self.overlay
+            .as_ref()
+            .map_or(0, |overlay| overlay.names.len())
     }
 
     /// Memory the table holds, in bytes: its arrays as allocated (the
-    /// CNAME targets' and zones' small allocations aside).
+    /// zones' and the additional names' small allocations aside).
     pub fn heap_bytes(&self) -> usize {
-        use std::mem::size_of;
-        self.index.slots.len() * size_of::<Slot>()
-            + self.index.names.capacity()
-            + self.index.spans.capacity() * size_of::<(u32, u32)>()
-            + self.nodes.capacity() * size_of::<Node>()
-            + self.rrsets.capacity() * size_of::<RecordSetEntry>()
-            + self.zones.capacity() * size_of::<ZoneEntry>()
-            + self.referrals.capacity() * size_of::<Referral>()
-            + self.targets.capacity()
-            + self.fragments.heap_bytes()
+        self.base.heap_bytes()
+            + self
+                .overlay
+                .as_ref()
+                .map_or(0, |overlay| overlay.layer.heap_bytes())
     }
 
     /// Number of zones.
     pub fn zone_count(&self) -> usize {
-        self.zones.len()
+        self.base.zones.len()
     }
 
     /// Builds the table from checked zones, with a node for each service name
@@ -418,6 +501,7 @@ impl NameTable {
         let mut zone_entries = Vec::new();
         let mut referrals = Vec::new();
         let mut cname_targets: Vec<u8> = Vec::new();
+        let mut additional_names: FastSet<Box<[u8]>> = FastSet::default();
         // Sized up front: grown by doubling, these arrays were copied over
         // and over (a fifth of the start-up time of a million records).
         let sizes = TableSizes::of(zones, services.len());
@@ -446,6 +530,7 @@ impl NameTable {
                     apex: zone.apex.clone().into_boxed_slice(),
                     negative_direct: negative,
                     negative_chained: negative,
+                    serving: false,
                 });
                 spans.push((names_arena.len() as u32, zone.apex.len() as u32));
                 names_arena.extend_from_slice(&zone.apex);
@@ -562,6 +647,7 @@ impl NameTable {
                 apex: zone.apex.clone().into_boxed_slice(),
                 negative_direct,
                 negative_chained,
+                serving: true,
             });
 
             let mut referral_of_cut: FastMap<&[u8], u32> = FastMap::default();
@@ -573,6 +659,17 @@ impl NameTable {
                 let chained = render(&mut fragments, None);
                 referral_of_cut.insert(cut, referrals.len() as u32);
                 referrals.push(Referral { direct, chained });
+                if let Some(ns) = zone.record_set(cut, rtype::NS) {
+                    for record in &ns.records {
+                        if let Rdata::Name(target) = record {
+                            note_name(
+                                &mut additional_names,
+                                &name::to_lowercase(target),
+                                &zone.apex,
+                            );
+                        }
+                    }
+                }
             }
 
             for (owner, owner_sets) in names {
@@ -635,7 +732,8 @@ impl NameTable {
                     if skipped {
                         continue;
                     }
-                    let targets = additional_targets(zone, set, &has_own_addresses);
+                    let targets =
+                        additional_targets(zone, set, &has_own_addresses, &mut additional_names);
                     let direct = render_set(&mut fragments, set, Some(question), &targets);
                     // Without names in its data or additional records, the
                     // RRset renders the same for both uses: the question
@@ -700,14 +798,18 @@ impl NameTable {
         cname_targets.shrink_to_fit();
         fragments.shrink_to_fit();
         NameTable {
-            index,
-            nodes,
-            rrsets,
-            zones: zone_entries,
-            referrals,
-            targets: cname_targets,
-            any_hinfo,
-            fragments,
+            base: Arc::new(Layer {
+                index,
+                nodes,
+                rrsets,
+                zones: zone_entries,
+                referrals,
+                targets: cname_targets,
+                any_hinfo,
+                fragments,
+                additional_names,
+            }),
+            overlay: None,
         }
     }
 }
@@ -730,6 +832,22 @@ fn missing_ancestors<'n>(
         }
         extras.push(parent);
         current = parent;
+    }
+}
+
+impl Layer {
+    /// Memory the layer holds, in bytes: its arrays as allocated.
+    fn heap_bytes(&self) -> usize {
+        use std::mem::size_of;
+        self.index.slots.len() * size_of::<Slot>()
+            + self.index.names.capacity()
+            + self.index.spans.capacity() * size_of::<(u32, u32)>()
+            + self.nodes.capacity() * size_of::<Node>()
+            + self.rrsets.capacity() * size_of::<RecordSetEntry>()
+            + self.zones.capacity() * size_of::<ZoneEntry>()
+            + self.referrals.capacity() * size_of::<Referral>()
+            + self.targets.capacity()
+            + self.fragments.heap_bytes()
     }
 }
 
@@ -863,10 +981,13 @@ struct TargetAddresses<'z> {
 /// types) whose addresses `eligible` accepts and the zone has, each once,
 /// in the RRset's order. Knot and NSD add the same: A and AAAA of in-zone
 /// targets, kept out when they do not fit.
+///
+/// Every target inside the zone goes in `named`, with addresses or not.
 fn additional_targets<'z>(
     zone: &'z ZoneData,
     set: &RecordSet,
     eligible: &impl Fn(&[u8], u16) -> bool,
+    named: &mut FastSet<Box<[u8]>>,
 ) -> Vec<TargetAddresses<'z>> {
     if !matches!(set.rtype, rtype::MX | rtype::NS | rtype::SRV) {
         return Vec::new();
@@ -883,6 +1004,7 @@ fn additional_targets<'z>(
             _ => continue,
         };
         let target = name::to_lowercase(target);
+        note_name(named, &target, &zone.apex);
         if targets.len() == usize::from(u16::MAX)
             || targets.iter().any(|known| known.name == target)
             || !eligible(&target, set.rtype)
@@ -898,6 +1020,13 @@ fn additional_targets<'z>(
         }
     }
     targets
+}
+
+/// Adds `target` to `named` when it lies in the zone at `apex`.
+fn note_name(named: &mut FastSet<Box<[u8]>>, target: &[u8], apex: &[u8]) {
+    if name::is_at_or_below(target, apex) && !named.contains(target) {
+        named.insert(target.into());
+    }
 }
 
 /// The target name of SRV record data (priority, weight, port, target),
@@ -1016,7 +1145,7 @@ mod tests {
     use domain::base::Message;
 
     /// Loads `text` as the zone `apex` (presentation format).
-    fn zone(apex: &str, text: &str) -> ZoneData {
+    pub(super) fn zone(apex: &str, text: &str) -> ZoneData {
         use std::str::FromStr;
         let files: &'static [(&'static str, &'static str)] = Box::leak(
             vec![(
@@ -1083,7 +1212,8 @@ mod tests {
         } else {
             set.direct
         };
-        reply.push_with_additional(table.fragments(), fragment, set.additional, 12);
+        let (store, fragment) = table.store(fragment);
+        reply.push_with_additional(store, fragment, set.additional, 12);
         let truncated = reply.is_truncated();
         let len = reply.finish(crate::wire::Rcode::NoError, true, 1232);
         let message = Message::from_slice(&out[..len]).expect("a message");
@@ -1233,7 +1363,7 @@ mod tests {
             panic!("the apex is in the table");
         };
         let set = table.record_set(table.node(id), rtype::MX).unwrap();
-        let exact = HEADER_LEN + apex.len() + 4 + table.fragments().get(set.direct).bytes.len();
+        let exact = HEADER_LEN + apex.len() + 4 + table.fragment(set.direct).bytes.len();
         let (answer, none, truncated) = answer_with_additional(&table, apex, rtype::MX, exact);
         assert_eq!((answer.len(), none.len(), truncated), (12, 0, false));
     }

@@ -446,6 +446,12 @@ fn knot_primary_transfers_with_tsig_and_notify_brings_ixfr_within_a_second() {
         1.0,
         "no second AXFR: {text}"
     );
+    assert_eq!(
+        metric(&text, "dnslb_name_table_builds_total{kind=\"patched\"}"),
+        1.0,
+        "the IXFR's names were patched into the table, not built whole: {text}"
+    );
+    assert_eq!(lookup(dns, "www6.example.net.").1, vec!["10.0.0.6"]);
     assert!(
         metric(&text, "dnslb_notify_total{result=\"accepted\"}") >= 1.0,
         "{text}"
