@@ -83,6 +83,16 @@ pub fn shadows_services(zone: &ZoneData, services: &[Vec<u8>]) -> bool {
 pub fn give_way_to_services(zone: &mut ZoneData, services: &[Vec<u8>]) -> Vec<Vec<u8>> {
     let mut shadowed = Vec::new();
     for owner in services {
+        // Asked first: changing a name copies its shard of the zone.
+        let hidden =
+            |set: &zone::RecordSet| matches!(set.rtype, rtype::A | rtype::AAAA | rtype::CNAME);
+        let shadows = zone
+            .nodes
+            .get(owner.as_slice())
+            .is_some_and(|sets| sets.iter().any(hidden));
+        if !shadows {
+            continue;
+        }
         let Some(sets) = zone.nodes.get_mut(owner.as_slice()) else {
             continue;
         };

@@ -481,22 +481,18 @@ impl Loader {
         self.touch(&owner);
         let ttl = record.ttl().as_secs();
         // One hash and one probe whether the name is new or not.
-        let index = match self.nodes.entry(owner) {
-            indexmap::map::Entry::Vacant(vacant) => {
-                vacant.insert(vec![RecordSet {
-                    rtype: record_type,
-                    ttl,
-                    records: vec![rdata],
-                    location,
-                }]);
-                self.record_count += 1;
-                return;
-            }
-            indexmap::map::Entry::Occupied(occupied) => occupied.index(),
-        };
-        let Some((owner, sets)) = self.nodes.get_index_mut(index) else {
+        let (owner, sets, added) = self.nodes.get_or_insert(owner);
+        if added {
+            sets.reserve_exact(1);
+            sets.push(RecordSet {
+                rtype: record_type,
+                ttl,
+                records: vec![rdata],
+                location,
+            });
+            self.record_count += 1;
             return;
-        };
+        }
         match sets.iter_mut().find(|set| set.rtype == record_type) {
             Some(set) => {
                 if set
