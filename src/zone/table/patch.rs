@@ -22,7 +22,8 @@
 //! - to the apex of a zone whose parent zone we serve too (its DS answer is
 //!   the parent's);
 //! - when the zones are not the ones the base was built from (added,
-//!   removed, or now served or not).
+//!   removed, or now served or not), or an earlier patch was of another
+//!   zone (an overlay holds one zone's names).
 
 use super::{
     FastSet, Layer, NONE, NameIndex, NameTable, Node, OVERLAY, Overlay, RecordSetEntry, TableZone,
