@@ -153,11 +153,12 @@ fn record_key(owner: &[u8], rtype: u16) -> String {
 }
 
 /// Pushes `value` onto a vector that is usually tiny (the record sets of a
-/// name, the records of a set), growing it one slot at a time up to
-/// [`SMALL_VEC_EXACT_UP_TO`] and by doubling after that. `Vec::push` would
-/// make room for four on the first growth: for a million names of one or two
-/// record sets that was about 90 MB of the load's peak (benches/scale.sh).
-fn push_small<T>(vec: &mut Vec<T>, value: T) {
+/// name, the records of a set; one is held in place), growing it one slot
+/// at a time up to [`SMALL_VEC_EXACT_UP_TO`] and by doubling after that.
+/// Growing by doubling from the start made room for four on the first
+/// growth: for a million names of one or two record sets that was about
+/// 90 MB of the load's peak (benches/scale.sh).
+fn push_small<T>(vec: &mut smallvec::SmallVec<[T; 1]>, value: T) {
     if vec.len() == vec.capacity() && vec.len() < SMALL_VEC_EXACT_UP_TO {
         vec.reserve_exact(1);
     }
@@ -483,11 +484,10 @@ impl Loader {
         // One hash and one probe whether the name is new or not.
         let (owner, sets, added) = self.nodes.get_or_insert(owner);
         if added {
-            sets.reserve_exact(1);
             sets.push(RecordSet {
                 rtype: record_type,
                 ttl,
-                records: vec![rdata],
+                records: smallvec::smallvec![rdata],
                 location,
             });
             self.record_count += 1;
@@ -521,7 +521,7 @@ impl Loader {
                 RecordSet {
                     rtype: record_type,
                     ttl,
-                    records: vec![rdata],
+                    records: smallvec::smallvec![rdata],
                     location,
                 },
             ),
@@ -1129,8 +1129,8 @@ mod tests {
             .record_set(b"\x07generic\x07example\x03com\x00", rtype::NS)
             .unwrap();
         assert_eq!(
-            generic.records,
-            vec![Rdata::Name(
+            generic.records.as_slice(),
+            [Rdata::Name(
                 b"\x03ns3\x07example\x03com\x00".to_vec().into()
             )]
         );
@@ -1251,8 +1251,8 @@ mod tests {
             .record_set(b"\x03www\x07example\x03com\x00", rtype::A)
             .unwrap();
         assert_eq!(
-            www.records,
-            vec![
+            www.records.as_slice(),
+            [
                 Rdata::Opaque(vec![192, 0, 2, 1].into()),
                 Rdata::Opaque(vec![192, 0, 2, 3].into()),
                 Rdata::Opaque(vec![192, 0, 2, 4].into())

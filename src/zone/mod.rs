@@ -163,12 +163,19 @@ pub struct Soa {
     pub minimum: u32,
 }
 
+/// The records of a set: most sets hold one, in place.
+pub type Records = smallvec::SmallVec<[Rdata; 1]>;
+
+/// The record sets at a name: most names have one, held in place (a
+/// million names are not two million allocations).
+pub type Sets = smallvec::SmallVec<[RecordSet; 1]>;
+
 /// All records of one type at one name.
 #[derive(Clone, Debug)]
 pub struct RecordSet {
     pub rtype: u16,
     pub ttl: u32,
-    pub records: Vec<Rdata>,
+    pub records: Records,
     /// Where the first record of the set was read.
     pub location: Location,
 }
@@ -198,7 +205,7 @@ pub struct Nodes {
 struct NodeEntry {
     hash: u64,
     owner: Octets,
-    sets: Vec<RecordSet>,
+    sets: Sets,
 }
 
 impl Nodes {
@@ -248,7 +255,7 @@ impl Nodes {
 
     /// The record sets at `owner`.
     #[inline]
-    pub fn get(&self, owner: &[u8]) -> Option<&Vec<RecordSet>> {
+    pub fn get(&self, owner: &[u8]) -> Option<&Sets> {
         let position = self.position(owner)?;
         Some(&Self::entry(&self.chunks, position).sets)
     }
@@ -259,14 +266,14 @@ impl Nodes {
     }
 
     /// The record sets at `owner`, to change.
-    pub fn get_mut(&mut self, owner: &[u8]) -> Option<&mut Vec<RecordSet>> {
+    pub fn get_mut(&mut self, owner: &[u8]) -> Option<&mut Sets> {
         let position = self.position(owner)?;
         Some(&mut self.entry_mut(position).sets)
     }
 
     /// The name as held and its record sets, added with none if it was not
     /// held, and whether it was added.
-    pub fn get_or_insert(&mut self, owner: Octets) -> (&Octets, &mut Vec<RecordSet>, bool) {
+    pub fn get_or_insert(&mut self, owner: Octets) -> (&Octets, &mut Sets, bool) {
         let hash = self.hash(&owner);
         let chunks = &self.chunks;
         let found = self
@@ -287,7 +294,7 @@ impl Nodes {
                 std::sync::Arc::make_mut(last).push(NodeEntry {
                     hash,
                     owner,
-                    sets: Vec::new(),
+                    sets: Sets::new(),
                 });
                 let chunks = &self.chunks;
                 self.index.insert_unique(hash, position, |&position| {
@@ -302,12 +309,12 @@ impl Nodes {
     }
 
     /// Adds `owner` with `sets`, replacing any it had.
-    pub fn insert(&mut self, owner: Octets, sets: Vec<RecordSet>) {
+    pub fn insert(&mut self, owner: Octets, sets: Sets) {
         *self.get_or_insert(owner).1 = sets;
     }
 
     /// Removes `owner` and its record sets; the last name takes its place.
-    pub fn swap_remove(&mut self, owner: &[u8]) -> Option<Vec<RecordSet>> {
+    pub fn swap_remove(&mut self, owner: &[u8]) -> Option<Sets> {
         let hash = self.hash(owner);
         let chunks = &self.chunks;
         let found = self.index.find_entry(hash, |&position| {
@@ -333,7 +340,7 @@ impl Nodes {
     }
 
     /// Every name and its record sets, in order.
-    pub fn iter(&self) -> impl Iterator<Item = (&Octets, &Vec<RecordSet>)> {
+    pub fn iter(&self) -> impl Iterator<Item = (&Octets, &Sets)> {
         self.chunks
             .iter()
             .flat_map(|chunk| chunk.iter())
@@ -347,8 +354,8 @@ impl Nodes {
 }
 
 impl<'a> IntoIterator for &'a Nodes {
-    type Item = (&'a Octets, &'a Vec<RecordSet>);
-    type IntoIter = Box<dyn Iterator<Item = (&'a Octets, &'a Vec<RecordSet>)> + 'a>;
+    type Item = (&'a Octets, &'a Sets);
+    type IntoIter = Box<dyn Iterator<Item = (&'a Octets, &'a Sets)> + 'a>;
     fn into_iter(self) -> Self::IntoIter {
         Box::new(self.iter())
     }
@@ -450,7 +457,7 @@ pub(crate) fn contents(zone: &ZoneData) -> Vec<(Vec<u8>, u16, u32, Vec<Rdata>)> 
         .iter()
         .flat_map(|(owner, sets)| {
             sets.iter()
-                .map(|set| (owner.to_vec(), set.rtype, set.ttl, set.records.clone()))
+                .map(|set| (owner.to_vec(), set.rtype, set.ttl, set.records.to_vec()))
         })
         .collect();
     out.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
@@ -487,11 +494,11 @@ mod tests {
         name
     }
 
-    fn one_set() -> Vec<RecordSet> {
-        vec![RecordSet {
+    fn one_set() -> Sets {
+        smallvec::smallvec![RecordSet {
             rtype: rtype::A,
             ttl: 60,
-            records: vec![Rdata::Opaque(Octets::new(&[192, 0, 2, 1]))],
+            records: smallvec::smallvec![Rdata::Opaque(Octets::new(&[192, 0, 2, 1]))],
             location: Location { file: 0, line: 1 },
         }]
     }
@@ -526,8 +533,12 @@ mod tests {
         copy.get_mut(&host(7)).expect("h7").clear();
         assert!(copy.get_mut(&b"\x07missing\x00"[..]).is_none());
         assert_eq!(shared(&nodes, &copy), 4, "one chunk copied");
-        assert_eq!(nodes.get(&host(7)).map(Vec::len), Some(1), "the original");
-        assert_eq!(copy.get(&host(7)).map(Vec::len), Some(0));
+        assert_eq!(
+            nodes.get(&host(7)).map(|sets| sets.len()),
+            Some(1),
+            "the original"
+        );
+        assert_eq!(copy.get(&host(7)).map(|sets| sets.len()), Some(0));
 
         // Removing moves the last name into the hole, in the copy only.
         assert_eq!(copy.swap_remove(&host(8)).map(|sets| sets.len()), Some(1));
@@ -557,8 +568,8 @@ mod tests {
         let mut nodes = Nodes::default();
         let short = b"\x03www\x07example\x03com\x00";
         let long = b"\x0bsubdomain-a\x0bsubdomain-b\x07example\x03com\x00";
-        nodes.insert(Octets::new(short), Vec::new());
-        nodes.insert(Octets::new(long), Vec::new());
+        nodes.insert(Octets::new(short), Sets::new());
+        nodes.insert(Octets::new(long), Sets::new());
         assert!(nodes.get(&short[..]).is_some());
         assert!(nodes.get(&long[..]).is_some());
         assert!(nodes.get(&b"\x03www\x00"[..]).is_none());

@@ -30,7 +30,7 @@ pub fn write_zone(zone: &ZoneData, out: &mut impl Write) -> io::Result<()> {
     let apex = zone
         .nodes
         .get(zone.apex.as_slice())
-        .map_or(&[][..], Vec::as_slice);
+        .map_or(&[][..], |sets| sets.as_slice());
     // The apex SOA, the rest of the apex, then every other name: read back,
     // the apex is the first name, so writing that zone gives the same text.
     let soa_first = apex
