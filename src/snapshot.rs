@@ -67,8 +67,9 @@ pub struct Snapshot {
     /// All zones' names and pre-rendered RRsets (shared between snapshots
     /// that differ only in backend state).
     pub table: Arc<NameTable>,
-    /// Load-balanced services, their pools and the topology.
-    pub services: Services,
+    /// Load-balanced services, their pools and the topology (shared between
+    /// snapshots that differ only in zone data patched by an IXFR).
+    pub services: Arc<Services>,
     /// CHAOS TXT answers.
     pub chaos: Arc<ChaosAnswers>,
     /// Response rate limiting for UDP (`[rrl]`); `None` when off. Its

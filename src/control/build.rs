@@ -267,7 +267,7 @@ pub fn assemble(
         udp_payload: config.server.udp_payload,
         client_subnet: config.server.ecs,
         table: Arc::new(table),
-        services,
+        services: Arc::new(services),
         chaos: Arc::new(chaos),
         rrl: config
             .rrl
@@ -303,29 +303,38 @@ pub fn table_zones(sources: &Sources) -> Vec<TableZone<'_>> {
         .collect()
 }
 
-/// A snapshot with `current`'s services and `table` (patched from
-/// `current`'s for the zones of `sources`), with `states` and `sources`'
-/// NOTIFY rules, numbered `generation`.
+/// A snapshot with `current`'s services (shared: their backends' states
+/// are the latest published) and `table` (patched from `current`'s for the
+/// zones of `sources`), with `sources`' NOTIFY rules, numbered `generation`.
 pub fn with_table(
     current: &Snapshot,
-    config: &Config,
-    states: &BackendStates,
     sources: &Sources,
     table: NameTable,
     generation: u64,
 ) -> Snapshot {
     let started = Instant::now();
-    let mut next = with_backend_states(current, config, states, generation);
-    next.summary.records = table_zones(sources)
-        .iter()
-        .map(|zone| zone.data.record_count)
-        .sum();
-    next.summary.names = table.name_count();
-    next.summary.table_bytes = table.heap_bytes();
-    next.summary.build_time = started.elapsed();
-    next.table = Arc::new(table);
-    next.notify_rules = sources.notify_rules.clone();
-    next
+    let summary = BuildSummary {
+        records: table_zones(sources)
+            .iter()
+            .map(|zone| zone.data.record_count)
+            .sum(),
+        names: table.name_count(),
+        table_bytes: table.heap_bytes(),
+        build_time: started.elapsed(),
+        ..current.summary
+    };
+    Snapshot {
+        generation,
+        udp_payload: current.udp_payload,
+        client_subnet: current.client_subnet,
+        table: Arc::new(table),
+        services: current.services.clone(),
+        chaos: current.chaos.clone(),
+        rrl: current.rrl.clone(),
+        notify_rules: sources.notify_rules.clone(),
+        notify_intake: current.notify_intake.clone(),
+        summary,
+    }
 }
 
 /// A snapshot with `current`'s zones and new backend states (health, drain,
@@ -338,7 +347,7 @@ pub fn with_backend_states(
     generation: u64,
 ) -> Snapshot {
     let started = Instant::now();
-    let services = current.services.with_states(config, states);
+    let services = Arc::new(current.services.with_states(config, states));
     Snapshot {
         generation,
         udp_payload: current.udp_payload,

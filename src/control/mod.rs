@@ -744,7 +744,10 @@ impl Control {
         let mut state = self.lock();
         let current = self.shared.load_full();
         let generation = current.generation + 1;
-        built.services.adopt_counters(&current.services);
+        if let Some(services) = Arc::get_mut(&mut built.services) {
+            // Just built: not shared yet.
+            services.adopt_counters(&current.services);
+        }
         build::adopt_rate_limiter(&mut built, &current);
         let before = state.by_id.len();
         let (next_state, kept, added) = State::track(
@@ -868,14 +871,7 @@ impl Control {
             match patched.filter(|_| Arc::ptr_eq(&latest.table, &current.table)) {
                 Some(table) => {
                     let patched_names = table.patched_names();
-                    let next = build::with_table(
-                        &latest,
-                        &state.config,
-                        &state.states(),
-                        &sources,
-                        table,
-                        latest.generation + 1,
-                    );
+                    let next = build::with_table(&latest, &sources, table, latest.generation + 1);
                     state.sources = sources;
                     state.members = members;
                     let generation = self.finish_publish(next);
@@ -905,7 +901,10 @@ impl Control {
         self.metrics.tables_built.fetch_add(1, Ordering::Relaxed);
         let mut state = self.lock();
         let current = self.shared.load_full();
-        built.services.adopt_counters(&current.services);
+        if let Some(services) = Arc::get_mut(&mut built.services) {
+            // Just built: not shared yet.
+            services.adopt_counters(&current.services);
+        }
         build::adopt_rate_limiter(&mut built, &current);
         let next = build::with_backend_states(
             &built,

@@ -240,8 +240,8 @@ pub const DOWN_SERVICES: [&str; 4] = [
 /// all are down.)
 pub fn mark_all_down(snapshot: &mut Snapshot, name: &str) {
     let wire = Name::<Vec<u8>>::from_str(name).expect("valid name");
-    let service = snapshot
-        .services
+    let service = std::sync::Arc::get_mut(&mut snapshot.services)
+        .expect("a snapshot of the test's own, not shared")
         .entries
         .iter_mut()
         .find(|service| *service.name == *wire.as_slice())
