@@ -86,6 +86,14 @@ fn family(out: &mut String, name: &str, kind: &str, help: &str) {
     let _ = writeln!(out, "# TYPE {name} {kind}");
 }
 
+/// A counter family with one label and a sample for each of its values.
+fn counters(out: &mut String, name: &str, help: &str, label: &str, samples: &[(&str, u64)]) {
+    family(out, name, "counter", help);
+    for (value, count) in samples {
+        let _ = writeln!(out, "{name}{{{label}=\"{value}\"}} {count}");
+    }
+}
+
 /// Escapes a label value: backslash, double quote and newline.
 fn escape(value: &str) -> String {
     value
@@ -395,21 +403,15 @@ pub fn render(control: &Control, stats: &Stats, transfers: &Transfers) -> String
         "From the probe result that changed a state to its snapshot being published (largest).",
         metrics.max_publish_delay_micros.load(Ordering::Relaxed) as f64 / 1e6,
     );
-    family(
+    counters(
         &mut out,
         "dnslb_name_table_builds_total",
-        "counter",
         "Name tables built after the first: whole (a reload, a zone transfer), or patched for the names an IXFR changed.",
-    );
-    let _ = writeln!(
-        out,
-        "dnslb_name_table_builds_total{{kind=\"whole\"}} {}",
-        metrics.tables_built.load(Ordering::Relaxed)
-    );
-    let _ = writeln!(
-        out,
-        "dnslb_name_table_builds_total{{kind=\"patched\"}} {}",
-        metrics.tables_patched.load(Ordering::Relaxed)
+        "kind",
+        &[
+            ("whole", metrics.tables_built.load(Ordering::Relaxed)),
+            ("patched", metrics.tables_patched.load(Ordering::Relaxed)),
+        ],
     );
     gauge(
         &mut out,
@@ -417,21 +419,15 @@ pub fn render(control: &Control, stats: &Stats, transfers: &Transfers) -> String
         "Names changed by IXFR since the name table was last built whole (0 after a whole build).",
         snapshot.table.patched_names() as f64,
     );
-    family(
+    counters(
         &mut out,
         "dnslb_reloads_total",
-        "counter",
         "Config reloads (SIGHUP, POST /reload), by result.",
-    );
-    let _ = writeln!(
-        out,
-        "dnslb_reloads_total{{result=\"ok\"}} {}",
-        metrics.reloads.load(Ordering::Relaxed)
-    );
-    let _ = writeln!(
-        out,
-        "dnslb_reloads_total{{result=\"failed\"}} {}",
-        metrics.reloads_failed.load(Ordering::Relaxed)
+        "result",
+        &[
+            ("ok", metrics.reloads.load(Ordering::Relaxed)),
+            ("failed", metrics.reloads_failed.load(Ordering::Relaxed)),
+        ],
     );
     gauge(
         &mut out,
