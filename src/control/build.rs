@@ -303,16 +303,40 @@ pub fn table_zones(sources: &Sources) -> Vec<TableZone<'_>> {
         .collect()
 }
 
+/// The index in `zones` of the zone at `apex` when it is the only zone
+/// whose data differs from `published` (the zones the published table was
+/// built from: the same apexes, in order, served alike, the same data but
+/// at `apex`); `None` otherwise, and the table must be built whole.
+pub fn patch_target(
+    zones: &[TableZone<'_>],
+    published: &[TableZone<'_>],
+    apex: &[u8],
+) -> Option<usize> {
+    let index = zones.iter().position(|zone| zone.data.apex == apex)?;
+    let same = zones.len() == published.len()
+        && zones
+            .iter()
+            .zip(published)
+            .enumerate()
+            .all(|(at, (now, then))| {
+                now.data.apex == then.data.apex
+                    && now.serving == then.serving
+                    && (at == index || std::ptr::eq(now.data, then.data))
+            });
+    same.then_some(index)
+}
+
 /// A snapshot with `current`'s services (shared: their backends' states
 /// are the latest published) and `table` (patched from `current`'s for the
 /// zones of `sources`), with `sources`' NOTIFY rules, numbered `generation`.
+/// `started` is when the patch began, for the build time reported.
 pub fn with_table(
     current: &Snapshot,
     sources: &Sources,
     table: NameTable,
     generation: u64,
+    started: Instant,
 ) -> Snapshot {
-    let started = Instant::now();
     let summary = BuildSummary {
         records: table_zones(sources)
             .iter()
@@ -406,5 +430,41 @@ fn chaos_answers(identity: Option<&str>, version: Option<&str>) -> ChaosAnswers 
         version,
         identity,
         fragments,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn data(apex: &[u8]) -> ZoneData {
+        ZoneData {
+            apex: apex.to_vec(),
+            files: Vec::new(),
+            nodes: Nodes::default(),
+            record_count: 0,
+        }
+    }
+
+    fn served(data: &ZoneData, serving: bool) -> TableZone<'_> {
+        TableZone { data, serving }
+    }
+
+    #[test]
+    fn a_patch_needs_every_other_zone_as_published() {
+        let (a, b) = (data(b"\x01a\x00"), data(b"\x01b\x00"));
+        let (a2, b2) = (data(b"\x01a\x00"), data(b"\x01b\x00"));
+        let published = [served(&a, true), served(&b, true)];
+        let apex = b"\x01a\x00";
+        let now = [served(&a2, true), served(&b, true)];
+        assert_eq!(patch_target(&now, &published, apex), Some(0));
+        let now = [served(&a2, true), served(&b2, true)];
+        assert_eq!(patch_target(&now, &published, apex), None, "b changed too");
+        let now = [served(&a2, true), served(&b, false)];
+        assert_eq!(patch_target(&now, &published, apex), None, "b not served");
+        let now = [served(&a2, true)];
+        assert_eq!(patch_target(&now, &published, apex), None, "b gone");
+        let now = [served(&a2, true), served(&b, true)];
+        assert_eq!(patch_target(&now, &published, b"\x01c\x00"), None);
     }
 }

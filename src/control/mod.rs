@@ -813,6 +813,8 @@ impl Control {
             let state = self.lock();
             (state.config.clone(), state.sources.clone())
         };
+        // What the published table was built from, to tell a patch apart.
+        let published = sources.clone();
         if !keeps_files(&config) {
             // No secondaries configured (a reload removed the last): the
             // file zones are as published.
@@ -860,9 +862,9 @@ impl Control {
             let current = self.shared.load_full();
             let zones = build::table_zones(&sources);
             let names: Vec<&[u8]> = changed.iter().map(Vec::as_slice).collect();
-            let patched = zones
-                .iter()
-                .position(|zone| zone.data.apex == apex)
+            // A secondary behind a file zone of the same apex is not served.
+            let patched = build::patch_target(&zones, &build::table_zones(&published), apex)
+                .filter(|&index| index >= sources.files.len())
                 .and_then(|index| current.table.patched(&zones, index, &names));
             let mut state = self.lock();
             // Health changes publish meanwhile, with the same table; a
@@ -871,7 +873,8 @@ impl Control {
             match patched.filter(|_| Arc::ptr_eq(&latest.table, &current.table)) {
                 Some(table) => {
                     let patched_names = table.patched_names();
-                    let next = build::with_table(&latest, &sources, table, latest.generation + 1);
+                    let next =
+                        build::with_table(&latest, &sources, table, latest.generation + 1, started);
                     state.sources = sources;
                     state.members = members;
                     let generation = self.finish_publish(next);

@@ -291,7 +291,10 @@ impl Nodes {
                         .push(std::sync::Arc::new(Vec::with_capacity(Self::CHUNK)));
                 }
                 let last = self.chunks.last_mut().expect("a chunk with room");
-                std::sync::Arc::make_mut(last).push(NodeEntry {
+                let last = std::sync::Arc::make_mut(last);
+                // A chunk copied from a shared one has no room to spare.
+                last.reserve_exact(Self::CHUNK - last.len());
+                last.push(NodeEntry {
                     hash,
                     owner,
                     sets: Sets::new(),

@@ -221,6 +221,12 @@ impl NameIndex {
     fn new(names: Vec<u8>, spans: Vec<(u32, u32)>) -> NameIndex {
         use std::hash::BuildHasher;
         let seed = std::collections::hash_map::RandomState::new().hash_one(0u64);
+        NameIndex::with_seed(names, spans, seed)
+    }
+
+    /// [`Self::new`] hashing with `seed`: an overlay's index takes its
+    /// base's, so a name looked up in both is hashed once.
+    fn with_seed(names: Vec<u8>, spans: Vec<(u32, u32)>, seed: u64) -> NameIndex {
         let capacity = (spans.len() * 2).next_power_of_two().max(2);
         let mut index = NameIndex {
             seed,
@@ -259,7 +265,12 @@ impl NameIndex {
     /// The node named `name`, if any.
     #[inline(always)]
     fn get(&self, name: &[u8]) -> Option<u32> {
-        let hash = name_hash(self.seed, name);
+        self.get_hashed(name, name_hash(self.seed, name))
+    }
+
+    /// The node named `name`, whose hash with this index's seed is `hash`.
+    #[inline(always)]
+    fn get_hashed(&self, name: &[u8], hash: u64) -> Option<u32> {
         let tag = (hash >> 32) as u32;
         let mut at = hash as usize;
         loop {
@@ -328,12 +339,15 @@ impl NameTable {
     /// The node named `name`, overlay first. Allocates nothing.
     #[inline(always)]
     fn get(&self, name: &[u8]) -> Option<u32> {
-        if let Some(overlay) = &self.overlay {
-            if let Some(id) = overlay.layer.index.get(name) {
-                return Some(id | OVERLAY);
-            }
+        let Some(overlay) = &self.overlay else {
+            return self.base.index.get(name);
+        };
+        // One hash for both: the overlay's index has the base's seed.
+        let hash = name_hash(self.base.index.seed, name);
+        if let Some(id) = overlay.layer.index.get_hashed(name, hash) {
+            return Some(id | OVERLAY);
         }
-        self.base.index.get(name)
+        self.base.index.get_hashed(name, hash)
     }
 
     /// The layer an id with or without [`OVERLAY`] points into, and the id

@@ -20,7 +20,8 @@
 //! - that removes the last record of a name the base has (whether the name
 //!   stays as an empty non-terminal depends on names below it);
 //! - to the apex of a zone whose parent zone we serve too (its DS answer is
-//!   the parent's);
+//!   the parent's), or of a zone with a child zone we serve (the child's
+//!   apex answers DS from this zone's data and SOA);
 //! - when the zones are not the ones the base was built from (added,
 //!   removed, or now served or not), or an earlier patch was of another
 //!   zone (an overlay holds one zone's names).
@@ -135,7 +136,7 @@ impl NameTable {
                     .iter()
                     .any(|child| name::is_at_or_below(name, child))
                 || base.additional_names.contains(name)
-                || (name == apex && served_parent)
+                || (name == apex && (served_parent || !children.is_empty()))
             {
                 return None;
             }
@@ -274,7 +275,7 @@ impl NameTable {
             entry.negative_direct = negative_direct.marked();
             entry.negative_chained = negative_chained.marked();
         }
-        layer.index = NameIndex::new(arena, spans);
+        layer.index = NameIndex::with_seed(arena, spans, base.index.seed);
         layer.fragments.shrink_to_fit();
         Some(NameTable {
             base: base.clone(),
@@ -536,6 +537,46 @@ mod tests {
                 "{what} was patched"
             );
         }
+    }
+
+    #[test]
+    fn a_parent_with_a_served_child_is_patched_below_its_apex_only() {
+        let parent = |serial: u32, www: &str| {
+            zone(
+                "example.com.",
+                &format!(
+                    "$ORIGIN example.com.\n$TTL 300\n\
+                     @ SOA ns1 hostmaster {serial} 7200 900 1209600 60\n@ NS ns1\n\
+                     ns1 A 192.0.2.1\nwww A {www}\nsub NS ns1.sub\nns1.sub A 192.0.2.53\n"
+                ),
+            )
+        };
+        let child = zone(
+            "sub.example.com.",
+            "$ORIGIN sub.example.com.\n$TTL 300\n\
+             @ SOA ns1 hostmaster 1 7200 900 1209600 60\n@ NS ns1\nns1 A 192.0.2.53\n",
+        );
+        let before = parent(1, "192.0.2.80");
+        let base = NameTable::build(&[(&before).into(), (&child).into()], &[]);
+        // The SOA changes: the child's apex answers DS (NODATA) with it.
+        let after = parent(2, "192.0.2.81");
+        let soa = changed(&before, &after);
+        assert!(
+            base.patched(&[(&after).into(), (&child).into()], 0, &refs(&soa))
+                .is_none()
+        );
+        // Below the apex, the child's answers stay as they were.
+        let www_only = parent(1, "192.0.2.81");
+        let www = changed(&before, &www_only);
+        let zones = [(&www_only).into(), (&child).into()];
+        let patched = base
+            .patched(&zones, 0, &refs(&www))
+            .expect("a name of the parent alone");
+        let whole = NameTable::build(&zones, &[]);
+        assert_eq!(
+            answers(&patched, &[&before, &www_only, &child], EXTRA),
+            answers(&whole, &[&before, &www_only, &child], EXTRA)
+        );
     }
 
     #[test]
