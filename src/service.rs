@@ -324,7 +324,7 @@ fn check_placement(
                 "{display} has a static {} record at line {} of {}, the service answers it",
                 domain::base::iana::Rtype::from_int(rtype),
                 set.location.line,
-                zone.files[set.location.file].display()
+                zone.files[set.location.file()].display()
             )
         })
     };

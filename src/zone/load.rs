@@ -77,13 +77,7 @@ pub fn zone_from_records(
 ) -> Result<(ZoneData, Vec<Warning>), LoadErrors> {
     let mut loader = Loader::new(name::to_lowercase(apex.as_slice()), vec![origin]);
     for (index, record) in records.into_iter().enumerate() {
-        loader.add(
-            &record,
-            Location {
-                file: 0,
-                line: index + 1,
-            },
-        );
+        loader.add(&record, Location::new(0, index + 1));
     }
     loader.finish()
 }
@@ -115,17 +109,11 @@ pub(super) fn apply_changes(
         scratch: Vec::new(),
     };
     for (index, record) in removed.iter().enumerate() {
-        loader.remove(
-            record,
-            Location {
-                file,
-                line: index + 1,
-            },
-        );
+        loader.remove(record, Location::new(file, index + 1));
     }
     for (index, record) in added.iter().enumerate() {
         let line = removed.len() + index + 1;
-        loader.add(record, Location { file, line });
+        loader.add(record, Location::new(file, line));
     }
     loader.finish_changes()
 }
@@ -247,7 +235,7 @@ fn unclosed_parenthesis(text: &[u8]) -> Option<usize> {
 impl Loader {
     fn error(&mut self, location: Option<Location>, key: String, message: String) {
         let (file, line) = match location {
-            Some(location) => (self.files[location.file].clone(), Some(location.line)),
+            Some(location) => (self.files[location.file()].clone(), Some(location.line())),
             None => (self.files.first().cloned().unwrap_or_default(), None),
         };
         self.errors.push(LoadError {
@@ -278,7 +266,7 @@ impl Loader {
         // wrong anyway, so say so before it gets there (found by fuzzing).
         if let Some(line) = unclosed_parenthesis(text.as_bytes()) {
             self.error(
-                Some(Location { file, line }),
+                Some(Location::new(file, line)),
                 String::new(),
                 "syntax error: this \"(\" is never closed (the file ends inside parentheses)"
                     .into(),
@@ -307,10 +295,10 @@ impl Loader {
         }));
         if scanned.is_err() {
             self.error(
-                Some(Location {
+                Some(Location::new(
                     file,
-                    line: lines.line_before(zonefile.current_offset()),
-                }),
+                    lines.line_before(zonefile.current_offset()),
+                )),
                 String::new(),
                 "the zone file parser failed on this file (a bug in the domain crate); \
                  check the syntax here"
@@ -332,7 +320,7 @@ impl Loader {
         loop {
             let entry = zonefile.next_entry();
             let line = lines.line_before(zonefile.current_offset());
-            let location = Location { file, line };
+            let location = Location::new(file, line);
             match entry {
                 Ok(None) => break,
                 Ok(Some(Entry::Record(record))) => self.add(&record, location),
@@ -378,7 +366,7 @@ impl Loader {
                         (Some(line), Some(1)) if line > 1 => Some(line - 1),
                         (line, _) => line,
                     };
-                    let location = line.map(|line| Location { file, line });
+                    let location = line.map(|line| Location::new(file, line));
                     self.error(location, String::new(), format!("syntax error: {message}"));
                     break;
                 }
@@ -504,8 +492,8 @@ impl Loader {
                 }
                 if set.ttl != ttl {
                     self.warnings.push(Warning {
-                        file: self.files[location.file].clone(),
-                        line: Some(location.line),
+                        file: self.files[location.file()].clone(),
+                        line: Some(location.line()),
                         message: format!(
                             "{}: TTL {ttl} differs from {} earlier in the RRset; using the smaller",
                             record_key(owner, record_type),
@@ -686,7 +674,7 @@ impl Loader {
                     "CNAME beside other data: {} at line {} of {}",
                     Rtype::from_int(first.rtype),
                     first.location.line,
-                    self.files[first.location.file].display()
+                    self.files[first.location.file()].display()
                 ),
             ));
         }

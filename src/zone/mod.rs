@@ -33,11 +33,32 @@ pub use table::{Lookup, NameTable, Node, RecordSetEntry};
 /// owners changed (lowercase, sorted, once each).
 pub type Applied = (ZoneData, Vec<Warning>, Vec<Vec<u8>>);
 
-/// Where a record came from: an index into [`ZoneData::files`] and a line.
+/// Where a record came from: an index into [`ZoneData::files`] and a line
+/// (32 bits each: a location is kept with every record set).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Location {
-    pub file: usize,
-    pub line: usize,
+    pub file: u32,
+    pub line: u32,
+}
+
+impl Location {
+    /// The location at `file` and `line` (each held up to `u32::MAX`).
+    pub fn new(file: usize, line: usize) -> Location {
+        Location {
+            file: u32::try_from(file).unwrap_or(u32::MAX),
+            line: u32::try_from(line).unwrap_or(u32::MAX),
+        }
+    }
+
+    /// The index into [`ZoneData::files`].
+    pub fn file(&self) -> usize {
+        self.file as usize
+    }
+
+    /// The line (or, for a transfer, the record's ordinal).
+    pub fn line(&self) -> usize {
+        self.line as usize
+    }
 }
 
 /// Bytes of a name or of record data, held in place up to
@@ -475,6 +496,9 @@ mod tests {
     fn octets_keep_short_bytes_in_place_long_ones_on_the_heap() {
         assert_eq!(std::mem::size_of::<Octets>(), 24);
         assert!(std::mem::size_of::<Rdata>() <= 32);
+        // A name of one record set of one record: no allocation, and small.
+        assert!(std::mem::size_of::<RecordSet>() <= 56);
+        assert!(std::mem::size_of::<Sets>() <= 64);
         for len in [0, 1, 4, 16, Octets::INLINE, Octets::INLINE + 1, 300] {
             let bytes: Vec<u8> = (0..len).map(|index| index as u8).collect();
             let octets = Octets::new(&bytes);
