@@ -68,12 +68,13 @@ pub struct Tracked {
     /// Stable for this backend across reloads, never reused.
     pub id: u64,
     pub key: BackendKey,
-    /// How it is probed; `None`: not probed.
-    pub check: Option<HealthCheck>,
+    /// How it is probed; `None`: not probed. Boxed, as is the last probe:
+    /// most of a large config's backends have neither, and each is tracked.
+    pub check: Option<Box<HealthCheck>>,
     pub health: BackendHealth,
     pub drained: bool,
     pub load: f32,
-    pub last_probe: Option<ProbeRecord>,
+    pub last_probe: Option<Box<ProbeRecord>>,
 }
 
 impl Tracked {
@@ -273,7 +274,7 @@ impl State {
                             Some(known) => {
                                 kept += 1;
                                 Tracked {
-                                    check: backend.health.clone(),
+                                    check: backend.health.clone().map(Box::new),
                                     // A backend no longer probed is up.
                                     health: if backend.health.is_some() {
                                         known.health
@@ -294,7 +295,7 @@ impl State {
                                 Tracked {
                                     id: next_id - 1,
                                     key,
-                                    check: backend.health.clone(),
+                                    check: backend.health.clone().map(Box::new),
                                     health: BackendHealth::new(Health::Up, now),
                                     drained: false,
                                     load: 0.0,
@@ -337,7 +338,7 @@ impl State {
                 (BackendTarget::Address(address), Some(check)) => Some(ProbeTarget {
                     id: tracked.id,
                     address: *address,
-                    check: check.clone(),
+                    check: HealthCheck::clone(check),
                 }),
                 _ => None,
             })
@@ -496,12 +497,12 @@ impl Control {
                 continue;
             };
             let thresholds = check.thresholds;
-            tracked.last_probe = Some(ProbeRecord {
+            tracked.last_probe = Some(Box::new(ProbeRecord {
                 success: outcome.success,
                 at: outcome.at,
                 latency: outcome.latency,
                 detail: outcome.detail.clone(),
-            });
+            }));
             if let Some(load) = outcome.load {
                 if (load - tracked.load).abs() >= LOAD_CHANGE_PUBLISHED {
                     tracked.load = load;
