@@ -223,6 +223,9 @@ fn serve(path: Option<PathBuf>) -> anyhow::Result<ExitCode> {
         }
         Err(error) => return Err(error.into()),
     };
+    // The control plane keeps its own copy; this one's memory is for what
+    // comes next (the first zone transfers).
+    drop(config);
     for warning in &running.warnings {
         tracing::warn!("{warning}");
     }
