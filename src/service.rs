@@ -129,6 +129,21 @@ impl Services {
         zones: &[&ZoneData],
         writers: usize,
     ) -> Result<Services, Vec<LoadError>> {
+        Services::check(config, zones)?;
+        let topology = Arc::new(build_topology(config));
+        Ok(Services::assemble(
+            config,
+            topology,
+            &BackendStates::new(),
+            None,
+            writers,
+        ))
+    }
+
+    /// Checks that every service of `config` may sit where it does in
+    /// `zones` (what [`Self::build`] checks first): services built from
+    /// `config` stay valid for those zones.
+    pub fn check(config: &Config, zones: &[&ZoneData]) -> Result<(), Vec<LoadError>> {
         let mut errors = Vec::new();
         for (index, service) in config.services.iter().enumerate() {
             let lowercase = name::to_lowercase(service.name.as_slice());
@@ -141,17 +156,11 @@ impl Services {
                 });
             }
         }
-        if !errors.is_empty() {
-            return Err(errors);
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors)
         }
-        let topology = Arc::new(build_topology(config));
-        Ok(Services::assemble(
-            config,
-            topology,
-            &BackendStates::new(),
-            None,
-            writers,
-        ))
     }
 
     /// The same services with new backend states: pools rebuilt; zones,

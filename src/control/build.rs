@@ -303,6 +303,43 @@ pub fn table_zones(sources: &Sources) -> Vec<TableZone<'_>> {
         .collect()
 }
 
+/// A snapshot of `current`'s services (shared: built from `config`, with
+/// their latest states) with a name table built whole from `sources`, the
+/// services checked against its zones first; numbered `generation`. What a
+/// zone transfer publishes: the services did not change, only zones.
+pub fn with_zones(
+    current: &Snapshot,
+    config: &Config,
+    sources: &Sources,
+    generation: u64,
+) -> Result<Snapshot, LoadErrors> {
+    let started = Instant::now();
+    let zones = table_zones(sources);
+    let datas: Vec<&ZoneData> = zones.iter().map(|zone| zone.data).collect();
+    Services::check(config, &datas).map_err(LoadErrors)?;
+    let table = NameTable::build(&zones, &current.services.names());
+    let summary = BuildSummary {
+        zones: zones.len(),
+        services: current.services.entries.len(),
+        records: datas.iter().map(|zone| zone.record_count).sum(),
+        names: table.name_count(),
+        table_bytes: table.heap_bytes(),
+        build_time: started.elapsed(),
+    };
+    Ok(Snapshot {
+        generation,
+        udp_payload: current.udp_payload,
+        client_subnet: current.client_subnet,
+        table: Arc::new(table),
+        services: current.services.clone(),
+        chaos: current.chaos.clone(),
+        rrl: current.rrl.clone(),
+        notify_rules: sources.notify_rules.clone(),
+        notify_intake: current.notify_intake.clone(),
+        summary,
+    })
+}
+
 /// The index in `zones` of the zone at `apex` when it is the only zone
 /// whose data differs from `published` (the zones the published table was
 /// built from: the same apexes, in order, served alike, the same data but

@@ -900,22 +900,18 @@ impl Control {
                 }
             }
         }
-        let writers = self.shared.load().services.writers;
-        let mut built = build::assemble(&config, &sources, 0, writers)?;
+        // The services are those of the published snapshot (the same
+        // config: `reloading` is held); only the zones changed.
+        let built = build::with_zones(&self.shared.load_full(), &config, &sources, 0)?;
         self.metrics.tables_built.fetch_add(1, Ordering::Relaxed);
         let mut state = self.lock();
-        let current = self.shared.load_full();
-        if let Some(services) = Arc::get_mut(&mut built.services) {
-            // Just built: not shared yet.
-            services.adopt_counters(&current.services);
-        }
-        build::adopt_rate_limiter(&mut built, &current);
-        let next = build::with_backend_states(
-            &built,
-            &state.config,
-            &state.states(),
-            current.generation + 1,
-        );
+        // Health changes publish meanwhile: their states are the latest.
+        let latest = self.shared.load_full();
+        let next = Snapshot {
+            generation: latest.generation + 1,
+            services: latest.services.clone(),
+            ..built
+        };
         state.sources = sources;
         state.members = members;
         let generation = self.finish_publish(next);
