@@ -318,26 +318,7 @@ pub fn with_zones(
     let datas: Vec<&ZoneData> = zones.iter().map(|zone| zone.data).collect();
     Services::check(config, &datas).map_err(LoadErrors)?;
     let table = NameTable::build(&zones, &current.services.names());
-    let summary = BuildSummary {
-        zones: zones.len(),
-        services: current.services.entries.len(),
-        records: datas.iter().map(|zone| zone.record_count).sum(),
-        names: table.name_count(),
-        table_bytes: table.heap_bytes(),
-        build_time: started.elapsed(),
-    };
-    Ok(Snapshot {
-        generation,
-        udp_payload: current.udp_payload,
-        client_subnet: current.client_subnet,
-        table: Arc::new(table),
-        services: current.services.clone(),
-        chaos: current.chaos.clone(),
-        rrl: current.rrl.clone(),
-        notify_rules: sources.notify_rules.clone(),
-        notify_intake: current.notify_intake.clone(),
-        summary,
-    })
+    Ok(with_table(current, sources, table, generation, started))
 }
 
 /// The index in `zones` of the zone at `apex` when it is the only zone
@@ -364,9 +345,9 @@ pub fn patch_target(
 }
 
 /// A snapshot with `current`'s services (shared: their backends' states
-/// are the latest published) and `table` (patched from `current`'s for the
-/// zones of `sources`), with `sources`' NOTIFY rules, numbered `generation`.
-/// `started` is when the patch began, for the build time reported.
+/// are the latest published) and `table` (built or patched for the zones
+/// of `sources`), with `sources`' NOTIFY rules, numbered `generation`.
+/// `started` is when the table's build began, for the build time reported.
 pub fn with_table(
     current: &Snapshot,
     sources: &Sources,
@@ -375,6 +356,7 @@ pub fn with_table(
     started: Instant,
 ) -> Snapshot {
     let summary = BuildSummary {
+        zones: table.zone_count(),
         records: table_zones(sources)
             .iter()
             .map(|zone| zone.data.record_count)
