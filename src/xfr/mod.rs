@@ -591,10 +591,10 @@ impl Thread {
     }
 
     /// Publishes every served zone (and placeholders for the others) with
-    /// the rest of the snapshot. On an error (the new data would break a
-    /// service) returns it and nothing changes.
-    /// Publishes the zones as they are now; `patch` names a zone whose data
-    /// alone changed since the last publication, and the owners changed.
+    /// the rest of the snapshot; `patch` names a zone whose data alone
+    /// changed since the last publication, and the owners changed. On an
+    /// error (the new data would break a service) returns it and nothing
+    /// changes.
     fn try_publish(&self, patch: Option<(&[u8], &[Vec<u8>])>) -> Result<u64, String> {
         let secondaries: Vec<SecondaryZone> = self
             .zones
