@@ -11,14 +11,19 @@
 //! non-terminals are nodes without RRsets, so they stop wildcard matching
 //! (RFC 4592 section 2.2.2) and answer NODATA.
 //!
-//! Each RRset is rendered twice: `direct`, for when its owner is the query
-//! name (or a wildcard the query name matched), compressed against the
-//! question; and `chained`, for when a CNAME chain led to it, compressed only
-//! against itself. An MX, SRV or NS RRset (NS only at the apex: at a cut it
-//! is a referral) whose targets have address records in the zone gets,
-//! after each rendering, one continuation fragment per such target with its
-//! A and AAAA records for the additional section, compressed against the
-//! answer; the reply adds those that fit (Knot and NSD do the same).
+//! Each RRset is rendered for two uses: `direct`, for when its owner is the
+//! query name (or a wildcard the query name matched), compressed against
+//! the question; and `chained`, for when a CNAME chain led to it,
+//! compressed only against itself. An RRset without names in its data or
+//! additional records renders the same for both, and is rendered once. An
+//! MX, SRV or NS RRset (NS only at the apex: at a cut it is a referral)
+//! whose targets have address records in the zone gets, after each
+//! rendering, one continuation fragment per such target with its A and
+//! AAAA records for the additional section, compressed against the answer;
+//! the reply adds those that fit (Knot and NSD do the same).
+//!
+//! A table patched for an IXFR ([`patch`]) shares the table it was patched
+//! from and looks the changed names up first in a small overlay.
 //! Lookups allocate nothing.
 
 use std::collections::{HashMap, HashSet};
