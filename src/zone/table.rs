@@ -753,33 +753,12 @@ impl NameTable {
                     }
                     let targets =
                         additional_targets(zone, set, &has_own_addresses, &mut additional_names);
-                    let direct = render_set(&mut fragments, set, Some(question), &targets);
-                    // Without names in its data or additional records, the
-                    // RRset renders the same for both uses: the question
-                    // only changes how names compress, and the owner is a
-                    // hole either way. Most RRsets (A, AAAA, TXT) are such.
-                    let chained = if targets.is_empty() && names_free(set) {
-                        direct
-                    } else {
-                        render_set(&mut fragments, set, None, &targets)
-                    };
-                    let target = match (set.rtype, set.records.first()) {
-                        (rtype::CNAME, Some(Rdata::Name(target))) => {
-                            cname = rrsets.len() as u32;
-                            let start = cname_targets.len() as u32;
-                            cname_targets.push(target.len() as u8);
-                            cname_targets.extend(target.iter().map(u8::to_ascii_lowercase));
-                            start
-                        }
-                        _ => NONE,
-                    };
-                    rrsets.push(RecordSetEntry {
-                        rtype: set.rtype,
-                        direct,
-                        chained,
-                        target,
-                        additional: targets.len() as u16,
-                    });
+                    let entry =
+                        render_entry(&mut fragments, &mut cname_targets, set, question, &targets);
+                    if entry.target != NONE {
+                        cname = rrsets.len() as u32;
+                    }
+                    rrsets.push(entry);
                 }
                 debug_assert_eq!(spans.len(), nodes.len());
                 spans.push((names_arena.len() as u32, owner.len() as u32));
@@ -867,6 +846,44 @@ impl Layer {
             + self.referrals.capacity() * size_of::<Referral>()
             + self.targets.capacity()
             + self.fragments.heap_bytes()
+    }
+}
+
+/// `set` rendered for both uses, with the address records of `targets` as
+/// additional data, and a CNAME's target added to `cname_targets`: its
+/// entry, with ids into `fragments` and `cname_targets`.
+fn render_entry(
+    fragments: &mut FragmentStore,
+    cname_targets: &mut Vec<u8>,
+    set: &RecordSet,
+    question: &[u8],
+    targets: &[TargetAddresses<'_>],
+) -> RecordSetEntry {
+    let direct = render_set(fragments, set, Some(question), targets);
+    // Without names in its data or additional records, the RRset renders
+    // the same for both uses: the question only changes how names
+    // compress, and the owner is a hole either way. Most RRsets (A, AAAA,
+    // TXT) are such.
+    let chained = if targets.is_empty() && names_free(set) {
+        direct
+    } else {
+        render_set(fragments, set, None, targets)
+    };
+    let target = match (set.rtype, set.records.first()) {
+        (rtype::CNAME, Some(Rdata::Name(target))) => {
+            let start = cname_targets.len() as u32;
+            cname_targets.push(target.len() as u8);
+            cname_targets.extend(target.iter().map(u8::to_ascii_lowercase));
+            start
+        }
+        _ => NONE,
+    };
+    RecordSetEntry {
+        rtype: set.rtype,
+        direct,
+        chained,
+        target,
+        additional: targets.len() as u16,
     }
 }
 

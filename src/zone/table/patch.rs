@@ -27,12 +27,11 @@
 //!   zone (an overlay holds one zone's names).
 
 use super::{
-    FastSet, Layer, NONE, NameIndex, NameTable, Node, OVERLAY, Overlay, RecordSetEntry, TableZone,
-    additional_targets, names_free, render_negative, render_set,
+    FastSet, Layer, NONE, NameIndex, NameTable, Node, OVERLAY, Overlay, TableZone,
+    additional_targets, render_entry, render_negative,
 };
 use crate::wire::fragment::FragmentStore;
 use crate::wire::{name, rtype};
-use crate::zone::Rdata;
 
 /// How many names an overlay may hold for a base of `base_names` names:
 /// a sixteenth of them, at least 64 and at most 65,536. A larger change
@@ -179,24 +178,13 @@ impl NameTable {
             let mut cname = NONE;
             for set in sets {
                 let targets = additional_targets(data, set, &eligible, &mut noted);
-                let direct = render_set(&mut layer.fragments, set, Some(name), &targets);
-                let chained = if targets.is_empty() && names_free(set) {
-                    direct
-                } else {
-                    render_set(&mut layer.fragments, set, None, &targets)
-                };
-                let target = match (set.rtype, set.records.first()) {
-                    (rtype::CNAME, Some(Rdata::Name(target))) => {
-                        cname = layer.rrsets.len() as u32 | OVERLAY;
-                        let start = layer.targets.len() as u32 | OVERLAY;
-                        layer.targets.push(target.len() as u8);
-                        layer
-                            .targets
-                            .extend(target.iter().map(u8::to_ascii_lowercase));
-                        start
-                    }
-                    _ => NONE,
-                };
+                let mut entry = render_entry(
+                    &mut layer.fragments,
+                    &mut layer.targets,
+                    set,
+                    name,
+                    &targets,
+                );
                 if matches!(set.rtype, rtype::NS | rtype::DS) {
                     let old = in_base.and_then(|node| self.record_set(&node, set.rtype))?;
                     let rendered = |store: &FragmentStore, id, count| {
@@ -206,20 +194,20 @@ impl NameTable {
                             .collect::<Vec<_>>()
                     };
                     let (old_store, old_id) = self.store(old.direct);
-                    if old.additional as usize != targets.len()
+                    if old.additional != entry.additional
                         || rendered(old_store, old_id, old.additional)
-                            != rendered(&layer.fragments, direct, targets.len() as u16)
+                            != rendered(&layer.fragments, entry.direct, entry.additional)
                     {
                         return None;
                     }
                 }
-                layer.rrsets.push(RecordSetEntry {
-                    rtype: set.rtype,
-                    direct: direct.marked(),
-                    chained: chained.marked(),
-                    target,
-                    additional: targets.len() as u16,
-                });
+                if entry.target != NONE {
+                    cname = layer.rrsets.len() as u32 | OVERLAY;
+                    entry.target |= OVERLAY;
+                }
+                entry.direct = entry.direct.marked();
+                entry.chained = entry.chained.marked();
+                layer.rrsets.push(entry);
             }
             spans.push((arena.len() as u32, name.len() as u32));
             arena.extend_from_slice(name);
