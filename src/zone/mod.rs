@@ -221,9 +221,9 @@ pub struct Nodes {
     len: usize,
 }
 
-/// One name of [`Nodes`].
+/// One name of [`Nodes`] (its fields are the map's own).
 #[derive(Clone, Debug)]
-struct NodeEntry {
+pub struct NodeEntry {
     hash: u64,
     owner: Octets,
     sets: Sets,
@@ -364,11 +364,14 @@ impl Nodes {
     }
 
     /// Every name and its record sets, in order.
-    pub fn iter(&self) -> impl Iterator<Item = (&Octets, &Sets)> {
-        self.chunks
-            .iter()
-            .flat_map(|chunk| chunk.iter())
-            .map(|entry| (&entry.owner, &entry.sets))
+    pub fn iter(&self) -> NodesIter<'_> {
+        fn chunk(chunk: &std::sync::Arc<Vec<NodeEntry>>) -> std::slice::Iter<'_, NodeEntry> {
+            chunk.iter()
+        }
+        fn pair(entry: &NodeEntry) -> (&Octets, &Sets) {
+            (&entry.owner, &entry.sets)
+        }
+        self.chunks.iter().flat_map(chunk as _).map(pair as _)
     }
 
     /// Every name, in order.
@@ -377,11 +380,21 @@ impl Nodes {
     }
 }
 
+/// The iterator of [`Nodes::iter`]: names and their record sets, in order.
+pub type NodesIter<'a> = std::iter::Map<
+    std::iter::FlatMap<
+        std::slice::Iter<'a, std::sync::Arc<Vec<NodeEntry>>>,
+        std::slice::Iter<'a, NodeEntry>,
+        fn(&'a std::sync::Arc<Vec<NodeEntry>>) -> std::slice::Iter<'a, NodeEntry>,
+    >,
+    fn(&'a NodeEntry) -> (&'a Octets, &'a Sets),
+>;
+
 impl<'a> IntoIterator for &'a Nodes {
     type Item = (&'a Octets, &'a Sets);
-    type IntoIter = Box<dyn Iterator<Item = (&'a Octets, &'a Sets)> + 'a>;
-    fn into_iter(self) -> Self::IntoIter {
-        Box::new(self.iter())
+    type IntoIter = NodesIter<'a>;
+    fn into_iter(self) -> NodesIter<'a> {
+        self.iter()
     }
 }
 
