@@ -512,6 +512,8 @@ mod tests {
         // A name of one record set of one record: no allocation, and small.
         assert!(std::mem::size_of::<RecordSet>() <= 56);
         assert!(std::mem::size_of::<Sets>() <= 64);
+        // A million names are 24 MB of table nodes.
+        assert_eq!(std::mem::size_of::<table::Node>(), 24);
         for len in [0, 1, 4, 16, Octets::INLINE, Octets::INLINE + 1, 300] {
             let bytes: Vec<u8> = (0..len).map(|index| index as u8).collect();
             let octets = Octets::new(&bytes);

@@ -27,8 +27,8 @@
 //!   zone (an overlay holds one zone's names).
 
 use super::{
-    FastSet, Layer, NONE, NameIndex, NameTable, Node, OVERLAY, Overlay, TableZone,
-    additional_targets, render_entry, render_negative,
+    FastSet, Layer, NO_CNAME, NONE, NameIndex, NameTable, Node, OVERLAY, Overlay, TableZone,
+    additional_targets, cname_at, render_entry, render_negative, rrsets_len,
 };
 use crate::wire::fragment::FragmentStore;
 use crate::wire::{name, rtype};
@@ -175,7 +175,7 @@ impl NameTable {
                 return None;
             }
             let rrsets_start = layer.rrsets.len() as u32;
-            let mut cname = NONE;
+            let mut cname = NO_CNAME;
             for set in sets {
                 let targets = additional_targets(data, set, &eligible, &mut noted);
                 let mut entry = render_entry(
@@ -202,7 +202,7 @@ impl NameTable {
                     }
                 }
                 if entry.target != NONE {
-                    cname = layer.rrsets.len() as u32 | OVERLAY;
+                    cname = cname_at(layer.rrsets.len() - rrsets_start as usize);
                     entry.target |= OVERLAY;
                 }
                 entry.direct = entry.direct.marked();
@@ -214,7 +214,7 @@ impl NameTable {
             layer.nodes.push(Node {
                 zone: zone_id,
                 rrsets_start: rrsets_start | OVERLAY,
-                rrsets_len: layer.rrsets.len() as u32 - rrsets_start,
+                rrsets_len: rrsets_len(layer.rrsets.len() - rrsets_start as usize),
                 cname,
                 wildcard: in_base.map_or(NONE, |node| node.wildcard),
                 referral: NONE,
@@ -246,7 +246,7 @@ impl NameTable {
                     zone: zone_id,
                     rrsets_start: layer.rrsets.len() as u32 | OVERLAY,
                     rrsets_len: 0,
-                    cname: NONE,
+                    cname: NO_CNAME,
                     wildcard: NONE,
                     referral: NONE,
                     service: NONE,
