@@ -33,6 +33,7 @@ use crate::health::{BackendHealth, Health, HealthCheck};
 use crate::service::{BackendState, BackendStates};
 use crate::snapshot::{SharedSnapshot, Snapshot};
 use crate::wire::name;
+use crate::zone::ZoneData;
 use build::{SecondaryZone, Sources};
 
 /// How long a replaced snapshot is kept alive by the control plane. Workers
@@ -918,6 +919,31 @@ impl Control {
         drop(state);
         crate::sys::memory::release_free_memory();
         Ok(generation)
+    }
+
+    /// Puts `packed` (the same zone, [frozen](ZoneData::frozen)) where
+    /// the secondary zone `current` is kept, so the published table's
+    /// sources are the copies the transfer thread keeps; returns whether
+    /// `current` was still kept there (a later publication may have
+    /// replaced it).
+    pub fn replace_zone_data(&self, current: &Arc<ZoneData>, packed: Arc<ZoneData>) -> bool {
+        let _one_at_a_time = self
+            .reloading
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut state = self.lock();
+        match state
+            .sources
+            .secondaries
+            .iter_mut()
+            .find(|zone| Arc::ptr_eq(&zone.data, current))
+        {
+            Some(zone) => {
+                zone.data = packed;
+                true
+            }
+            None => false,
+        }
     }
 
     /// The NOTIFY intake the data plane feeds, for the transfer thread.

@@ -479,8 +479,41 @@ impl Thread {
         }
         if changed {
             self.publish();
+            self.pack_all();
         } else {
             self.publish_status();
+        }
+    }
+
+    /// Keeps the zone at `apex` [packed](ZoneData::frozen) from now on,
+    /// here and in the control plane's sources: a third of its memory. Its
+    /// next difference unpacks only the names it reads. Called once `data`
+    /// is published; the unpacked copy is freed on a thread of its own.
+    fn pack(&mut self, apex: &[u8]) {
+        let Some(zone) = self.zones.get_mut(apex) else {
+            return;
+        };
+        let Some(data) = zone.data.clone() else {
+            return;
+        };
+        // A catalog is not published, only read for its members.
+        if zone.role == Role::Catalog || data.is_frozen() {
+            return;
+        }
+        let packed = Arc::new(data.frozen());
+        if !self.control.replace_zone_data(&data, packed.clone()) {
+            // Published since: the next publication sends this one.
+            return;
+        }
+        zone.data = Some(packed);
+        crate::sys::memory::free_in_background(data);
+    }
+
+    /// [`Self::pack`] for every zone kept.
+    fn pack_all(&mut self) {
+        let apexes: Vec<Vec<u8>> = self.zones.keys().cloned().collect();
+        for apex in apexes {
+            self.pack(&apex);
         }
     }
 
@@ -905,6 +938,8 @@ impl Thread {
                 tracing::error!(zone = %name::display(apex), file = %path.display(), %error, "could not save the zone's copy");
             }
         }
+        drop(data);
+        self.pack(apex);
         let zone = self.zones.get_mut(apex).expect("refreshed zone is kept");
         zone.last_transfer = Some(SystemTime::now());
         self.refreshed(apex);
