@@ -61,16 +61,28 @@ pub struct Fragment<'a> {
     pub counts: [u16; 3],
 }
 
-/// Handle to a fragment inside a [`FragmentStore`].
+/// Handle to a fragment inside a [`FragmentStore`]: the offset of its header
+/// in the store's bytes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FragmentId(u32);
 
 /// The bit [`FragmentId::marked`] sets.
 const MARK: u32 = 1 << 31;
 
+/// A store holds fewer bytes than this, so that no id reaches [`MARK`].
+const MAX_STORE_LEN: usize = MARK as usize;
+
+/// Longest fragment: a DNS message's worth (RFC 1035 section 4.2.2). A longer
+/// one is kept cut to this length, which no reply has room for after its
+/// header, so it is never placed (as it would not have been whole).
+pub const MAX_FRAGMENT_LEN: usize = u16::MAX as usize;
+
+/// Bytes of the header stored right before each fragment's bytes.
+const FRAGMENT_HEADER_LEN: usize = 14;
+
 impl FragmentId {
     /// This id with a mark that tells a second store's ids apart from a
-    /// first's, where a table keeps two (a store holds under 2^31).
+    /// first's, where a table keeps two (a store holds under 2^31 bytes).
     pub const fn marked(self) -> FragmentId {
         FragmentId(self.0 | MARK)
     }
@@ -82,23 +94,51 @@ impl FragmentId {
     }
 }
 
-#[derive(Clone, Copy, Debug)]
-struct FragmentMeta {
-    start: u32,
-    len: u32,
+/// What a store keeps of a fragment besides its bytes, stored inline right
+/// before them (little-endian): its first fixup (4 bytes), its length and
+/// number of fixups (2 each), its record counts (3 × 2). Inline, it takes
+/// 14 bytes instead of an array entry of 24, and placing a fragment reads
+/// the cache line its bytes start on rather than one more elsewhere.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Header {
     fixups_start: u32,
-    fixups_len: u32,
+    len: u16,
+    fixups_len: u16,
     counts: [u16; 3],
 }
 
-/// All fragments of a snapshot in two flat arrays (one for bytes, one for
-/// fixups), so answering touches few cache lines and a million records are
-/// not a million allocations.
+impl Header {
+    #[inline(always)]
+    fn decode(bytes: &[u8; FRAGMENT_HEADER_LEN]) -> Header {
+        let pair = |at: usize| u16::from_le_bytes([bytes[at], bytes[at + 1]]);
+        Header {
+            fixups_start: u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]),
+            len: pair(4),
+            fixups_len: pair(6),
+            counts: [pair(8), pair(10), pair(12)],
+        }
+    }
+
+    fn encode(self) -> [u8; FRAGMENT_HEADER_LEN] {
+        let mut bytes = [0; FRAGMENT_HEADER_LEN];
+        bytes[0..4].copy_from_slice(&self.fixups_start.to_le_bytes());
+        for (slot, value) in bytes[4..]
+            .chunks_exact_mut(2)
+            .zip([self.len, self.fixups_len].into_iter().chain(self.counts))
+        {
+            slot.copy_from_slice(&value.to_le_bytes());
+        }
+        bytes
+    }
+}
+
+/// All fragments of a snapshot in two flat arrays: one of bytes, each
+/// fragment's preceded by its header, and one of fixups. Answering touches
+/// few cache lines, and a million records are not a million allocations.
 #[derive(Debug, Default)]
 pub struct FragmentStore {
     bytes: Vec<u8>,
     fixups: Vec<Fixup>,
-    fragments: Vec<FragmentMeta>,
 }
 
 impl FragmentStore {
@@ -110,44 +150,59 @@ impl FragmentStore {
     /// The fragment behind `id`.
     #[inline]
     pub fn get(&self, id: FragmentId) -> Fragment<'_> {
-        let meta = &self.fragments[id.0 as usize];
-        let start = meta.start as usize;
-        let fixups_start = meta.fixups_start as usize;
+        let (header, rest) = self.header(id);
+        let fixups_start = header.fixups_start as usize;
         Fragment {
-            bytes: &self.bytes[start..start + meta.len as usize],
-            fixups: &self.fixups[fixups_start..fixups_start + meta.fixups_len as usize],
-            counts: meta.counts,
+            bytes: &rest[..usize::from(header.len)],
+            fixups: &self.fixups[fixups_start..fixups_start + usize::from(header.fixups_len)],
+            counts: header.counts,
         }
     }
 
     /// The `count` fragments built by [`FragmentBuilder::finish_and_continue`]
-    /// right after `id`, in order (fewer if the store holds fewer).
+    /// right after `id`, in order (fewer if the store holds fewer). Each is
+    /// stored right after the one before it, so they are found by walking
+    /// from header to header.
     #[inline]
     pub fn continuations(&self, id: FragmentId, count: u16) -> impl Iterator<Item = Fragment<'_>> {
-        let first = id.0 as usize + 1;
-        let last = (first + usize::from(count)).min(self.fragments.len());
-        (first..last).map(|index| self.get(FragmentId(index as u32)))
+        let mut next = id.0 as usize + FRAGMENT_HEADER_LEN + usize::from(self.header(id).0.len);
+        (0..count).map_while(move |_| {
+            if next >= self.bytes.len() {
+                return None;
+            }
+            let fragment = self.get(FragmentId(next as u32));
+            next += FRAGMENT_HEADER_LEN + fragment.bytes.len();
+            Some(fragment)
+        })
     }
 
-    /// Makes room for this many more bytes, fixups and fragments.
+    /// The header of fragment `id`, and the store's bytes from the
+    /// fragment's start on.
+    #[inline(always)]
+    fn header(&self, id: FragmentId) -> (Header, &[u8]) {
+        let (header, rest) = self.bytes[id.0 as usize..]
+            .split_first_chunk::<FRAGMENT_HEADER_LEN>()
+            .expect("a fragment id is the offset of a whole header");
+        (Header::decode(header), rest)
+    }
+
+    /// Makes room for this many more bytes, fixups and fragments (their
+    /// headers).
     pub fn reserve(&mut self, bytes: usize, fixups: usize, fragments: usize) {
-        self.bytes.reserve(bytes);
+        self.bytes
+            .reserve(bytes.saturating_add(fragments.saturating_mul(FRAGMENT_HEADER_LEN)));
         self.fixups.reserve(fixups);
-        self.fragments.reserve(fragments);
     }
 
     /// Gives back the room [`Self::reserve`] made and nothing used.
     pub fn shrink_to_fit(&mut self) {
         self.bytes.shrink_to_fit();
         self.fixups.shrink_to_fit();
-        self.fragments.shrink_to_fit();
     }
 
     /// Memory the store holds, in bytes.
     pub fn heap_bytes(&self) -> usize {
-        self.bytes.capacity()
-            + self.fixups.capacity() * std::mem::size_of::<Fixup>()
-            + self.fragments.capacity() * std::mem::size_of::<FragmentMeta>()
+        self.bytes.capacity() + self.fixups.capacity() * std::mem::size_of::<Fixup>()
     }
 
     /// Starts a new fragment for `section`. `question_name` is the lowercase
@@ -159,18 +214,20 @@ impl FragmentStore {
         section: Section,
         question_name: Option<&'s [u8]>,
     ) -> FragmentBuilder<'s> {
-        let start = self.bytes.len();
-        let fixups_start = self.fixups.len();
-        FragmentBuilder {
+        let mut builder = FragmentBuilder {
             store: self,
             question_name,
             section,
-            chain_start: start,
-            start,
-            fixups_start,
+            header_at: 0,
+            start: 0,
+            fixups_start: 0,
             counts: [0; 3],
+            chain_offset: 0,
             local_names: Vec::new(),
-        }
+            open: false,
+        };
+        builder.open_fragment();
+        builder
     }
 }
 
@@ -193,22 +250,30 @@ pub enum Owner<'a> {
     Name(&'a [u8]),
 }
 
-/// Renders records into a [`FragmentStore`] with name compression.
+/// Renders records into a [`FragmentStore`] with name compression. Dropped
+/// unfinished, it takes its fragment back out of the store.
 #[derive(Debug)]
 pub struct FragmentBuilder<'s> {
     store: &'s mut FragmentStore,
     question_name: Option<&'s [u8]>,
     section: Section,
-    /// Where the first fragment of the chain this one continues starts (its
-    /// own start when it continues none).
-    chain_start: usize,
+    /// Where the fragment's header is in the store (its id).
+    header_at: usize,
+    /// Where its bytes start in the store, right after the header.
     start: usize,
     fixups_start: usize,
     counts: [u16; 3],
+    /// Where the fragment starts in a reply, counted from the start of the
+    /// first fragment of the chain it continues: the lengths of those before
+    /// it (0 when it continues none). Store positions do not give this, as
+    /// headers lie between the fragments there and not in a reply.
+    chain_offset: usize,
     /// Lowercase names (and their suffixes) that start with a label in this
-    /// fragment or the ones it continues, with their offsets from
-    /// `chain_start`.
+    /// fragment or the ones it continues, with their offsets from the
+    /// chain's start in a reply.
     local_names: Vec<(Vec<u8>, u16)>,
+    /// Whether a fragment is started and not finished.
+    open: bool,
 }
 
 impl FragmentBuilder<'_> {
@@ -218,6 +283,7 @@ impl FragmentBuilder<'_> {
         self.section = section;
     }
 
+    /// Bytes written so far in this fragment.
     fn offset(&self) -> usize {
         self.store.bytes.len() - self.start
     }
@@ -225,7 +291,7 @@ impl FragmentBuilder<'_> {
     /// A pointer to the name at `offset` from the chain's start: inside this
     /// fragment, or before it.
     fn pointer_to(&self, offset: u16) -> Option<Pointer> {
-        let own_start = self.start - self.chain_start;
+        let own_start = self.chain_offset;
         let offset = usize::from(offset);
         match offset.checked_sub(own_start) {
             Some(inside) => u16::try_from(inside).ok().map(Pointer::Local),
@@ -247,9 +313,12 @@ impl FragmentBuilder<'_> {
         }
     }
 
+    /// A pointer hole (a fixup only where its offset fits one: past that the
+    /// fragment is too long to place anyway).
     fn hole(&mut self, target: Pointer) {
-        let at = self.offset() as u16;
-        self.store.fixups.push(Fixup { at, target });
+        if let Ok(at) = u16::try_from(self.offset()) {
+            self.store.fixups.push(Fixup { at, target });
+        }
         self.store.bytes.extend_from_slice(&[0xc0, 0]);
     }
 
@@ -259,7 +328,7 @@ impl FragmentBuilder<'_> {
     /// for later names.
     fn name(&mut self, name: &[u8], compress: bool) {
         let lower = name.to_ascii_lowercase();
-        let base = self.store.bytes.len() - self.chain_start;
+        let base = self.chain_offset + self.offset();
         let mut pos = 0;
         while pos < lower.len() && lower[pos] != 0 {
             let suffix = &lower[pos..];
@@ -318,33 +387,77 @@ impl FragmentBuilder<'_> {
     }
 
     /// Finishes the fragment and returns its handle.
+    ///
+    /// # Panics
+    ///
+    /// When the store would hold 2^31 bytes or more (ids would reach the
+    /// mark bit of [`FragmentId::marked`]).
     pub fn finish(mut self) -> FragmentId {
-        self.push_meta()
+        self.close_fragment()
     }
 
     /// Finishes the fragment and starts the next one (in `section`), which
     /// continues it: its names compress against this one's too, so it must
-    /// be placed right after it. Its handle is the next one after this
-    /// one's (see [`FragmentStore::continuations`]).
+    /// be placed right after it. It is stored right after this one (see
+    /// [`FragmentStore::continuations`]). Panics as [`Self::finish`] does.
     pub fn finish_and_continue(mut self, section: Section) -> (FragmentId, Self) {
-        let id = self.push_meta();
-        self.start = self.store.bytes.len();
-        self.fixups_start = self.store.fixups.len();
+        let id = self.close_fragment();
+        self.chain_offset += self.offset();
+        self.open_fragment();
         self.counts = [0; 3];
         self.section = section;
         (id, self)
     }
 
-    fn push_meta(&mut self) -> FragmentId {
-        let id = FragmentId(self.store.fragments.len() as u32);
-        self.store.fragments.push(FragmentMeta {
-            start: self.start as u32,
-            len: (self.store.bytes.len() - self.start) as u32,
+    /// Starts a fragment at the end of the store, with room for its header.
+    fn open_fragment(&mut self) {
+        self.header_at = self.store.bytes.len();
+        self.store
+            .bytes
+            .extend_from_slice(&[0; FRAGMENT_HEADER_LEN]);
+        self.start = self.store.bytes.len();
+        self.fixups_start = self.store.fixups.len();
+        self.open = true;
+    }
+
+    /// Writes the fragment's header, first cutting a fragment longer than
+    /// [`MAX_FRAGMENT_LEN`] to that length, and returns its id.
+    fn close_fragment(&mut self) -> FragmentId {
+        if self.offset() > MAX_FRAGMENT_LEN {
+            self.store.bytes.truncate(self.start + MAX_FRAGMENT_LEN);
+            let kept = self.store.fixups[self.fixups_start..]
+                .iter()
+                .take_while(|fixup| usize::from(fixup.at) + 2 <= MAX_FRAGMENT_LEN)
+                .count();
+            self.store.fixups.truncate(self.fixups_start + kept);
+        }
+        assert!(
+            self.store.bytes.len() < MAX_STORE_LEN,
+            "fragment store at 2^31 bytes: its ids would reach the mark bit"
+        );
+        // Both fit: the length was just bounded, and a fragment has at most
+        // one two-byte hole per fixup; the store is under 2^31 bytes and
+        // holds fewer fixups than bytes.
+        let header = Header {
             fixups_start: self.fixups_start as u32,
-            fixups_len: (self.store.fixups.len() - self.fixups_start) as u32,
+            len: self.offset() as u16,
+            fixups_len: (self.store.fixups.len() - self.fixups_start) as u16,
             counts: self.counts,
-        });
-        id
+        };
+        self.store.bytes[self.header_at..self.start].copy_from_slice(&header.encode());
+        self.open = false;
+        FragmentId(self.header_at as u32)
+    }
+}
+
+impl Drop for FragmentBuilder<'_> {
+    /// Takes an unfinished fragment back out, so the store holds only whole
+    /// fragments, one after another.
+    fn drop(&mut self) {
+        if self.open {
+            self.store.bytes.truncate(self.header_at);
+            self.store.fixups.truncate(self.fixups_start);
+        }
     }
 }
 
@@ -387,6 +500,7 @@ pub fn place(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::wire::MAX_MESSAGE_LEN;
 
     const EXAMPLE: &[u8] = b"\x07example\x03com\x00";
     const WWW: &[u8] = b"\x03www\x07example\x03com\x00";
@@ -490,8 +604,8 @@ mod tests {
             300,
             &[RdataPart::Bytes(&[192, 0, 2, 25])],
         );
-        let additional = builder.finish();
-        let (answer, additional) = (store.get(answer), store.get(additional));
+        let additional_id = builder.finish();
+        let (answer, additional) = (store.get(answer), store.get(additional_id));
         assert_eq!((answer.counts, additional.counts), ([1, 0, 0], [0, 0, 1]));
         // The answer: owner (2), type to RDLENGTH (10), preference (2), then
         // "mail" at 14 and a pointer; 21 bytes. The additional owner is a
@@ -507,7 +621,7 @@ mod tests {
         let mut continuations = store.continuations(FragmentId(0), 1);
         assert_eq!(continuations.next().unwrap().bytes, additional.bytes);
         assert!(continuations.next().is_none());
-        assert_eq!(store.continuations(FragmentId(1), 5).count(), 0);
+        assert_eq!(store.continuations(additional_id, 5).count(), 0);
 
         // Placed after a question "example.com" at 12: the answer at 29, the
         // continuation right after it, its owner pointing at 29 + 14.
@@ -541,5 +655,238 @@ mod tests {
         assert_eq!(place(fragment, &mut out, 100, 110, 17, 12), None);
         assert_eq!(place(fragment, &mut out, 100, 200, 17, 0x4000), None);
         assert_eq!(place(fragment, &mut out, 100, 200, 17, 12), Some(116));
+    }
+
+    /// The MX RRset of example.com (mail, then mx2) with one continuation
+    /// per exchange holding its address, then an unrelated fragment.
+    /// Returns the answer's id, its continuations' and the last fragment's.
+    fn mx_chain(store: &mut FragmentStore) -> (FragmentId, [FragmentId; 2], FragmentId) {
+        let exchanges: [&[u8]; 2] = [
+            b"\x04mail\x07example\x03com\x00",
+            b"\x03mx2\x07example\x03com\x00",
+        ];
+        let mut builder = store.builder(Section::Answer, Some(EXAMPLE));
+        for (preference, exchange) in [10u16, 20].into_iter().zip(exchanges) {
+            builder.record(
+                Owner::Pointer,
+                15,
+                1,
+                300,
+                &[
+                    RdataPart::Bytes(&preference.to_be_bytes()),
+                    RdataPart::CompressibleName(exchange),
+                ],
+            );
+        }
+        let (answer, mut builder) = builder.finish_and_continue(Section::Additional);
+        builder.record(
+            Owner::Name(b"\x04MAIL\x07example\x03com\x00"),
+            1,
+            1,
+            300,
+            &[RdataPart::Bytes(&[192, 0, 2, 25])],
+        );
+        let (first, mut builder) = builder.finish_and_continue(Section::Additional);
+        builder.record(
+            Owner::Name(exchanges[1]),
+            1,
+            1,
+            300,
+            &[RdataPart::Bytes(&[192, 0, 2, 26])],
+        );
+        let second = builder.finish();
+        let mut builder = store.builder(Section::Answer, None);
+        builder.record(
+            Owner::Pointer,
+            1,
+            1,
+            60,
+            &[RdataPart::Bytes(&[192, 0, 2, 1])],
+        );
+        (answer, [first, second], builder.finish())
+    }
+
+    #[test]
+    fn continuations_follow_their_fragment_and_point_into_the_reply() {
+        let mut store = FragmentStore::new();
+        let mut builder = store.builder(Section::Answer, None);
+        builder.record(Owner::Pointer, 16, 1, 60, &[RdataPart::Bytes(b"\x02hi")]);
+        let before = builder.finish();
+        let (answer, continued, after) = mx_chain(&mut store);
+        assert_eq!(before, FragmentId(0));
+        assert!(answer.0 > 0);
+
+        // Each record: owner (2), type to RDLENGTH (10), then the data. The
+        // answer is 21 + 20 bytes, "mail" at 14, "mx2" at 21 + 14. Distances
+        // count reply bytes only, not the headers between fragments in the
+        // store: the first address's owner is 41 - 14 back, the second's
+        // 41 + 16 - 35 back.
+        let fragment = store.get(answer);
+        assert_eq!((fragment.bytes.len(), fragment.counts), (41, [2, 0, 0]));
+        let fixups = |id| store.get(id).fixups.to_vec();
+        assert_eq!(
+            fixups(continued[0]),
+            [Fixup {
+                at: 0,
+                target: Pointer::Preceding(27)
+            }]
+        );
+        assert_eq!(
+            fixups(continued[1]),
+            [Fixup {
+                at: 0,
+                target: Pointer::Preceding(22)
+            }]
+        );
+        let walked: Vec<_> = store
+            .continuations(answer, 2)
+            .map(|fragment| (fragment.bytes, fragment.fixups, fragment.counts))
+            .collect();
+        let got: Vec<_> = continued
+            .iter()
+            .map(|&id| store.get(id))
+            .map(|fragment| (fragment.bytes, fragment.fixups, fragment.counts))
+            .collect();
+        assert_eq!(walked, got);
+        assert_eq!(got[1].2, [0, 0, 1]);
+        assert_eq!(store.get(before).bytes.len(), 15);
+        assert_eq!(store.get(after).bytes.len(), 16);
+        assert_eq!(
+            store.continuations(before, 1).next().unwrap().bytes.len(),
+            41
+        );
+        assert_eq!(store.continuations(after, 3).count(), 0);
+        assert_eq!(store.continuations(continued[1], 3).count(), 1);
+
+        // A reply to "example.com MX": header, question, the answer and its
+        // continuations, as the reply writer places them.
+        let mut out = vec![0u8; 512];
+        let question_end = HEADER_LEN + EXAMPLE.len() + 4;
+        out[HEADER_LEN..question_end - 4].copy_from_slice(EXAMPLE);
+        out[question_end - 4..question_end].copy_from_slice(&[0, 15, 0, 1]);
+        let mut end = question_end;
+        let mut counts = [0u16; 3];
+        for fragment in std::iter::once(store.get(answer)).chain(store.continuations(answer, 2)) {
+            end = place(fragment, &mut out, end, 512, EXAMPLE.len(), 12).unwrap();
+            for (count, added) in counts.iter_mut().zip(fragment.counts) {
+                *count += added;
+            }
+        }
+        out[2..4].copy_from_slice(&[0x84, 0]);
+        out[4..6].copy_from_slice(&1u16.to_be_bytes());
+        for (slot, count) in out[6..12].chunks_exact_mut(2).zip(counts) {
+            slot.copy_from_slice(&count.to_be_bytes());
+        }
+        let message = domain::base::Message::from_slice(&out[..end]).expect("a message");
+        let records = |section: domain::base::message::RecordSection<'_, [u8]>| {
+            section
+                .map(|record| {
+                    let record = record.expect("record parses");
+                    let record = record
+                        .to_any_record::<domain::rdata::AllRecordData<_, _>>()
+                        .expect("record data parses");
+                    format!("{} {}", record.owner(), record.data())
+                })
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            records(message.answer().unwrap()),
+            [
+                "example.com 10 mail.example.com.",
+                "example.com 20 mx2.example.com."
+            ]
+        );
+        assert_eq!(
+            records(message.additional().unwrap()),
+            ["mail.example.com 192.0.2.25", "mx2.example.com 192.0.2.26"]
+        );
+    }
+
+    #[test]
+    fn an_unfinished_fragment_leaves_nothing_behind() {
+        let mut store = FragmentStore::new();
+        let mut builder = store.builder(Section::Answer, None);
+        builder.record(
+            Owner::Pointer,
+            1,
+            1,
+            60,
+            &[RdataPart::Bytes(&[192, 0, 2, 1])],
+        );
+        let (first, mut builder) = builder.finish_and_continue(Section::Additional);
+        builder.record(
+            Owner::Pointer,
+            1,
+            1,
+            60,
+            &[RdataPart::Bytes(&[192, 0, 2, 2])],
+        );
+        drop(builder);
+        assert_eq!(store.continuations(first, 1).count(), 0);
+        assert_eq!(store.bytes.len(), FRAGMENT_HEADER_LEN + 16);
+        assert_eq!(store.fixups.len(), 1);
+        let (answer, continued, _) = mx_chain(&mut store);
+        assert_eq!(answer, FragmentId(FRAGMENT_HEADER_LEN as u32 + 16));
+        assert_eq!(
+            store.continuations(answer, 1).next().unwrap().bytes,
+            store.get(continued[0]).bytes
+        );
+    }
+
+    #[test]
+    fn an_overlong_fragment_is_cut_and_never_placed() {
+        let mut store = FragmentStore::new();
+        let mut builder = store.builder(Section::Answer, None);
+        // 300 TXT records of 268 bytes: 80,400 bytes.
+        let text = [[255u8].as_slice(), &[b'x'; 255]].concat();
+        for _ in 0..300 {
+            builder.record(Owner::Pointer, 16, 1, 60, &[RdataPart::Bytes(&text)]);
+        }
+        let long = builder.finish();
+        let mut builder = store.builder(Section::Answer, None);
+        builder.record(
+            Owner::Pointer,
+            1,
+            1,
+            60,
+            &[RdataPart::Bytes(&[192, 0, 2, 1])],
+        );
+        let short = builder.finish();
+        let fragment = store.get(long);
+        assert_eq!(fragment.bytes.len(), MAX_FRAGMENT_LEN);
+        assert_eq!(fragment.counts, [300, 0, 0]);
+        // Owner holes every 268 bytes, the last whole one at 244 × 268.
+        assert_eq!(fragment.fixups.len(), 245);
+        assert!(
+            fragment
+                .fixups
+                .iter()
+                .all(|fixup| usize::from(fixup.at) + 2 <= MAX_FRAGMENT_LEN)
+        );
+        assert_eq!(store.continuations(long, 1).next().unwrap().bytes.len(), 16);
+        assert_eq!(
+            store.get(short).fixups,
+            [Fixup {
+                at: 0,
+                target: Pointer::Owner
+            }]
+        );
+        let mut out = vec![0u8; MAX_MESSAGE_LEN];
+        assert_eq!(
+            place(fragment, &mut out, HEADER_LEN, MAX_MESSAGE_LEN, 0, 12),
+            None
+        );
+    }
+
+    #[test]
+    fn headers_round_trip() {
+        let header = Header {
+            fixups_start: 0x7654_3210,
+            len: 0xfedc,
+            fixups_len: 0x1234,
+            counts: [1, 0x0203, 0xffff],
+        };
+        assert_eq!(Header::decode(&header.encode()), header);
+        assert_eq!(header.encode()[..6], [0x10, 0x32, 0x54, 0x76, 0xdc, 0xfe]);
     }
 }

@@ -929,9 +929,11 @@ fn names_free(set: &RecordSet) -> bool {
 
 /// What a table of some zones will hold, counted before building it so the
 /// arrays are allocated once: upper bounds for the fragments (every RRset
-/// rendered twice, each record with a full owner name) and the names (each
-/// owner and service, plus a guess at the empty non-terminals, which the
-/// arrays grow to hold if there are more).
+/// rendered twice, each record with a full owner name, and the addresses
+/// of every target an RRset may carry as additional data, once per
+/// rendering in a fragment of their own) and the names (each owner and
+/// service, plus a guess at the empty non-terminals, which the arrays grow
+/// to hold if there are more).
 #[derive(Debug, Default)]
 struct TableSizes {
     names: usize,
@@ -959,15 +961,27 @@ impl TableSizes {
                     let renderings = if names { 2 } else { 1 };
                     sizes.fragments += renderings;
                     for record in &set.records {
-                        let data = match record {
-                            Rdata::Opaque(bytes) => bytes.len(),
-                            Rdata::Name(name) => name.len(),
-                            Rdata::Mx { exchange, .. } => 2 + exchange.len(),
-                            Rdata::Soa(soa) => soa.mname.len() + soa.rname.len() + 20,
-                        };
                         // A hole for the owner, type, class, TTL, length.
-                        sizes.bytes += renderings * (12 + data);
+                        sizes.bytes += renderings * (12 + rdata_len(record));
                         sizes.fixups += renderings * (1 + usize::from(names));
+                        // The target's addresses (see `additional_targets`),
+                        // each owner in full or a hole.
+                        let Some(target) = target_of(set.rtype, record) else {
+                            continue;
+                        };
+                        sizes.fragments += renderings;
+                        let target = name::to_lowercase(target);
+                        for address_type in [rtype::A, rtype::AAAA] {
+                            let Some(addresses) = zone.data.record_set(&target, address_type)
+                            else {
+                                continue;
+                            };
+                            for address in &addresses.records {
+                                sizes.bytes +=
+                                    renderings * (10 + target.len() + rdata_len(address));
+                                sizes.fixups += renderings;
+                            }
+                        }
                     }
                 }
             }
@@ -976,6 +990,16 @@ impl TableSizes {
         sizes.names += sizes.names / 10;
         sizes.name_bytes += sizes.name_bytes / 10;
         sizes
+    }
+}
+
+/// The length of `rdata` in wire form, its names uncompressed.
+fn rdata_len(rdata: &Rdata) -> usize {
+    match rdata {
+        Rdata::Opaque(bytes) => bytes.len(),
+        Rdata::Name(name) => name.len(),
+        Rdata::Mx { exchange, .. } => 2 + exchange.len(),
+        Rdata::Soa(soa) => soa.mname.len() + soa.rname.len() + 20,
     }
 }
 
@@ -1063,14 +1087,8 @@ fn additional_targets<'z>(
     }
     let mut targets: Vec<TargetAddresses<'z>> = Vec::new();
     for record in &set.records {
-        let target = match record {
-            Rdata::Mx { exchange, .. } => exchange.as_slice(),
-            Rdata::Name(host) if set.rtype == rtype::NS => host.as_slice(),
-            Rdata::Opaque(bytes) if set.rtype == rtype::SRV => match srv_target(bytes) {
-                Some(target) => target,
-                None => continue,
-            },
-            _ => continue,
+        let Some(target) = target_of(set.rtype, record) else {
+            continue;
         };
         let target = name::to_lowercase(target);
         note_name(named, &target, &zone.apex);
@@ -1089,6 +1107,17 @@ fn additional_targets<'z>(
         }
     }
     targets
+}
+
+/// The target of a record of an RRset of `rtype`: an MX exchange, an NS
+/// host, an SRV target (None for other types).
+fn target_of(rtype: u16, record: &Rdata) -> Option<&[u8]> {
+    match record {
+        Rdata::Mx { exchange, .. } => Some(exchange),
+        Rdata::Name(host) if rtype == rtype::NS => Some(host),
+        Rdata::Opaque(bytes) if rtype == rtype::SRV => srv_target(bytes),
+        _ => None,
+    }
 }
 
 /// Adds `target` to `named` when it lies in the zone at `apex`.
