@@ -479,16 +479,19 @@ impl Thread {
         }
         if changed {
             self.publish();
-            self.pack_all();
         } else {
             self.publish_status();
         }
+        // A reload's build walked every zone, unpacking them.
+        self.pack_all();
     }
 
     /// Keeps the zone at `apex` [packed](ZoneData::frozen) from now on,
     /// here and in the control plane's sources: a third of its memory. Its
-    /// next difference unpacks only the names it reads. Called once `data`
-    /// is published; the unpacked copy is freed on a thread of its own.
+    /// next difference unpacks only the names it reads. Called after each
+    /// publication (a whole build reads, and so unpacks, every name of
+    /// every zone); the unpacked copy is freed on a thread of its own. A
+    /// zone packed already costs a copy of its index and chunk pointers.
     fn pack(&mut self, apex: &[u8]) {
         let Some(zone) = self.zones.get_mut(apex) else {
             return;
@@ -657,7 +660,10 @@ impl Thread {
 
     fn publish(&mut self) {
         match self.try_publish(None) {
-            Ok(_) => self.forget_removed(),
+            Ok(_) => {
+                self.forget_removed();
+                self.pack_all();
+            }
             Err(error) => tracing::error!("secondary zones not published: {error}"),
         }
     }
@@ -939,7 +945,8 @@ impl Thread {
             }
         }
         drop(data);
-        self.pack(apex);
+        // A whole build walked every zone, unpacking them.
+        self.pack_all();
         let zone = self.zones.get_mut(apex).expect("refreshed zone is kept");
         zone.last_transfer = Some(SystemTime::now());
         self.refreshed(apex);

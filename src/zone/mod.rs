@@ -613,7 +613,7 @@ impl Nodes {
 
     /// Doubles the index's room, rehashing the names in the order they are
     /// held: the table's own growth would visit them in the index's order,
-    /// one cache miss each (a tenth of a million-name zone's load).
+    /// one cache miss each (~70 ms of a million-record zone's load).
     fn grow_index(&mut self) {
         let room = (self.index.capacity() * 2).max(64);
         let mut index = hashbrown::HashTable::with_capacity(room);
@@ -698,6 +698,33 @@ impl Nodes {
             Repr::Frozen(frozen) => frozen.unpacked.get().is_none(),
             Repr::Open(_) => false,
         })
+    }
+
+    /// Calls `visit` with every name and its record sets, in order, until
+    /// it fails. Unlike [`Self::iter`], a frozen chunk is read one name at
+    /// a time and nothing unpacked is kept: what writing a packed zone out
+    /// walks.
+    pub fn try_for_each<E>(
+        &self,
+        mut visit: impl FnMut(&[u8], &Sets) -> Result<(), E>,
+    ) -> Result<(), E> {
+        for chunk in &self.chunks {
+            match &chunk.0 {
+                Repr::Frozen(frozen) if frozen.unpacked.get().is_none() => {
+                    for &start in &frozen.packed.starts {
+                        let entry =
+                            unpack_entry(&mut Reader(&frozen.packed.bytes[start as usize..]));
+                        visit(&entry.owner, &entry.sets)?;
+                    }
+                }
+                _ => {
+                    for entry in chunk.entries() {
+                        visit(&entry.owner, &entry.sets)?;
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Every name and its record sets, in order.
@@ -1097,6 +1124,25 @@ mod tests {
         assert!(changed.contains_key(&longest) && changed.contains_key(&host(4)));
         let refrozen = changed.frozen();
         assert!(same(&changed, &refrozen));
+        // Walked one name at a time: the same names, nothing kept unpacked.
+        let refrozen = changed.frozen();
+        let mut walked = Vec::new();
+        refrozen
+            .try_for_each(|owner, sets| {
+                walked.push((owner.to_vec(), sets.len()));
+                Ok::<(), ()>(())
+            })
+            .expect("walked");
+        assert_eq!(unpacked(&refrozen), 0);
+        assert!(
+            walked
+                .iter()
+                .map(|(owner, len)| (owner.as_slice(), *len))
+                .eq(changed
+                    .iter()
+                    .map(|(owner, sets)| (owner.as_slice(), sets.len())))
+        );
+        assert_eq!(refrozen.try_for_each(|_, _| Err("stop")), Err("stop"));
         assert_eq!(refrozen.len(), count + 1);
     }
 

@@ -989,6 +989,13 @@ impl TableSizes {
         // Empty non-terminals: a tenth more names is a guess, not a bound.
         sizes.names += sizes.names / 10;
         sizes.name_bytes += sizes.name_bytes / 10;
+        // What is not counted above: each zone's negative SOAs, the DS of
+        // a served child's apex, the referrals' owner names, the ANY
+        // answer. A margin, so that the arrays are not grown (doubled) for
+        // the last few.
+        sizes.bytes += sizes.bytes / 32 + 1024 * (zones.len() + 1);
+        sizes.fixups += sizes.fixups / 32 + 64 * (zones.len() + 1);
+        sizes.fragments += sizes.fragments / 32 + 8 * (zones.len() + 1);
         sizes
     }
 }

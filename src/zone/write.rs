@@ -40,15 +40,16 @@ pub fn write_zone(zone: &ZoneData, out: &mut impl Write) -> io::Result<()> {
     for set in soa_first {
         write_set(&zone.apex, set, &mut line, out)?;
     }
-    for (owner, sets) in &zone.nodes {
-        if owner.as_slice() == zone.apex.as_slice() {
-            continue;
+    // A packed zone is read a name at a time, not unpacked whole.
+    zone.nodes.try_for_each(|owner, sets| {
+        if owner == zone.apex.as_slice() {
+            return Ok(());
         }
         for set in sets {
             write_set(owner, set, &mut line, out)?;
         }
-    }
-    Ok(())
+        Ok(())
+    })
 }
 
 /// Writes `zone` to `path` atomically: into a temporary file in the same
