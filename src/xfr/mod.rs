@@ -95,8 +95,11 @@ struct Tracked {
     /// Failed attempts since the last success.
     failures: u32,
     last_error: Option<String>,
-    /// For a catalog: its members (lowercase wire apexes).
-    members: Vec<Vec<u8>>,
+    /// For a catalog: its members.
+    members: Vec<catalog::Member>,
+    /// For a catalog member: its entry in the catalog (a new one resets
+    /// the zone).
+    entry: Vec<u8>,
 }
 
 impl Tracked {
@@ -115,6 +118,7 @@ impl Tracked {
             failures: 0,
             last_error: None,
             members: Vec::new(),
+            entry: Vec::new(),
         }
     }
 
@@ -462,7 +466,7 @@ impl Thread {
             }
         }
         // Members take their catalog's settings.
-        let catalogs: Vec<(Vec<u8>, TransferConfig, Vec<Vec<u8>>)> = self
+        let catalogs: Vec<(Vec<u8>, TransferConfig, Vec<catalog::Member>)> = self
             .zones
             .values()
             .filter(|zone| zone.role == Role::Catalog)
@@ -574,7 +578,7 @@ impl Thread {
         &mut self,
         catalog: &[u8],
         transfer: &TransferConfig,
-        members: &[Vec<u8>],
+        members: &[catalog::Member],
     ) -> bool {
         let mut changed = false;
         let before = self.zones.len();
@@ -584,12 +588,13 @@ impl Thread {
             .iter()
             .map(|zone| name::to_lowercase(zone.name.as_slice()))
             .collect();
+        let listed = |apex: &[u8]| members.iter().any(|member| member.zone == apex);
         let removed: Vec<Vec<u8>> = self
             .zones
             .iter()
             .filter(|(apex, zone)| {
                 zone.role == Role::Member(catalog.to_vec())
-                    && (!members.contains(apex) || file_zones.contains(apex))
+                    && (!listed(apex) || file_zones.contains(apex))
             })
             .map(|(apex, _)| apex.clone())
             .collect();
@@ -601,26 +606,43 @@ impl Thread {
         }
         changed |= self.zones.len() != before;
         for member in members {
-            if let Some(zone) = self.zones.get_mut(member) {
-                if zone.role == Role::Member(catalog.to_vec()) && zone.transfer != *transfer {
+            if let Some(zone) = self.zones.get_mut(&member.zone) {
+                if zone.role != Role::Member(catalog.to_vec()) {
+                    tracing::error!(zone = %name::display(&member.zone), catalog = %name::display(catalog), "catalog member left out: the zone is configured otherwise");
+                    continue;
+                }
+                if zone.entry != member.entry {
+                    // RFC 9432 section 5.6: listed under a new unique id,
+                    // the member is reset. Its copy, saved one included,
+                    // goes, and it is transferred anew.
+                    tracing::info!(zone = %name::display(&member.zone), catalog = %name::display(catalog), entry = %name::display(&member.entry), "member zone reset: listed under a new unique id");
+                    let apex = zone.apex.clone();
+                    if let Some(path) = self.state_path(&member.zone) {
+                        let _ = fs::remove_file(path);
+                    }
+                    let mut zone =
+                        Tracked::new(apex, Role::Member(catalog.to_vec()), transfer.clone());
+                    zone.entry = member.entry.clone();
+                    self.zones.insert(member.zone.clone(), zone);
+                    changed = true;
+                } else if zone.transfer != *transfer {
                     zone.transfer = transfer.clone();
                     changed = true;
-                } else if zone.role != Role::Member(catalog.to_vec()) {
-                    tracing::error!(zone = %name::display(member), catalog = %name::display(catalog), "catalog member left out: the zone is configured otherwise");
                 }
                 continue;
             }
-            if file_zones.contains(member) {
-                tracing::error!(zone = %name::display(member), catalog = %name::display(catalog), "catalog member left out: the zone is served from a file");
+            if file_zones.contains(&member.zone) {
+                tracing::error!(zone = %name::display(&member.zone), catalog = %name::display(catalog), "catalog member left out: the zone is served from a file");
                 continue;
             }
-            let Ok(apex) = Name::<Bytes>::from_octets(Bytes::copy_from_slice(member)) else {
+            let Ok(apex) = Name::<Bytes>::from_octets(Bytes::copy_from_slice(&member.zone)) else {
                 continue;
             };
             let mut zone = Tracked::new(apex, Role::Member(catalog.to_vec()), transfer.clone());
+            zone.entry = member.entry.clone();
             self.restore(&mut zone);
-            tracing::info!(zone = %name::display(member), catalog = %name::display(catalog), "member zone added");
-            self.zones.insert(member.clone(), zone);
+            tracing::info!(zone = %name::display(&member.zone), catalog = %name::display(catalog), "member zone added");
+            self.zones.insert(member.zone.clone(), zone);
             changed = true;
         }
         changed

@@ -1242,7 +1242,7 @@ fn render_referral(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::config::{Source, ZoneConfig};
     use crate::wire::HEADER_LEN;
@@ -1250,7 +1250,7 @@ mod tests {
     use domain::base::Message;
 
     /// Loads `text` as the zone `apex` (presentation format).
-    pub(super) fn zone(apex: &str, text: &str) -> ZoneData {
+    pub(crate) fn zone(apex: &str, text: &str) -> ZoneData {
         use std::str::FromStr;
         let files: &'static [(&'static str, &'static str)] = Box::leak(
             vec![(

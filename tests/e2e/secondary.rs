@@ -673,6 +673,81 @@ fn catalog_members_are_added_and_removed() {
     assert_eq!(served_serial(dns, "second.member.test."), Some(7));
 }
 
+/// A catalog zone (RFC 9432, version 2) listing `reset.test.` under the
+/// unique id `id`, at `serial`: served by Knot as a plain zone, so the
+/// test chooses the id.
+fn catalog_listing(serial: u32, id: &str) -> String {
+    format!(
+        "$ORIGIN catalog.test.\n\
+         @ 0 SOA invalid. invalid. {serial} 3600 600 2147483646 0\n\
+         @ 0 NS invalid.\n\
+         version 0 TXT \"2\"\n\
+         {id}.zones 0 PTR reset.test.\n"
+    )
+}
+
+#[test]
+fn a_member_listed_under_a_new_unique_id_is_transferred_anew() {
+    let port = free_port();
+    let primary = SocketAddr::from(([127, 0, 0, 1], port));
+    let extra = format!(
+        "\n[[catalog]]\nname = \"catalog.test\"\nprimaries = [\"{primary}\"]\nretry_min = \"1s\"\n"
+    );
+    let server = TestServer::start_in(|dir| config_with(dir, &extra));
+    let dns = server.ipv4();
+    let Some(knot) = Knot::start_on(
+        port,
+        KnotOptions {
+            zones: vec![
+                KnotZone::new("catalog.test", &catalog_listing(1, "first")),
+                KnotZone::new("reset.test", &zone_text("reset.test", 5, 3)),
+            ],
+            notify: vec![dns],
+            ..KnotOptions::default()
+        },
+    ) else {
+        return;
+    };
+    await_serial(dns, "reset.test.", 5, "the member is served", &knot);
+    let axfrs = || {
+        metric(
+            &metrics(server.admin()),
+            "dnslb_transfers_total{zone=\"reset.test.\",kind=\"axfr\",result=\"success\"}",
+        )
+    };
+    let catalog_serial = || zone_status(server.admin(), "catalog.test.")["serial"].as_u64();
+    assert_eq!(axfrs(), 1.0);
+    // The catalog changes, the member's entry does not: nothing happens
+    // to the member.
+    knot.change_zone(
+        "catalog.test",
+        &format!(
+            "{}other.zones 0 PTR absent.test.\n",
+            catalog_listing(2, "first")
+        ),
+    );
+    assert!(
+        wait_until(Duration::from_secs(5), || catalog_serial() == Some(2)),
+        "the catalog's new serial:\n{}",
+        knot.log()
+    );
+    assert_eq!(axfrs(), 1.0, "the member is kept as it was");
+    assert_eq!(served_serial(dns, "reset.test."), Some(5));
+    // The same member under a new unique id: it is reset (RFC 9432 section
+    // 5.6), its copy dropped and transferred anew.
+    knot.change_zone("catalog.test", &catalog_listing(3, "second"));
+    assert!(
+        wait_until(Duration::from_secs(5), || axfrs() == 2.0),
+        "the member transferred anew after its reset:\n{}",
+        knot.log()
+    );
+    await_serial(dns, "reset.test.", 5, "the reset member is served", &knot);
+    assert_eq!(zone_status(server.admin(), "reset.test.")["role"], "member");
+    // The other entry's zone does not exist at the primary: it is tried,
+    // and not served.
+    assert_eq!(lookup(dns, "absent.test.").0, Rcode::REFUSED);
+}
+
 #[test]
 fn a_restart_with_state_dir_answers_before_the_primary_is_reachable() {
     let state = tempfile::tempdir().expect("state dir");
