@@ -491,7 +491,7 @@ impl Thread {
     }
 
     /// Keeps the zone at `apex` [packed](ZoneData::frozen) from now on,
-    /// here and in the control plane's sources: a third of its memory. Its
+    /// here and in the control plane's sources: a quarter to a third of its memory. Its
     /// next difference unpacks only the names it reads. Called after each
     /// publication (a whole build reads, and so unpacks, every name of
     /// every zone); the unpacked copy is freed on a thread of its own. A
