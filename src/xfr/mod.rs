@@ -491,11 +491,12 @@ impl Thread {
     }
 
     /// Keeps the zone at `apex` [packed](ZoneData::frozen) from now on,
-    /// here and in the control plane's sources: a quarter to a third of its memory. Its
-    /// next difference unpacks only the names it reads. Called after each
-    /// publication (a whole build reads, and so unpacks, every name of
-    /// every zone); the unpacked copy is freed on a thread of its own. A
-    /// zone packed already costs a copy of its index and chunk pointers.
+    /// here and in the control plane's sources: a quarter to a third of
+    /// its memory. Its next difference unpacks only the names it reads.
+    /// Called after each publication (a whole build reads, and so unpacks,
+    /// every name of every zone); does nothing while packing again would
+    /// give little back ([`ZoneData::needs_packing`]). A large zone's
+    /// unpacked copy is freed on a thread of its own.
     fn pack(&mut self, apex: &[u8]) {
         let Some(zone) = self.zones.get_mut(apex) else {
             return;
@@ -504,7 +505,7 @@ impl Thread {
             return;
         };
         // A catalog is not published, only read for its members.
-        if zone.role == Role::Catalog || data.is_frozen() {
+        if zone.role == Role::Catalog || !data.needs_packing() {
             return;
         }
         let packed = Arc::new(data.frozen());
@@ -513,7 +514,9 @@ impl Thread {
             return;
         }
         zone.data = Some(packed);
-        crate::sys::memory::free_in_background(data);
+        if data.nodes.len() > 4 * zone::Nodes::CHUNK {
+            crate::sys::memory::free_in_background(data);
+        }
     }
 
     /// [`Self::pack`] for every zone kept.

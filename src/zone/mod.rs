@@ -275,8 +275,11 @@ struct OwnerRef<'a> {
 
 impl OwnerRef<'_> {
     /// Whether this is `name`, byte for byte.
-    #[inline]
+    #[inline(always)]
     fn is(self, name: &[u8]) -> bool {
+        if self.suffix.is_empty() {
+            return self.prefix == name;
+        }
         name.len() == self.prefix.len() + self.suffix.len()
             && name.starts_with(self.prefix)
             && name.ends_with(self.suffix)
@@ -752,12 +755,18 @@ impl Nodes {
         }
     }
 
-    /// Whether every chunk is packed, and none unpacked beside its bytes.
-    pub fn is_frozen(&self) -> bool {
-        self.chunks.iter().all(|chunk| match &chunk.0 {
-            Repr::Frozen(frozen) => frozen.unpacked.get().is_none(),
-            Repr::Open(_) => false,
-        })
+    /// Whether packing again would give memory back: a chunk is not
+    /// packed, or more than a quarter of them are also held unpacked (a
+    /// few always are: reading the apex's SOA unpacks its chunk).
+    pub fn needs_packing(&self) -> bool {
+        let mut unpacked = 0;
+        for chunk in &self.chunks {
+            match &chunk.0 {
+                Repr::Open(_) => return true,
+                Repr::Frozen(frozen) => unpacked += usize::from(frozen.unpacked.get().is_some()),
+            }
+        }
+        unpacked * 4 > self.chunks.len() + 3
     }
 
     /// Calls `visit` with every name and its record sets, in order, until
@@ -873,9 +882,10 @@ impl ZoneData {
         }
     }
 
-    /// Whether every name is packed, and none unpacked beside its bytes.
-    pub fn is_frozen(&self) -> bool {
-        self.nodes.is_frozen()
+    /// Whether packing again would give memory back (see
+    /// [`Nodes::needs_packing`]).
+    pub fn needs_packing(&self) -> bool {
+        self.nodes.needs_packing()
     }
 
     /// The numbers of the apex SOA, or `None` without one.
@@ -1145,8 +1155,10 @@ mod tests {
         .concat();
         assert_eq!(longest.len(), 255);
         nodes.insert(Octets::new(&longest), every_kind(7));
+        assert!(nodes.needs_packing());
         let frozen = nodes.frozen();
         assert_eq!(unpacked(&frozen), 0, "every chunk packed");
+        assert!(!frozen.needs_packing());
         // Owners are packed without the bytes their chunk's owners share.
         let suffix = |nodes: &Nodes, at: usize| match &nodes.chunks[at].0 {
             Repr::Frozen(frozen) => frozen.packed.suffix.to_vec(),
@@ -1169,8 +1181,10 @@ mod tests {
         // Read: the chunk read is unpacked, the same as before packing.
         assert_eq!(frozen.get(&host(200)).map(|sets| sets.len()), Some(4));
         assert_eq!(unpacked(&frozen), 1);
+        assert!(!frozen.needs_packing(), "one chunk of three unpacked");
         assert!(same(&nodes, &frozen));
         assert_eq!(unpacked(&frozen), 3, "walking unpacks each");
+        assert!(frozen.needs_packing());
 
         // Frozen again: the bytes shared, nothing unpacked kept.
         let again = frozen.frozen();
@@ -1186,6 +1200,7 @@ mod tests {
         let mut changed = again.clone();
         changed.get_mut(&host(5001)).expect("h5001").clear();
         assert!(matches!(changed.chunks[1].0, Repr::Open(_)));
+        assert!(changed.needs_packing());
         assert_eq!(unpacked(&again), 0, "copied without unpacking the original");
         assert_eq!(packed(&changed, 0), packed(&again, 0));
         assert_eq!(again.get(&host(5001)).map(|sets| sets.len()), Some(1));
