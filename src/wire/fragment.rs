@@ -500,6 +500,17 @@ pub fn place(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Adds `A 192.0.2.1`, TTL 60, at the owner supplied when placing.
+    fn a_record(builder: &mut FragmentBuilder<'_>) {
+        builder.record(
+            Owner::Pointer,
+            1,
+            1,
+            60,
+            &[RdataPart::Bytes(&[192, 0, 2, 1])],
+        );
+    }
     use crate::wire::MAX_MESSAGE_LEN;
 
     const EXAMPLE: &[u8] = b"\x07example\x03com\x00";
@@ -642,13 +653,7 @@ mod tests {
     fn place_refuses_what_does_not_fit_or_cannot_point() {
         let mut store = FragmentStore::new();
         let mut builder = store.builder(Section::Answer, None);
-        builder.record(
-            Owner::Pointer,
-            1,
-            1,
-            60,
-            &[RdataPart::Bytes(&[192, 0, 2, 1])],
-        );
+        a_record(&mut builder);
         let id = builder.finish();
         let fragment = store.get(id);
         let mut out = vec![0u8; 0x5000];
@@ -696,13 +701,7 @@ mod tests {
         );
         let second = builder.finish();
         let mut builder = store.builder(Section::Answer, None);
-        builder.record(
-            Owner::Pointer,
-            1,
-            1,
-            60,
-            &[RdataPart::Bytes(&[192, 0, 2, 1])],
-        );
+        a_record(&mut builder);
         (answer, [first, second], builder.finish())
     }
 
@@ -806,13 +805,7 @@ mod tests {
     fn an_unfinished_fragment_leaves_nothing_behind() {
         let mut store = FragmentStore::new();
         let mut builder = store.builder(Section::Answer, None);
-        builder.record(
-            Owner::Pointer,
-            1,
-            1,
-            60,
-            &[RdataPart::Bytes(&[192, 0, 2, 1])],
-        );
+        a_record(&mut builder);
         let (first, mut builder) = builder.finish_and_continue(Section::Additional);
         builder.record(
             Owner::Pointer,
@@ -844,13 +837,7 @@ mod tests {
         }
         let long = builder.finish();
         let mut builder = store.builder(Section::Answer, None);
-        builder.record(
-            Owner::Pointer,
-            1,
-            1,
-            60,
-            &[RdataPart::Bytes(&[192, 0, 2, 1])],
-        );
+        a_record(&mut builder);
         let short = builder.finish();
         let fragment = store.get(long);
         assert_eq!(fragment.bytes.len(), MAX_FRAGMENT_LEN);

@@ -616,13 +616,18 @@ fn a_stopped_primary_leads_to_servfail_after_expire_and_back() {
     assert_eq!(zone_status(server.admin(), "expire.test.")["state"], "ok");
 }
 
+/// A `[[catalog]]` for `catalog.test` from `primary`, retried each second.
+fn catalog_table(primary: SocketAddr) -> String {
+    format!(
+        "\n[[catalog]]\nname = \"catalog.test\"\nprimaries = [\"{primary}\"]\nretry_min = \"1s\"\n"
+    )
+}
+
 #[test]
 fn catalog_members_are_added_and_removed() {
     let port = free_port();
     let primary = SocketAddr::from(([127, 0, 0, 1], port));
-    let extra = format!(
-        "\n[[catalog]]\nname = \"catalog.test\"\nprimaries = [\"{primary}\"]\nretry_min = \"1s\"\n"
-    );
+    let extra = catalog_table(primary);
     let server = TestServer::start_in(|dir| config_with(dir, &extra));
     let dns = server.ipv4();
     let Some(knot) = Knot::start_on(
@@ -690,9 +695,7 @@ fn catalog_listing(serial: u32, id: &str) -> String {
 fn a_member_listed_under_a_new_unique_id_is_transferred_anew() {
     let port = free_port();
     let primary = SocketAddr::from(([127, 0, 0, 1], port));
-    let extra = format!(
-        "\n[[catalog]]\nname = \"catalog.test\"\nprimaries = [\"{primary}\"]\nretry_min = \"1s\"\n"
-    );
+    let extra = catalog_table(primary);
     let server = TestServer::start_in(|dir| config_with(dir, &extra));
     let dns = server.ipv4();
     let Some(knot) = Knot::start_on(
@@ -754,8 +757,9 @@ fn a_restart_with_state_dir_answers_before_the_primary_is_reachable() {
     let port = free_port();
     let primary = SocketAddr::from(([127, 0, 0, 1], port));
     let extra = format!(
-        "{}\n[[catalog]]\nname = \"catalog.test\"\nprimaries = [\"{primary}\"]\nretry_min = \"1s\"\n",
-        secondary_table("kept.test", primary, "retry_min = \"1s\"")
+        "{}{}",
+        secondary_table("kept.test", primary, "retry_min = \"1s\""),
+        catalog_table(primary)
     );
     let settings = format!("state_dir = \"{}\"", state.path().display());
     let write = |dir: &Path| {
