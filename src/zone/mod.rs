@@ -285,17 +285,23 @@ impl OwnerRef<'_> {
             && name.ends_with(self.suffix)
     }
 
-    /// The owner's hash, as [`Nodes`] hashes a name given whole.
-    fn hash(self, hasher: &foldhash::fast::RandomState) -> u64 {
-        use std::hash::BuildHasher;
+    /// `use_name` given the owner in one piece (put together on the stack
+    /// when it is in two).
+    fn whole<R>(self, use_name: impl FnOnce(&[u8]) -> R) -> R {
         if self.suffix.is_empty() {
-            return hasher.hash_one(self.prefix);
+            return use_name(self.prefix);
         }
         let mut name = [0u8; 256];
         let len = self.prefix.len() + self.suffix.len();
         name[..self.prefix.len()].copy_from_slice(self.prefix);
         name[self.prefix.len()..len].copy_from_slice(self.suffix);
-        hasher.hash_one(&name[..len])
+        use_name(&name[..len])
+    }
+
+    /// The owner's hash, as [`Nodes`] hashes a name given whole.
+    fn hash(self, hasher: &foldhash::fast::RandomState) -> u64 {
+        use std::hash::BuildHasher;
+        self.whole(|name| hasher.hash_one(name))
     }
 }
 
@@ -530,12 +536,8 @@ fn unpack_entry(reader: &mut Reader<'_>, suffix: &[u8]) -> NodeEntry {
     let owner = OwnerRef {
         prefix: reader.take(len),
         suffix,
-    };
-    let mut name = [0u8; 256];
-    let len = owner.prefix.len() + owner.suffix.len();
-    name[..owner.prefix.len()].copy_from_slice(owner.prefix);
-    name[owner.prefix.len()..len].copy_from_slice(owner.suffix);
-    let owner = Octets::new(&name[..len]);
+    }
+    .whole(Octets::new);
     let count = reader.leb128();
     let mut sets = Sets::with_capacity(count);
     for _ in 0..count {
