@@ -131,13 +131,16 @@ impl Services {
     ) -> Result<Services, Vec<LoadError>> {
         Services::check(config, zones)?;
         let topology = Arc::new(build_topology(config));
-        Ok(Services::assemble(
-            config,
-            topology,
-            &BackendStates::new(),
-            None,
-            writers,
-        ))
+        let services = Services::assemble(config, topology, &BackendStates::new(), None, writers);
+        if services.fragments.is_full() {
+            return Err(vec![LoadError {
+                file: config.path.clone(),
+                line: None,
+                key: "service".to_owned(),
+                message: "the services' rendered answers would pass 2 GiB".to_owned(),
+            }]);
+        }
+        Ok(services)
     }
 
     /// Checks that every service of `config` may sit where it does in

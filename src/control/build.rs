@@ -249,7 +249,7 @@ pub fn assemble(
     let zones = table_zones(sources);
     let datas: Vec<&ZoneData> = zones.iter().map(|zone| zone.data).collect();
     let services = Services::build(config, &datas, writers).map_err(LoadErrors)?;
-    let table = NameTable::build(&zones, &services.names());
+    let table = complete(NameTable::build(&zones, &services.names()), config)?;
     let chaos = chaos_answers(
         config.server.identity.as_deref(),
         config.server.version.as_deref(),
@@ -277,6 +277,21 @@ pub fn assemble(
         summary,
     };
     Ok(snapshot)
+}
+
+/// `table`, or the error that its zones' rendered records would not fit
+/// in one (past 2 GiB).
+fn complete(table: NameTable, config: &Config) -> Result<NameTable, LoadErrors> {
+    if table.is_complete() {
+        return Ok(table);
+    }
+    Err(LoadErrors(vec![crate::config::LoadError {
+        file: config.path.clone(),
+        line: None,
+        key: "zone".to_owned(),
+        message: "the zones' rendered records would pass 2 GiB, more than a name table holds"
+            .to_owned(),
+    }]))
 }
 
 /// The zones of `sources` in the order the name table takes them: the
@@ -317,7 +332,7 @@ pub fn with_zones(
     let zones = table_zones(sources);
     let datas: Vec<&ZoneData> = zones.iter().map(|zone| zone.data).collect();
     Services::check(config, &datas).map_err(LoadErrors)?;
-    let table = NameTable::build(&zones, &current.services.names());
+    let table = complete(NameTable::build(&zones, &current.services.names()), config)?;
     Ok(with_table(current, sources, table, generation, started))
 }
 

@@ -69,8 +69,9 @@ pub struct FragmentId(u32);
 /// The bit [`FragmentId::marked`] sets.
 const MARK: u32 = 1 << 31;
 
-/// A store holds fewer bytes than this, so that no id reaches [`MARK`].
-const MAX_STORE_LEN: usize = MARK as usize;
+/// A store holds fewer bytes than this (and one header more), so that no
+/// id reaches [`MARK`].
+const MAX_STORE_LEN: usize = MARK as usize - FRAGMENT_HEADER_LEN;
 
 /// Longest fragment: a DNS message's worth (RFC 1035 section 4.2.2). A longer
 /// one is kept cut to this length, which no reply has room for after its
@@ -135,16 +136,40 @@ impl Header {
 /// All fragments of a snapshot in two flat arrays: one of bytes, each
 /// fragment's preceded by its header, and one of fixups. Answering touches
 /// few cache lines, and a million records are not a million allocations.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct FragmentStore {
     bytes: Vec<u8>,
     fixups: Vec<Fixup>,
+    /// The most bytes it takes: [`MAX_STORE_LEN`] (less in tests).
+    limit: usize,
+    /// Once full: the id of the one empty fragment that every fragment
+    /// finished since is given instead (see [`Self::is_full`]).
+    full: Option<u32>,
+}
+
+impl Default for FragmentStore {
+    fn default() -> Self {
+        FragmentStore {
+            bytes: Vec::new(),
+            fixups: Vec::new(),
+            limit: MAX_STORE_LEN,
+            full: None,
+        }
+    }
 }
 
 impl FragmentStore {
     /// An empty store.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Whether a fragment did not fit (the store would have passed 2 GiB,
+    /// or its limit): that fragment and every one after it were left out,
+    /// and their ids all lead to one empty fragment. What was built with
+    /// such a store is incomplete, and must be refused.
+    pub fn is_full(&self) -> bool {
+        self.full.is_some()
     }
 
     /// The fragment behind `id`.
@@ -386,12 +411,8 @@ impl FragmentBuilder<'_> {
         self.counts[index] = self.counts[index].saturating_add(1);
     }
 
-    /// Finishes the fragment and returns its handle.
-    ///
-    /// # Panics
-    ///
-    /// When the store would hold 2^31 bytes or more (ids would reach the
-    /// mark bit of [`FragmentId::marked`]).
+    /// Finishes the fragment and returns its handle (an empty fragment's
+    /// when the store is [full](FragmentStore::is_full)).
     pub fn finish(mut self) -> FragmentId {
         self.close_fragment()
     }
@@ -399,7 +420,7 @@ impl FragmentBuilder<'_> {
     /// Finishes the fragment and starts the next one (in `section`), which
     /// continues it: its names compress against this one's too, so it must
     /// be placed right after it. It is stored right after this one (see
-    /// [`FragmentStore::continuations`]). Panics as [`Self::finish`] does.
+    /// [`FragmentStore::continuations`]).
     pub fn finish_and_continue(mut self, section: Section) -> (FragmentId, Self) {
         let id = self.close_fragment();
         self.chain_offset += self.offset();
@@ -431,10 +452,25 @@ impl FragmentBuilder<'_> {
                 .count();
             self.store.fixups.truncate(self.fixups_start + kept);
         }
-        assert!(
-            self.store.bytes.len() < MAX_STORE_LEN,
-            "fragment store at 2^31 bytes: its ids would reach the mark bit"
-        );
+        if self.store.full.is_some() || self.store.bytes.len() >= self.store.limit {
+            // Full: this fragment goes, and the store ends with one empty
+            // fragment (this one's header, the first time) that stands for
+            // it and every later one. Ids stay under the limit, so under
+            // the mark bit.
+            let empty = *self.store.full.get_or_insert(self.header_at as u32) as usize;
+            let (header, _) = self.store.header(FragmentId(empty as u32));
+            let fixups_start = if empty == self.header_at {
+                self.fixups_start
+            } else {
+                header.fixups_start as usize
+            };
+            self.store.bytes.truncate(empty + FRAGMENT_HEADER_LEN);
+            self.store.fixups.truncate(fixups_start);
+            self.header_at = empty;
+            self.start = empty + FRAGMENT_HEADER_LEN;
+            self.fixups_start = fixups_start;
+            self.counts = [0; 3];
+        }
         // Both fit: the length was just bounded, and a fragment has at most
         // one two-byte hole per fixup; the store is under 2^31 bytes and
         // holds fewer fixups than bytes.
@@ -799,6 +835,41 @@ mod tests {
             records(message.additional().unwrap()),
             ["mail.example.com 192.0.2.25", "mx2.example.com 192.0.2.26"]
         );
+    }
+
+    #[test]
+    fn a_full_store_says_so_and_gives_one_empty_fragment_for_the_rest() {
+        let mut store = FragmentStore {
+            limit: 100,
+            ..FragmentStore::default()
+        };
+        let ids: Vec<FragmentId> = (0..10)
+            .map(|_| {
+                let mut builder = store.builder(Section::Answer, None);
+                a_record(&mut builder);
+                builder.finish()
+            })
+            .collect();
+        assert!(store.is_full());
+        // 30 bytes each with its header: three fit under 100.
+        assert!(ids[..3].iter().all(|&id| store.get(id).bytes.len() == 16));
+        assert!(ids[3..].iter().all(|&id| id == ids[3]));
+        let empty = store.get(ids[3]);
+        assert_eq!(
+            (empty.bytes.len(), empty.fixups.len(), empty.counts),
+            (0, 0, [0; 3])
+        );
+        // A chain finished after: the same empty fragment, nothing kept.
+        let mut builder = store.builder(Section::Answer, None);
+        a_record(&mut builder);
+        let (first, mut builder) = builder.finish_and_continue(Section::Additional);
+        a_record(&mut builder);
+        let second = builder.finish();
+        assert_eq!((first, second), (ids[3], ids[3]));
+        assert_eq!(store.continuations(ids[2], 5).count(), 1, "the empty one");
+        assert_eq!(store.bytes.len(), 90 + FRAGMENT_HEADER_LEN);
+        assert!(ids.iter().all(|&id| id.unmarked() == (false, id)));
+        assert!(!FragmentStore::new().is_full());
     }
 
     #[test]

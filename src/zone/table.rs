@@ -525,6 +525,17 @@ impl NameTable {
             .map_or(0, |overlay| overlay.names.len())
     }
 
+    /// Whether every RRset was rendered: false when the rendered records
+    /// would pass 2 GiB (see `FragmentStore::is_full`), and the table must
+    /// not be served.
+    pub fn is_complete(&self) -> bool {
+        !self.base.fragments.is_full()
+            && self
+                .overlay
+                .as_ref()
+                .is_none_or(|overlay| !overlay.layer.fragments.is_full())
+    }
+
     /// Memory the table holds, in bytes: its arrays as allocated (the
     /// zones' and the additional names' small allocations aside).
     pub fn heap_bytes(&self) -> usize {

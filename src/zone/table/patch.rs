@@ -264,6 +264,9 @@ impl NameTable {
             entry.negative_chained = negative_chained.marked();
         }
         layer.index = NameIndex::with_seed(arena, spans, base.index.seed);
+        if layer.fragments.is_full() {
+            return None;
+        }
         layer.fragments.shrink_to_fit();
         Some(NameTable {
             base: base.clone(),
@@ -460,6 +463,7 @@ mod tests {
             .patched(&[(&after).into()], 0, &refs(&changed))
             .expect("a patchable change");
         let whole = NameTable::build(&[(&after).into()], services);
+        assert!(base.is_complete() && patched.is_complete() && whole.is_complete());
         assert_eq!(patched.patched_names(), changed.len());
         assert_eq!(patched.name_count(), whole.name_count());
         assert_same_answers(&patched, &whole, &[&before, &after]);
