@@ -633,6 +633,20 @@ impl Nodes {
         Some(&self.entry(position).sets)
     }
 
+    /// `read` given the record sets at `owner`; a packed name is unpacked
+    /// for the call only, its chunk left packed.
+    pub fn read<R>(&self, owner: &[u8], read: impl FnOnce(&Sets) -> R) -> Option<R> {
+        let position = self.position(owner)? as usize;
+        let at = position % Self::CHUNK;
+        match &self.chunks[position / Self::CHUNK].0 {
+            Repr::Frozen(frozen) if frozen.unpacked.get().is_none() => {
+                Some(read(&frozen.packed.entry(frozen.packed.starts[at]).sets))
+            }
+            Repr::Frozen(frozen) => Some(read(&frozen.entries()[at].sets)),
+            Repr::Open(entries) => Some(read(&entries[at].sets)),
+        }
+    }
+
     /// Whether `owner` has record sets.
     pub fn contains_key(&self, owner: &[u8]) -> bool {
         self.position(owner).is_some()
@@ -758,17 +772,13 @@ impl Nodes {
     }
 
     /// Whether packing again would give memory back: a chunk is not
-    /// packed, or more than a quarter of them are also held unpacked (a
-    /// few always are: reading the apex's SOA unpacks its chunk).
+    /// packed, or is also held unpacked (what reading its names through
+    /// [`Self::get`] or [`Self::iter`] does; [`Self::read`] does not).
     pub fn needs_packing(&self) -> bool {
-        let mut unpacked = 0;
-        for chunk in &self.chunks {
-            match &chunk.0 {
-                Repr::Open(_) => return true,
-                Repr::Frozen(frozen) => unpacked += usize::from(frozen.unpacked.get().is_some()),
-            }
-        }
-        unpacked * 4 > self.chunks.len() + 3
+        self.chunks.iter().any(|chunk| match &chunk.0 {
+            Repr::Open(_) => true,
+            Repr::Frozen(frozen) => frozen.unpacked.get().is_some(),
+        })
     }
 
     /// Calls `visit` with every name and its record sets, in order, until
@@ -891,17 +901,27 @@ impl ZoneData {
     }
 
     /// The numbers of the apex SOA, or `None` without one.
+    ///
+    /// Read without unpacking a packed zone's apex for good: the transfer
+    /// thread and `/status` ask it all the time.
     pub fn soa(&self) -> Option<SoaTimers> {
-        match self.record_set(&self.apex, rtype::SOA)?.records.first()? {
-            Rdata::Soa(soa) => Some(SoaTimers {
-                serial: soa.serial,
-                refresh: soa.refresh,
-                retry: soa.retry,
-                expire: soa.expire,
-                minimum: soa.minimum,
-            }),
-            _ => None,
-        }
+        self.nodes.read(&self.apex, |sets| {
+            match sets
+                .iter()
+                .find(|set| set.rtype == rtype::SOA)?
+                .records
+                .first()?
+            {
+                Rdata::Soa(soa) => Some(SoaTimers {
+                    serial: soa.serial,
+                    refresh: soa.refresh,
+                    retry: soa.retry,
+                    expire: soa.expire,
+                    minimum: soa.minimum,
+                }),
+                _ => None,
+            }
+        })?
     }
 
     /// Applies one IXFR difference (RFC 1995 section 4) and gives the zone
@@ -1161,6 +1181,11 @@ mod tests {
         let frozen = nodes.frozen();
         assert_eq!(unpacked(&frozen), 0, "every chunk packed");
         assert!(!frozen.needs_packing());
+        // Read for a moment: nothing kept unpacked.
+        assert_eq!(frozen.read(apex, |sets| sets.len()), Some(1));
+        assert_eq!(frozen.read(&host(200), |sets| sets.len()), Some(4));
+        assert_eq!(frozen.read(b"\x03com\x00", |sets| sets.len()), None);
+        assert!(!frozen.needs_packing());
         // Owners are packed without the bytes their chunk's owners share.
         let suffix = |nodes: &Nodes, at: usize| match &nodes.chunks[at].0 {
             Repr::Frozen(frozen) => frozen.packed.suffix.to_vec(),
@@ -1183,7 +1208,7 @@ mod tests {
         // Read: the chunk read is unpacked, the same as before packing.
         assert_eq!(frozen.get(&host(200)).map(|sets| sets.len()), Some(4));
         assert_eq!(unpacked(&frozen), 1);
-        assert!(!frozen.needs_packing(), "one chunk of three unpacked");
+        assert!(frozen.needs_packing(), "one chunk unpacked");
         assert!(same(&nodes, &frozen));
         assert_eq!(unpacked(&frozen), 3, "walking unpacks each");
         assert!(frozen.needs_packing());
