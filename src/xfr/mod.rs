@@ -309,6 +309,7 @@ pub fn start(
         keys: Vec::new(),
         zones: BTreeMap::new(),
         unsaved: Vec::new(),
+        resets: Vec::new(),
     };
     thread.keys = tsig_keys(&thread.config);
     thread.follow_config(true);
@@ -340,6 +341,9 @@ struct Thread {
     zones: BTreeMap<Vec<u8>, Tracked>,
     /// Zones dropped whose saved copies go after the next publish.
     unsaved: Vec<Vec<u8>>,
+    /// Catalog members listed under a new unique id, reset once the
+    /// catalog that says so is published ([`Self::reset_members`]).
+    resets: Vec<Vec<u8>>,
 }
 
 impl Thread {
@@ -479,13 +483,14 @@ impl Thread {
             })
             .collect();
         for (catalog, transfer, members) in catalogs {
-            changed |= self.set_members(catalog.as_slice(), &transfer, members.as_slice());
+            changed |= self.set_members(catalog.as_slice(), &transfer, members.as_slice(), true);
         }
         if changed {
             self.publish();
         } else {
             self.publish_status();
         }
+        self.reset_members();
         // A reload's build walked every zone, unpacking them.
         self.pack_all();
     }
@@ -582,6 +587,7 @@ impl Thread {
         catalog: &[u8],
         transfer: &TransferConfig,
         members: &[catalog::Member],
+        reset_moved: bool,
     ) -> bool {
         let mut changed = false;
         let before = self.zones.len();
@@ -592,6 +598,7 @@ impl Thread {
             .map(|zone| name::to_lowercase(zone.name.as_slice()))
             .collect();
         let listed = |apex: &[u8]| members.iter().any(|member| member.zone == apex);
+        let mut moved = Vec::new();
         let removed: Vec<Vec<u8>> = self
             .zones
             .iter()
@@ -615,20 +622,12 @@ impl Thread {
                     continue;
                 }
                 if zone.entry != member.entry {
-                    // RFC 9432 section 5.6: listed under a new unique id,
-                    // the member is reset. Its copy, saved one included,
-                    // goes, and it is transferred anew.
-                    tracing::info!(zone = %name::display(&member.zone), catalog = %name::display(catalog), entry = %name::display(&member.entry), "member zone reset: listed under a new unique id");
-                    let apex = zone.apex.clone();
-                    if let Some(path) = self.state_path(&member.zone) {
-                        let _ = fs::remove_file(path);
-                    }
-                    let mut zone =
-                        Tracked::new(apex, Role::Member(catalog.to_vec()), transfer.clone());
                     zone.entry = member.entry.clone();
-                    self.zones.insert(member.zone.clone(), zone);
-                    changed = true;
-                } else if zone.transfer != *transfer {
+                    if reset_moved {
+                        moved.push(member.zone.clone());
+                    }
+                }
+                if zone.transfer != *transfer {
                     zone.transfer = transfer.clone();
                     changed = true;
                 }
@@ -648,7 +647,36 @@ impl Thread {
             self.zones.insert(member.zone.clone(), zone);
             changed = true;
         }
+        self.resets.extend(moved);
         changed
+    }
+
+    /// Resets the members listed under a new unique id (RFC 9432 section
+    /// 5.6), now that the catalog saying so is published: each one's copy,
+    /// saved one included, goes, and it is transferred anew (SERVFAIL
+    /// meanwhile). Publishes when any was reset.
+    fn reset_members(&mut self) {
+        let mut reset = false;
+        for apex in std::mem::take(&mut self.resets) {
+            let Some(zone) = self.zones.get(&apex) else {
+                continue;
+            };
+            if !matches!(zone.role, Role::Member(_)) {
+                continue;
+            }
+            let mut fresh =
+                Tracked::new(zone.apex.clone(), zone.role.clone(), zone.transfer.clone());
+            fresh.entry = zone.entry.clone();
+            tracing::info!(zone = %name::display(&apex), entry = %name::display(&fresh.entry), "member zone reset: listed under a new unique id");
+            if let Some(path) = self.state_path(&apex) {
+                let _ = fs::remove_file(path);
+            }
+            self.zones.insert(apex, fresh);
+            reset = true;
+        }
+        if reset {
+            self.publish();
+        }
     }
 
     /// Publishes every served zone (and placeholders for the others) with
@@ -946,7 +974,7 @@ impl Thread {
         }
         if let Some(members) = members {
             let transfer = self.zones[apex].transfer.clone();
-            self.set_members(apex, &transfer, &members);
+            self.set_members(apex, &transfer, &members, true);
         }
         let patch = match (is_catalog, changed) {
             (false, Some(changed)) => Some((apex, changed)),
@@ -958,12 +986,15 @@ impl Thread {
             zone.serving = previous.1;
             zone.members = previous.2.clone();
             if is_catalog {
+                // Back as it was: the entries too, and no member reset.
                 let transfer = zone.transfer.clone();
-                self.set_members(apex, &transfer, &previous.2);
+                self.resets.clear();
+                self.set_members(apex, &transfer, &previous.2, false);
             }
             return Err(format!("not published: {error}"));
         }
         self.forget_removed();
+        self.reset_members();
         if let Some(path) = self.state_path(apex) {
             if let Err(error) = zone::write::save_zone(&data, &path) {
                 tracing::error!(zone = %name::display(apex), file = %path.display(), %error, "could not save the zone's copy");
