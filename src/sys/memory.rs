@@ -20,13 +20,15 @@ pub fn release_free_memory() {
 /// Drops `value` on a thread of its own, then gives the freed heap back:
 /// a loaded zone of a million records takes ~150 ms to free and trim,
 /// which need not delay what comes next (the first answer). The thread
-/// runs at idle priority, so that on a CPU it shares with a worker the
-/// worker runs first. Without a thread, the failed spawn drops it here.
+/// runs at the lowest priority (nice 19), so that on a CPU it shares with
+/// a worker the worker runs first; not in the idle class, where it could
+/// hold an allocator lock for long on a busy CPU. Without a thread, the
+/// failed spawn drops it here.
 pub fn free_in_background<T: Send + 'static>(value: T) {
     let spawned = std::thread::Builder::new()
         .name("dnslb-free".into())
         .spawn(move || {
-            lower_to_idle_priority();
+            lower_to_lowest_priority();
             drop(value);
             release_free_memory();
         });
@@ -35,16 +37,14 @@ pub fn free_in_background<T: Send + 'static>(value: T) {
     }
 }
 
-/// Puts the calling thread in the idle scheduling class (`SCHED_IDLE`):
-/// it runs only when nothing else on its CPU wants to. Best effort; a
-/// no-op off Linux.
-fn lower_to_idle_priority() {
+/// Sets the calling thread's nice value to 19, the lowest priority of the
+/// normal class. Best effort; a no-op off Linux.
+fn lower_to_lowest_priority() {
     #[cfg(target_os = "linux")]
-    {
-        let param = libc::sched_param { sched_priority: 0 };
-        // SAFETY: `param` is a valid sched_param for the call's duration;
-        // pid 0 is the calling thread, and SCHED_IDLE takes priority 0.
-        let _ = unsafe { libc::sched_setscheduler(0, libc::SCHED_IDLE, &param) };
+    // SAFETY: setpriority takes no pointer; on Linux, PRIO_PROCESS with
+    // `who` 0 is the calling thread alone.
+    unsafe {
+        libc::setpriority(libc::PRIO_PROCESS, 0, 19);
     }
 }
 
@@ -63,16 +63,18 @@ mod tests {
 
     #[cfg(target_os = "linux")]
     #[test]
-    fn a_thread_lowered_to_idle_priority_is_in_the_idle_class() {
-        let policy = std::thread::spawn(|| {
-            lower_to_idle_priority();
-            // SAFETY: sched_getscheduler reads the calling thread's policy
-            // and takes no pointer.
-            unsafe { libc::sched_getscheduler(0) }
+    fn a_lowered_thread_runs_at_nice_19_and_the_others_do_not() {
+        // SAFETY: getpriority takes no pointer; `who` 0 is this thread.
+        let nice = || unsafe { libc::getpriority(libc::PRIO_PROCESS, 0) };
+        let before = nice();
+        let lowered = std::thread::spawn(move || {
+            lower_to_lowest_priority();
+            nice()
         })
         .join()
         .expect("the thread ran");
-        assert_eq!(policy, libc::SCHED_IDLE);
+        assert_eq!(lowered, 19);
+        assert_eq!(nice(), before, "this thread keeps its priority");
     }
 
     #[test]
