@@ -623,12 +623,17 @@ fn catalog_table(primary: SocketAddr) -> String {
     )
 }
 
+/// A server with the `[[catalog]]` of [`catalog_table`], from a primary
+/// on the free port returned (for Knot to start on).
+fn with_test_catalog() -> (u16, TestServer) {
+    let port = free_port();
+    let extra = catalog_table(SocketAddr::from(([127, 0, 0, 1], port)));
+    (port, TestServer::start_in(|dir| config_with(dir, &extra)))
+}
+
 #[test]
 fn catalog_members_are_added_and_removed() {
-    let port = free_port();
-    let primary = SocketAddr::from(([127, 0, 0, 1], port));
-    let extra = catalog_table(primary);
-    let server = TestServer::start_in(|dir| config_with(dir, &extra));
+    let (port, server) = with_test_catalog();
     let dns = server.ipv4();
     let Some(knot) = Knot::start_on(
         port,
@@ -693,10 +698,7 @@ fn catalog_listing(serial: u32, id: &str) -> String {
 
 #[test]
 fn a_member_listed_under_a_new_unique_id_is_transferred_anew() {
-    let port = free_port();
-    let primary = SocketAddr::from(([127, 0, 0, 1], port));
-    let extra = catalog_table(primary);
-    let server = TestServer::start_in(|dir| config_with(dir, &extra));
+    let (port, server) = with_test_catalog();
     let dns = server.ipv4();
     let Some(knot) = Knot::start_on(
         port,
